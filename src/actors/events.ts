@@ -1,0 +1,60 @@
+import type { Track } from "./track.ts";
+
+/**
+ * Every input of the actor system. Each one is journaled before it is applied (DESIGN.md), so they
+ * are plain JSON and never carry a token or a password. `at` is wall-clock ms, stamped by the
+ * service when the event enters `dispatch` if the source did not set it.
+ */
+export type PlaybackEvent =
+  | {
+      type: "playback.playing";
+      user: string;
+      track: Track;
+      positionMs?: number;
+      playbackRate?: number;
+      player?: string;
+      at: number;
+    }
+  | { type: "playback.paused"; user: string; positionMs?: number; at: number }
+  | { type: "playback.stopped"; user: string; at: number };
+
+/**
+ * Gateway input, translated from frames by the socket adapter. `socket` is the number the machine
+ * gave the connection when it asked for it to be opened; events from an older socket are ignored.
+ */
+export type GatewayEvent = { user: string; socket: number; at: number } & (
+  | { type: "gateway.hello"; heartbeatIntervalMs: number }
+  | { type: "gateway.ready"; seq: number | null; sessionId?: string; resumeUrl?: string; userId?: string }
+  | { type: "gateway.resumed"; seq: number | null }
+  | { type: "gateway.dispatch"; seq: number | null; name: string }
+  | { type: "gateway.heartbeatAck" }
+  | { type: "gateway.heartbeatRequest" }
+  | { type: "gateway.reconnect" }
+  | { type: "gateway.invalidSession"; resumable: boolean }
+  | { type: "gateway.closed"; code: number; reason?: string }
+);
+
+/** Results of the gateway URL lookup (`GET {apiBase}/v10/gateway`). */
+export type DiscoveryEvent =
+  | { type: "gateway.discovered"; user: string; url: string; at: number }
+  | { type: "gateway.discoveryFailed"; user: string; reason: string; at: number };
+
+/** Results of artwork resolution: `image` is a Discord image key (`mp:external/...`). */
+export type ArtworkEvent =
+  | { type: "artwork.resolved"; user: string; key: string; image: string; at: number }
+  | { type: "artwork.failed"; user: string; key: string; reason: string; at: number }
+  /** The REST API said the token is invalid (HTTP 401): as fatal as a 4004. */
+  | { type: "discord.unauthorized"; user: string; at: number };
+
+/** Asks a user's machine to clear its presence (unless `clear` is false) and close for good. */
+export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: number };
+
+export type UserEvent = PlaybackEvent | GatewayEvent | DiscoveryEvent | ArtworkEvent;
+export type DomainEvent = UserEvent | ShutdownEvent;
+
+/** Any domain event before the service has stamped it with `at`. */
+export type DomainEventInput = DomainEvent extends infer E
+  ? E extends { at: number }
+    ? Omit<E, "at"> & { at?: number }
+    : never
+  : never;

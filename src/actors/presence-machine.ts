@@ -1,0 +1,216 @@
+import { and, not, setup } from "xstate";
+import { classifyClose } from "./close-codes.ts";
+import { presenceActions, type PresenceEvent } from "./presence-actions.ts";
+import { desiredPresence, initialContext, msUntilTrackEnd, type PresenceContext } from "./presence-context.ts";
+import type { PresenceInput } from "./settings.ts";
+
+/**
+ * One user's Discord presence: the gateway session (connect, identify or resume, heartbeat,
+ * reconnect) and what the session shows (the track, paused, or nothing).
+ *
+ * Pure: every effect is an intent passed to the `perform` action, which the host provides; every
+ * timer is a named XState delay. Run it under a `SimulatedClock` to test or replay it.
+ *
+ * States: `disconnected` -> `connecting` (discovering, opening) -> `identifying` or `resuming` ->
+ * `ready` (nothing to show) / `presenting` (playing, paused) / `clearing`; `backoff` between
+ * connections; `failed` when Discord refused the token; `stopping` -> `stopped` on shutdown.
+ *
+ * @example
+ * const actor = createActor(presenceMachine.provide({ actions: { perform: (_, effect) => run(effect) } }), {
+ *   input: { user: "alice", presence, timings, properties, gatewayUrl: null, seed: 1 },
+ * }).start();
+ * actor.send({ type: "playback.playing", user: "alice", track, positionMs: 0, at: Date.now() });
+ */
+export const presenceMachine = setup({
+  types: {
+    context: {} as PresenceContext,
+    events: {} as PresenceEvent,
+    input: {} as PresenceInput,
+  },
+  actions: presenceActions,
+  guards: {
+    /** Events of a socket we already closed, or of an older one, are stale. */
+    fromOpenSocket: ({ context, event }) => "socket" in event && event.socket === context.socket && context.socketOpen,
+    isZombie: ({ context }) => context.awaitingAck,
+    isFatalClose: ({ event }) => event.type === "gateway.closed" && classifyClose(event.code).action === "fatal",
+    mayResume: ({ event }) => event.type === "gateway.invalidSession" && event.resumable,
+    readyHasSession: ({ event }) => event.type === "gateway.ready" && typeof event.sessionId === "string" && event.sessionId !== "",
+    hasSession: ({ context }) => context.session !== null,
+    knowsGatewayUrl: ({ context }) => context.gatewayUrl !== null,
+    identifyAllowed: ({ context }) => !context.identifyCoolingDown,
+    wantsPresence: ({ context }) => desiredPresence(context) !== null,
+    showsSomething: ({ context }) => context.shownKey !== null,
+    /** Connect when there is something to show, or something still shown on a resumable session. */
+    wantsConnection: ({ context }) =>
+      desiredPresence(context) !== null || (context.session !== null && context.shownKey !== null),
+    isPaused: ({ context }) => context.playback?.paused === true,
+    isCurrentArtwork: ({ context, event }) =>
+      (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
+      (event.key === "paused" || event.key === context.artwork?.key),
+    keepsSessionOnShutdown: ({ context }) => !context.shutdownClears,
+    nothingLeftToClear: ({ context }) => !context.live || context.shownKey === null,
+  },
+  delays: {
+    heartbeatInterval: ({ context }) => context.heartbeatIntervalMs,
+    firstHeartbeat: ({ context }) => context.firstHeartbeatMs,
+    helloTimeout: ({ context }) => context.timings.helloTimeoutMs,
+    readyTimeout: ({ context }) => context.timings.readyTimeoutMs,
+    idleTimeout: ({ context }) => context.timings.idleTimeoutMs,
+    identifyInterval: ({ context }) => context.timings.identifyIntervalMs,
+    invalidSessionWait: ({ context }) => context.invalidSessionWaitMs,
+    stableSession: ({ context }) => context.timings.stableSessionMs,
+    artworkWait: ({ context }) => context.timings.artworkWaitMs,
+    shutdownTimeout: ({ context }) => context.timings.shutdownTimeoutMs,
+    backoff: ({ context }) => context.backoffMs,
+    /** Only scheduled for a playing track of known length (see `recordPlaying`). */
+    untilTrackEnd: ({ context }) =>
+      (context.playback && msUntilTrackEnd(context.playback, context.timings.endGraceMs)) ?? 0,
+  },
+}).createMachine({
+  id: "presence",
+  context: ({ input }) => initialContext(input),
+  entry: "requestPausedImage",
+  initial: "disconnected",
+  on: {
+    "playback.playing": { actions: ["recordPlaying", "flushPresence"] },
+    "playback.paused": { actions: ["recordPause", "flushPresence"] },
+    "playback.stopped": { actions: ["forgetPlayback", "flushPresence"] },
+    "track.ended": { actions: ["forgetPlayback", "flushPresence"] },
+    "artwork.resolved": { guard: "isCurrentArtwork", actions: ["storeArtwork", "flushPresence"] },
+    "artwork.failed": { guard: "isCurrentArtwork", actions: ["storeArtwork", "flushPresence"] },
+    "artwork.waitOver": { guard: "isCurrentArtwork", actions: ["stopWaitingForArtwork", "flushPresence"] },
+    "presence.slotFreed": { actions: ["freePresenceSlot", "flushPresence"] },
+    "frame.slotFreed": { actions: ["freeFrameSlot", "flushPresence"] },
+    "identify.cooldownOver": { actions: "endIdentifyCooldown" },
+    "session.stable": { guard: "fromOpenSocket", actions: "resetBackoff" },
+    "heartbeat.due": [
+      { guard: and(["fromOpenSocket", "isZombie"]), target: ".backoff", actions: "closeZombie" },
+      { guard: "fromOpenSocket", actions: "beat" },
+    ],
+    "gateway.heartbeatAck": { guard: "fromOpenSocket", actions: "noteAck" },
+    "gateway.heartbeatRequest": { guard: "fromOpenSocket", actions: "answerHeartbeatRequest" },
+    "gateway.dispatch": { guard: "fromOpenSocket", actions: "trackSeq" },
+    "gateway.reconnect": { guard: "fromOpenSocket", target: ".backoff", actions: "closeToResume" },
+    "gateway.invalidSession": [
+      { guard: and(["fromOpenSocket", "mayResume"]), target: ".backoff", actions: "closeToResume" },
+      { guard: "fromOpenSocket", target: ".identifying.waiting", actions: "forgetSession" },
+    ],
+    "gateway.closed": [
+      { guard: and(["fromOpenSocket", "isFatalClose"]), target: ".failed", actions: "fail" },
+      { guard: "fromOpenSocket", target: ".backoff", actions: "recordClose" },
+    ],
+    "discord.unauthorized": { target: ".failed", actions: "fail" },
+    "service.shutdown": { target: ".stopping", actions: ["beginShutdown", "flushPresence"] },
+  },
+  states: {
+    disconnected: {
+      always: { guard: "wantsConnection", target: "connecting" },
+    },
+    connecting: {
+      initial: "choosing",
+      states: {
+        choosing: {
+          always: [{ guard: "knowsGatewayUrl", target: "opening" }, { target: "discovering" }],
+        },
+        discovering: {
+          entry: "discoverGateway",
+          on: {
+            "gateway.discovered": { target: "opening", actions: "storeGatewayUrl" },
+            "gateway.discoveryFailed": { target: "#presence.backoff", actions: "recordDiscoveryFailure" },
+          },
+        },
+        opening: {
+          entry: "openSocket",
+          on: {
+            "gateway.hello": [
+              { guard: and(["fromOpenSocket", "hasSession"]), target: "#presence.resuming", actions: "startHeartbeating" },
+              { guard: "fromOpenSocket", target: "#presence.identifying", actions: "startHeartbeating" },
+            ],
+          },
+          after: {
+            helloTimeout: {
+              target: "#presence.backoff",
+              actions: { type: "closeStalled", params: { reason: "no Hello from the gateway in time", forgetSession: false } },
+            },
+          },
+        },
+      },
+    },
+    identifying: {
+      initial: "pacing",
+      on: {
+        "gateway.ready": [
+          { guard: and(["fromOpenSocket", "readyHasSession"]), target: "ready", actions: ["trackSeq", "startSession"] },
+          { guard: "fromOpenSocket", actions: "refuseReady" },
+        ],
+      },
+      states: {
+        /** Op 9 d:false: wait a random 1-5 s before identifying again (PROTOCOL.md). */
+        waiting: { after: { invalidSessionWait: "pacing" } },
+        pacing: { always: { guard: "identifyAllowed", target: "awaitingReady" } },
+        awaitingReady: {
+          entry: "sendIdentify",
+          after: {
+            readyTimeout: {
+              target: "#presence.backoff",
+              actions: { type: "closeStalled", params: { reason: "no READY from the gateway in time", forgetSession: true } },
+            },
+          },
+        },
+      },
+    },
+    resuming: {
+      entry: "sendResume",
+      on: {
+        "gateway.resumed": { guard: "fromOpenSocket", target: "ready", actions: ["trackSeq", "resumeSession"] },
+      },
+      after: {
+        readyTimeout: {
+          target: "backoff",
+          actions: { type: "closeStalled", params: { reason: "no RESUMED from the gateway in time", forgetSession: true } },
+        },
+      },
+    },
+    ready: {
+      entry: "flushPresence",
+      always: [
+        { guard: "wantsPresence", target: "presenting" },
+        { guard: "showsSomething", target: "clearing" },
+      ],
+      after: { idleTimeout: { target: "disconnected", actions: "closeIdle" } },
+    },
+    presenting: {
+      initial: "playing",
+      always: { guard: not("wantsPresence"), target: "clearing" },
+      states: {
+        playing: { always: { guard: "isPaused", target: "paused" } },
+        paused: { always: { guard: not("isPaused"), target: "playing" } },
+      },
+    },
+    clearing: {
+      entry: "flushPresence",
+      always: [
+        { guard: "wantsPresence", target: "presenting" },
+        { guard: not("showsSomething"), target: "ready" },
+      ],
+    },
+    backoff: {
+      entry: "scheduleBackoff",
+      after: {
+        backoff: [{ guard: "wantsConnection", target: "connecting" }, { target: "disconnected" }],
+      },
+    },
+    failed: {
+      on: { "service.shutdown": { target: "stopped" } },
+    },
+    stopping: {
+      on: { "playback.*": {} },
+      always: [
+        { guard: "keepsSessionOnShutdown", target: "stopped", actions: "closeFinal" },
+        { guard: "nothingLeftToClear", target: "stopped", actions: "closeFinal" },
+      ],
+      after: { shutdownTimeout: { target: "stopped", actions: "closeFinal" } },
+    },
+    stopped: { type: "final" },
+  },
+});

@@ -1,0 +1,178 @@
+import { assertEvent, enqueueActions, setup, type ActorRefFrom, type SnapshotFrom } from "xstate";
+import type { Effect } from "./effects.ts";
+import type { DomainEvent } from "./events.ts";
+import { presenceMachine } from "./presence-machine.ts";
+import { seedFrom } from "./random.ts";
+import type { PresenceInput } from "./settings.ts";
+
+/** A configured user, as the supervisor knows them: everything but the seed, and no secret. */
+export type UserProfile = Omit<PresenceInput, "seed">;
+
+export interface SupervisorInput {
+  users: UserProfile[];
+  /** How often machines with nothing to do are stopped (ms). */
+  sweepIntervalMs: number;
+}
+
+type PresenceRef = ActorRefFrom<typeof presenceMachine>;
+
+export interface SupervisorContext {
+  profiles: Record<string, UserProfile>;
+  /** The running presence machine of each user who has one. */
+  machines: Record<string, PresenceRef>;
+  /** Events refused because their user is not configured, by user name. */
+  refused: Record<string, number>;
+  sweepIntervalMs: number;
+}
+
+/** A child crashed (a bug): XState sends its parent `xstate.error.actor.<id>`. */
+type ChildFailure = { type: `xstate.error.actor.${string}`; error: unknown };
+type ChildDone = { type: `xstate.done.actor.${string}` };
+export type SupervisorEvent = DomainEvent | ChildFailure | ChildDone;
+
+const machineId = (user: string) => `presence:${user}`;
+const userOf = (event: { type: string }) => event.type.replace(/^xstate\.(error|done)\.actor\.presence:/, "");
+
+/** A machine may be stopped when it holds nothing: no socket, nothing to show, no open rate window. */
+function isIdle(snapshot: SnapshotFrom<typeof presenceMachine>): boolean {
+  if (snapshot.status !== "active") return true;
+  const c = snapshot.context;
+  return (
+    snapshot.value === "disconnected" &&
+    c.playback === null &&
+    c.presenceInWindow === 0 &&
+    c.framesInWindow === 0 &&
+    !c.identifyCoolingDown
+  );
+}
+
+/**
+ * The root of the actor system. It spawns one `presenceMachine` per user on that user's first
+ * playback event, routes every other event to the user's machine, refuses events for users who
+ * are not configured (counted, logged once), stops machines that have nothing left to do, and
+ * keeps a crashed machine from touching any other user.
+ *
+ * @example
+ * const supervisor = createActor(supervisorMachine.provide({ actions: { perform: (_, e) => log(e) } }), {
+ *   input: { users: [profile], sweepIntervalMs: 60_000 },
+ * }).start();
+ * supervisor.send({ type: "playback.playing", user: "alice", track, at: Date.now() });
+ */
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorContext,
+    events: {} as SupervisorEvent,
+    input: {} as SupervisorInput,
+  },
+  actors: { presence: presenceMachine },
+  actions: {
+    /** Replaced by the host: carries out (or records) an effect on behalf of `user`. */
+    perform: (_: unknown, _params: { user: string; effect: Effect }) => {},
+
+    spawnPresence: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, ["playback.playing", "playback.paused", "playback.stopped"]);
+      const profile = context.profiles[event.user]!;
+      enqueue.assign({
+        machines: ({ context: c, spawn }) => ({
+          ...c.machines,
+          [event.user]: spawn("presence", {
+            id: machineId(event.user),
+            input: { ...profile, seed: seedFrom(event.user, event.at) },
+          }),
+        }),
+      });
+    }),
+
+    routeToUser: enqueueActions(({ context, event, enqueue }) => {
+      if (!("user" in event)) return;
+      const machine = context.machines[event.user];
+      if (machine) enqueue.sendTo(machine, event);
+    }),
+
+    refuseUnknownUser: enqueueActions(({ context, event, enqueue }) => {
+      if (!("user" in event)) return;
+      const count = context.refused[event.user] ?? 0;
+      if (count === 0) {
+        const effect: Effect = { type: "log", level: "warn", message: "event for a user who is not configured: refused", data: { user: event.user } };
+        enqueue({ type: "perform", params: { user: event.user, effect } });
+      }
+      enqueue.assign({ refused: { ...context.refused, [event.user]: count + 1 } });
+    }),
+
+    stopIdleMachines: enqueueActions(({ context, enqueue }) => {
+      const idle = Object.entries(context.machines).filter(([, ref]) => isIdle(ref.getSnapshot()));
+      if (idle.length === 0) return;
+      for (const [, ref] of idle) enqueue.stopChild(ref);
+      const machines = { ...context.machines };
+      for (const [user] of idle) delete machines[user];
+      enqueue.assign({ machines });
+    }),
+
+    /** A machine crashed: log it and drop it; the user's next playback event starts a fresh one. */
+    dropFailedMachine: enqueueActions(({ context, event, enqueue }) => {
+      const user = userOf(event);
+      if (event.type.startsWith("xstate.error.")) {
+        const error = (event as ChildFailure).error;
+        const effect: Effect = { type: "log", level: "error", message: "presence machine crashed; it will restart on the next event", data: { user, error: String(error) } };
+        enqueue({ type: "perform", params: { user, effect } });
+      }
+      const ref = context.machines[user];
+      if (!ref) return;
+      enqueue.stopChild(ref);
+      const { [user]: _dropped, ...machines } = context.machines;
+      enqueue.assign({ machines });
+    }),
+
+    shutDownMachines: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "service.shutdown");
+      for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
+    }),
+  },
+  guards: {
+    isConfiguredUser: ({ context, event }) => "user" in event && Object.hasOwn(context.profiles, event.user),
+    hasMachine: ({ context, event }) => "user" in event && Object.hasOwn(context.machines, event.user),
+    noMachinesLeft: ({ context }) => Object.keys(context.machines).length === 0,
+  },
+  delays: {
+    sweepInterval: ({ context }) => context.sweepIntervalMs,
+  },
+}).createMachine({
+  id: "supervisor",
+  context: ({ input }) => ({
+    profiles: Object.fromEntries(input.users.map((profile) => [profile.user, profile])),
+    machines: {},
+    refused: {},
+    sweepIntervalMs: input.sweepIntervalMs,
+  }),
+  initial: "running",
+  on: {
+    "xstate.error.actor.*": { actions: "dropFailedMachine" },
+    "xstate.done.actor.*": { actions: "dropFailedMachine" },
+  },
+  states: {
+    running: {
+      on: {
+        "playback.*": [
+          { guard: "hasMachine", actions: "routeToUser" },
+          { guard: "isConfiguredUser", actions: ["spawnPresence", "routeToUser"] },
+          { actions: "refuseUnknownUser" },
+        ],
+        // Gateway and artwork answers only matter to a running machine; late ones are dropped.
+        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
+        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
+        "discord.*": { guard: "hasMachine", actions: "routeToUser" },
+        "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
+      },
+      after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },
+    },
+    stopping: {
+      // Machines still finishing their shutdown (clearing, closing) keep getting gateway events.
+      on: {
+        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
+        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
+      },
+      always: { guard: "noMachinesLeft", target: "stopped" },
+    },
+    stopped: { type: "final" },
+  },
+});

@@ -1,0 +1,188 @@
+import { PresenceError } from "../errors.ts";
+import type { Logger } from "./logger.ts";
+
+export interface DiscordRestOptions {
+  /** e.g. `https://discord.com/api` (no trailing slash needed). */
+  apiBaseUrl: string;
+  /** Sent on every request: Discord asks REST clients for one (PROTOCOL.md section 1). */
+  userAgent: string;
+  logger: Logger;
+  fetch?: typeof fetch;
+  /** How to wait before a 429 retry; injectable so tests need not sleep. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Upper bound on a 429 wait, so one odd `retry_after` cannot stall art for minutes. Default 10 s. */
+  maxRetryAfterMs?: number;
+  /** Per-request timeout. Default 15 s. */
+  timeoutMs?: number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Query parameters that carry Subsonic credentials or API keys (PROTOCOL.md section 2). */
+const credentialParams = new Set(["u", "t", "s", "p", "token", "apikey", "api_key", "access_token"]);
+
+/**
+ * True if `url` carries credentials: userinfo (`user:pass@`) or a credential query parameter
+ * (`u`, `t`, `s`, `p`, `token`, `apiKey`...). Such a URL must never leave the machine
+ * (PROTOCOL.md section 2: a Subsonic `getCoverArt` URL with `u`/`t`/`s`/`p`). Unparseable -> true.
+ */
+export function carriesCredentials(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return true;
+  }
+  if (parsed.username !== "" || parsed.password !== "") return true;
+  for (const name of parsed.searchParams.keys()) if (credentialParams.has(name.toLowerCase())) return true;
+  return false;
+}
+
+/** What Discord accepts as an external asset URL: http(s), at most 256 chars (PROTOCOL.md section 2). */
+export function isAcceptableAssetUrl(url: string): boolean {
+  return url.length <= 256 && /^https?:\/\/[^/]/i.test(url) && !carriesCredentials(url);
+}
+
+/**
+ * The two Discord REST calls of nd-presence: gateway discovery and external-asset registration.
+ * Never puts the token or the Authorization header in an error or a log entry.
+ */
+export class DiscordRest {
+  readonly #apiBase: string;
+  readonly #userAgent: string;
+  readonly #logger: Logger;
+  readonly #fetch: typeof fetch;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #maxRetryAfterMs: number;
+  readonly #timeoutMs: number;
+  #gatewayUrl: string | undefined;
+  #discovery: Promise<string> | undefined;
+
+  constructor(options: DiscordRestOptions) {
+    this.#apiBase = options.apiBaseUrl.replace(/\/+$/, "");
+    this.#userAgent = options.userAgent;
+    this.#logger = options.logger;
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.#sleep = options.sleep ?? defaultSleep;
+    this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  /**
+   * The gateway URL (`wss://...`) from `GET {apiBase}/v10/gateway`. Cached: PROTOCOL.md section 1
+   * says "cache it; re-fetch only after a failed connect", so pass `refresh: true` only then.
+   * Concurrent calls share one request. Rejects with PresenceError "gateway_discovery".
+   */
+  discoverGateway(refresh = false): Promise<string> {
+    if (this.#discovery) return this.#discovery;
+    if (!refresh && this.#gatewayUrl !== undefined) return Promise.resolve(this.#gatewayUrl);
+    const discovery = this.#fetchGateway().finally(() => {
+      if (this.#discovery === discovery) this.#discovery = undefined;
+    });
+    this.#discovery = discovery;
+    return discovery;
+  }
+
+  async #fetchGateway(): Promise<string> {
+    const url = `${this.#apiBase}/v10/gateway`;
+    let response: Response;
+    try {
+      // No Authorization: discovery needs no auth (PROTOCOL.md section 1).
+      response = await this.#fetch(url, { headers: { "User-Agent": this.#userAgent }, signal: AbortSignal.timeout(this.#timeoutMs) });
+    } catch (error) {
+      throw new PresenceError("gateway_discovery", `Gateway discovery failed: cannot reach ${url}`, { cause: error });
+    }
+    const body = await readJson(response);
+    if (!response.ok) throw new PresenceError("gateway_discovery", `Gateway discovery failed: HTTP ${response.status} from ${url}`);
+    const gateway = (body as { url?: unknown } | undefined)?.url;
+    if (typeof gateway !== "string" || !isWebSocketUrl(gateway)) {
+      throw new PresenceError("gateway_discovery", `Gateway discovery failed: ${url} did not answer a ws:// or wss:// URL`);
+    }
+    this.#gatewayUrl = gateway;
+    this.#logger.log("debug", "gateway discovered", { gateway });
+    return gateway;
+  }
+
+  /**
+   * Registers 1-2 image URLs as external assets of `applicationId` (PROTOCOL.md section 2) and
+   * returns their image keys (`"mp:" + external_asset_path`) in the order of `urls`.
+   * Rejects with PresenceError "token_invalid" on 401 (treat like close 4004), and
+   * "external_assets" for anything else (bad URL, network, other status, a second 429).
+   */
+  async registerExternalAssets(token: string, applicationId: string, urls: string[]): Promise<string[]> {
+    if (urls.length < 1 || urls.length > 2) throw new PresenceError("external_assets", `External assets take 1 or 2 URLs, got ${urls.length}`);
+    // Defence in depth: the caller should already have refused these (PROTOCOL.md section 2).
+    if (!urls.every(isAcceptableAssetUrl)) {
+      throw new PresenceError("external_assets", "Refused to register an image URL that is not http(s), is over 256 chars or carries credentials");
+    }
+    const endpoint = `${this.#apiBase}/v9/applications/${encodeURIComponent(applicationId)}/external-assets`;
+    let response = await this.#post(endpoint, token, urls);
+    if (response.status === 429) {
+      // Honour 429 retry_after (PROTOCOL.md section 2), capped, then retry once.
+      const waitMs = retryAfterMs(await readJson(response), response.headers, this.#maxRetryAfterMs);
+      this.#logger.log("warn", "external assets rate limited, retrying once", { waitMs });
+      await this.#sleep(waitMs);
+      response = await this.#post(endpoint, token, urls);
+    }
+    const body = await readJson(response);
+    if (response.status === 401) {
+      // 401 = invalid token, treat like close 4004 (PROTOCOL.md section 2). No token in the message.
+      throw new PresenceError("token_invalid", "Discord rejected the user token (HTTP 401 on external assets): set a new token");
+    }
+    if (!response.ok) throw new PresenceError("external_assets", `Registering external assets failed: HTTP ${response.status}`);
+    return urls.map((url, index) => imageKey(body, url, index));
+  }
+
+  async #post(endpoint: string, token: string, urls: string[]): Promise<Response> {
+    try {
+      return await this.#fetch(endpoint, {
+        method: "POST",
+        // The raw user token, no "Bot " prefix (PROTOCOL.md section 2).
+        headers: { Authorization: token, "Content-Type": "application/json", "User-Agent": this.#userAgent },
+        body: JSON.stringify({ urls }),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (error) {
+      // `cause` is fetch's own error: it never carries request headers.
+      throw new PresenceError("external_assets", "Registering external assets failed: Discord unreachable", { cause: error });
+    }
+  }
+}
+
+function isWebSocketUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === "ws:" || protocol === "wss:";
+  } catch {
+    return false;
+  }
+}
+
+/** The body as JSON, or undefined (an HTML error page from a proxy is not an exception here). */
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return JSON.parse(await response.text()) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `retry_after` (seconds) from the body, else the `Retry-After` header, else 1 s; capped. */
+function retryAfterMs(body: unknown, headers: Headers, capMs: number): number {
+  const fromBody = (body as { retry_after?: unknown } | undefined)?.retry_after;
+  const seconds = typeof fromBody === "number" ? fromBody : Number(headers.get("retry-after") ?? "1");
+  const ms = Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds * 1000) : 1000;
+  return Math.min(ms, capMs);
+}
+
+/** Image keys are limited to 313 chars (PROTOCOL.md section 1). */
+function imageKey(body: unknown, url: string, index: number): string {
+  const assets = Array.isArray(body) ? (body as Array<{ url?: unknown; external_asset_path?: unknown }>) : [];
+  // Match by URL; fall back to position in case Discord normalised the URL.
+  const asset = assets.find((a) => a?.url === url) ?? assets[index];
+  const path = asset?.external_asset_path;
+  if (typeof path !== "string" || path === "" || path.length + 3 > 313) {
+    throw new PresenceError("external_assets", "Registering external assets failed: unexpected response from Discord");
+  }
+  return `mp:${path}`;
+}

@@ -1,0 +1,73 @@
+import type { Activity, Effect } from "../actors/effects.ts";
+import type { DomainEventInput } from "../actors/events.ts";
+import { PresenceError } from "../errors.ts";
+import type { ArtworkResolver } from "./artwork.ts";
+import type { DiscordRest } from "./discord-rest.ts";
+import type { GatewaySockets } from "./gateway-socket.ts";
+import type { Logger } from "./logger.ts";
+
+/** The ports a presence machine's effects are carried out through. */
+export interface EffectPorts {
+  sockets: Pick<GatewaySockets, "open" | "send" | "close">;
+  rest: Pick<DiscordRest, "discoverGateway">;
+  artwork: Pick<ArtworkResolver, "resolve">;
+  logger: Logger;
+  /** Where answers go: the service's dispatch, so that they are journaled like any input. */
+  dispatch(event: DomainEventInput): void;
+  /** Told whenever an op 3 leaves for Discord: what the user's status now shows. */
+  presenceSent(user: string, activity: Activity | null): void;
+}
+
+/**
+ * Carries out one effect for one user. Never throws: a failing port is logged, and the one user's
+ * machine learns of it through an event, so no other user is touched.
+ */
+export function runEffect(ports: EffectPorts, user: string, effect: Effect): void {
+  try {
+    switch (effect.type) {
+      case "log":
+        ports.logger.log(effect.level, effect.message, effect.data);
+        return;
+      case "socket.open":
+        ports.sockets.open(user, effect.socket, effect.url);
+        return;
+      case "socket.send":
+        ports.sockets.send(user, effect.socket, effect.frame);
+        if (effect.frame.op === 3) ports.presenceSent(user, effect.frame.d.activities[0] ?? null);
+        return;
+      case "socket.close":
+        ports.sockets.close(user, effect.socket, effect.code, effect.reason);
+        return;
+      case "gateway.discover":
+        ports.rest.discoverGateway(effect.refresh).then(
+          (url) => ports.dispatch({ type: "gateway.discovered", user, url }),
+          (error: unknown) => ports.dispatch({ type: "gateway.discoveryFailed", user, reason: messageOf(error) }),
+        );
+        return;
+      case "artwork.resolve": {
+        const key = effect.request.key;
+        ports.artwork.resolve(user, effect.request).then(
+          (image) =>
+            ports.dispatch(
+              image
+                ? { type: "artwork.resolved", user, key, image }
+                : { type: "artwork.failed", user, key, reason: "no artwork found" },
+            ),
+          (error: unknown) =>
+            ports.dispatch(
+              error instanceof PresenceError && error.code === "token_invalid"
+                ? { type: "discord.unauthorized", user }
+                : { type: "artwork.failed", user, key, reason: messageOf(error) },
+            ),
+        );
+        return;
+      }
+    }
+  } catch (error) {
+    ports.logger.log("error", "effect failed", { user, effect: effect.type, error: messageOf(error) });
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,12 @@
+/**
+ * The one error family of nd-presence. `code` is stable and machine-readable; `message` tells the
+ * user what to do. Never put a secret in either.
+ */
+export class PresenceError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PresenceError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * nd-presence as a library: the service, its machines, and the types a host needs.
+ * @module
+ */
+export { createPresenceService } from "./service.ts";
+export type { PresenceService, PresenceServiceOptions, ServiceClock, ServiceEvents } from "./service.ts";
+export type { ServiceConfig, UserConfig, PresenceConfig } from "./config.ts";
+export type { ServiceStatus, UserStatusReport } from "./status.ts";
+export { presenceMachine } from "./actors/presence-machine.ts";
+export { supervisorMachine } from "./actors/supervisor-machine.ts";
+export type { SupervisorInput, UserProfile } from "./actors/supervisor-machine.ts";
+export type { PresenceInput, PresenceSettings, GatewayTimings } from "./actors/settings.ts";
+export type { Track, Playback } from "./actors/track.ts";
+export type { DomainEvent, DomainEventInput, PlaybackEvent, GatewayEvent } from "./actors/events.ts";
+export type { Activity, Effect, PresencePayload } from "./actors/effects.ts";
+export { buildActivity } from "./actors/activity.ts";
+export { classifyClose } from "./actors/close-codes.ts";
+export { PresenceError } from "./errors.ts";
+export { consoleLogger, memoryLogger, silentLogger, type Logger } from "./adapters/logger.ts";

@@ -1,0 +1,63 @@
+import type { SnapshotFrom } from "xstate";
+import type { Activity } from "./actors/effects.ts";
+import type { supervisorMachine } from "./actors/supervisor-machine.ts";
+import type { ServiceConfig } from "./config.ts";
+
+/** One user as the status page, `/status` and `service.status()` show them. No secret. */
+export interface UserStatusReport {
+  user: string;
+  /** The machine's state, e.g. `presenting.playing`, `backoff`, `failed`; `idle` when no machine runs. */
+  state: string;
+  /** The gateway session is READY (or RESUMED). */
+  connected: boolean;
+  /** What the user's Discord status shows now. */
+  showing: Activity | null;
+  lastError: string | null;
+  /** Why the user was stopped for good (e.g. the token was rejected), with what to do. */
+  failure: string | null;
+  reconnects: number;
+  presenceUpdates: number;
+}
+
+export interface ServiceStatus {
+  running: boolean;
+  users: UserStatusReport[];
+  /** Events refused because their user is not configured, by user name. */
+  refusedEvents: Record<string, number>;
+}
+
+/** `{ presenting: "playing" }` -> `presenting.playing`. */
+export function stateName(value: unknown): string {
+  if (typeof value === "string") return value;
+  const [key, inner] = Object.entries(value as Record<string, unknown>)[0] ?? ["unknown", undefined];
+  return inner === undefined ? key : `${key}.${stateName(inner)}`;
+}
+
+export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeof supervisorMachine>): UserStatusReport[] {
+  return config.users.map((user, index) => {
+    const machine = snapshot.context.machines[user.username]?.getSnapshot();
+    if (user.enabled === false || !machine) {
+      return {
+        user: user.username,
+        state: user.enabled === false ? "disabled" : "idle",
+        connected: false,
+        showing: null,
+        lastError: null,
+        failure: null,
+        reconnects: 0,
+        presenceUpdates: 0,
+      };
+    }
+    const c = machine.context;
+    return {
+      user: user.username,
+      state: stateName(machine.value),
+      connected: c.live,
+      showing: c.shown?.activities[0] ?? null,
+      lastError: c.lastError,
+      failure: c.failure && `${c.failure}: update users[${index}].discordToken and restart`,
+      reconnects: c.counters.reconnects,
+      presenceUpdates: c.counters.presenceUpdates,
+    };
+  });
+}

@@ -1,0 +1,179 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ArtworkRequest } from "../src/actors/effects.ts";
+import type { Track } from "../src/actors/track.ts";
+import { ArtworkResolver, type ArtworkResolverOptions } from "../src/adapters/artwork.ts";
+import { DiscordRest } from "../src/adapters/discord-rest.ts";
+import { memoryLogger } from "../src/adapters/logger.ts";
+import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
+
+const TOKEN = "mfa.alice-token-SECRET-1234567890";
+const APP = "123456789012345678";
+const UA = "nd-presence/test";
+const RELEASE = "5b7a2e0c-0000-4000-8000-000000000001";
+const GROUP = "5b7a2e0c-0000-4000-8000-000000000002";
+const MISSING = "5b7a2e0c-0000-4000-8000-0000000000ff";
+const DEFAULT_IMAGE = "https://img.example.org/nd-default.png";
+const HOUR = 3_600_000;
+
+const track = (mbids: Track["mbids"]): ArtworkRequest => ({ kind: "track", key: `k-${JSON.stringify(mbids)}`, track: { title: "T", artist: "A", mbids } });
+const mp = (url: string) => `mp:${FakeDiscordRest.assetPath(url)}`;
+
+describe("ArtworkResolver", () => {
+  let discord: FakeDiscordRest;
+  let host: FakeImageHost;
+  let logger: ReturnType<typeof memoryLogger>;
+  let clock: number;
+  let tokens: Record<string, string>;
+
+  const caa = (kind: "release" | "release-group", mbid: string) => `${host.url}/${kind}/${mbid}/front-500`;
+  const registered = () => discord.requests.map((r) => (JSON.parse(r.body) as { urls: string[] }).urls);
+  const resolver = (overrides: Partial<ArtworkResolverOptions> = {}) =>
+    new ArtworkResolver({
+      rest: new DiscordRest({ apiBaseUrl: discord.url, userAgent: UA, logger, sleep: async () => {} }),
+      applicationId: APP,
+      tokenFor: (user) => tokens[user],
+      coverArtArchiveUrl: host.url,
+      defaultImage: DEFAULT_IMAGE,
+      logger,
+      userAgent: UA,
+      now: () => clock,
+      ...overrides,
+    });
+
+  beforeEach(async () => {
+    discord = await FakeDiscordRest.start({ gatewayUrl: "wss://gateway.example.test", validTokens: [TOKEN] });
+    host = await FakeImageHost.start({ known: [RELEASE, GROUP] });
+    logger = memoryLogger();
+    clock = 1_700_000_000_000;
+    tokens = { alice: TOKEN };
+  });
+  afterEach(async () => {
+    await discord.close();
+    await host.close();
+  });
+
+  it("registers the Cover Art Archive URL of a known release (PROTOCOL.md section 2)", async () => {
+    const key = await resolver().resolve("alice", track({ release: RELEASE, releaseGroup: GROUP }));
+    expect(key).toBe(mp(caa("release", RELEASE)));
+    expect(registered()).toEqual([[caa("release", RELEASE)]]);
+    expect(discord.requests[0]!.headers.authorization).toBe(TOKEN);
+    // The 307 was followed to the image before registering.
+    expect(host.requests.map((r) => r.path)).toEqual([`/release/${RELEASE}/front-500`, `/img/${RELEASE}.jpg`]);
+    for (const r of host.requests) expect(r.headers["user-agent"]).toBe(UA);
+  });
+
+  it("tries the release group when the release has no art", async () => {
+    const key = await resolver().resolve("alice", track({ release: MISSING, releaseGroup: GROUP }));
+    expect(key).toBe(mp(caa("release-group", GROUP)));
+    expect(registered()).toEqual([[caa("release-group", GROUP)]]);
+  });
+
+  it("falls back to the default image for an unknown MBID", async () => {
+    const key = await resolver().resolve("alice", track({ release: MISSING }));
+    expect(key).toBe(mp(DEFAULT_IMAGE));
+    expect(registered()).toEqual([[DEFAULT_IMAGE]]);
+    expect(host.requests.map((r) => r.path)).toEqual([`/release/${MISSING}/front-500`]);
+  });
+
+  it("returns null when the default image fails too, or there is none", async () => {
+    discord.failNext(500);
+    expect(await resolver().resolve("alice", track({ release: MISSING }))).toBeNull();
+    expect(await resolver({ defaultImage: null }).resolve("alice", track({}))).toBeNull();
+    expect(logger.text()).toContain("artwork registration failed");
+  });
+
+  it("serves a second resolve of the same track from the cache", async () => {
+    const art = resolver();
+    const first = await art.resolve("alice", track({ release: RELEASE }));
+    const missing = await art.resolve("alice", track({ release: MISSING }));
+    const [discordBefore, hostBefore] = [discord.requests.length, host.requests.length];
+    expect(await art.resolve("alice", track({ release: RELEASE }))).toBe(first);
+    expect(await art.resolve("alice", track({ release: MISSING }))).toBe(missing);
+    expect([discord.requests.length, host.requests.length]).toEqual([discordBefore, hostBefore]);
+  });
+
+  it("shares one lookup and one registration between concurrent resolves", async () => {
+    const art = resolver();
+    const keys = await Promise.all([1, 2, 3].map(() => art.resolve("alice", track({ release: RELEASE }))));
+    expect(new Set(keys)).toEqual(new Set([mp(caa("release", RELEASE))]));
+    expect(discord.requests).toHaveLength(1);
+    expect(host.requests.filter((r) => r.path.startsWith("/release/"))).toHaveLength(1);
+  });
+
+  it("caches a missing cover briefly and looks again after failureMs", async () => {
+    const art = resolver({ defaultImage: null, ttl: { failureMs: 5 * 60_000 } });
+    const request = track({ release: MISSING });
+    expect(await art.resolve("alice", request)).toBeNull();
+    expect(host.requests).toHaveLength(1);
+    host.known.add(MISSING);
+    clock += 5 * 60_000 - 1;
+    expect(await art.resolve("alice", request)).toBeNull();
+    expect(host.requests).toHaveLength(1);
+    clock += 2;
+    expect(await art.resolve("alice", request)).toBe(mp(caa("release", MISSING)));
+    expect(registered()).toEqual([[caa("release", MISSING)]]);
+  });
+
+  it("caches a failed registration briefly too", async () => {
+    const art = resolver({ defaultImage: null });
+    discord.failNext(503);
+    expect(await art.resolve("alice", track({ release: RELEASE }))).toBeNull();
+    expect(await art.resolve("alice", track({ release: RELEASE }))).toBeNull();
+    expect(discord.requests).toHaveLength(1);
+    clock += 5 * 60_000 + 1;
+    expect(await art.resolve("alice", track({ release: RELEASE }))).toBe(mp(caa("release", RELEASE)));
+    expect(discord.requests).toHaveLength(2);
+  });
+
+  it("keeps track art 4 h and the default image 48 h", async () => {
+    const art = resolver();
+    await art.resolve("alice", track({ release: RELEASE }));
+    await art.resolve("alice", track({ release: MISSING }));
+    expect(registered()).toEqual([[caa("release", RELEASE)], [DEFAULT_IMAGE]]);
+    clock += 4 * HOUR + 1;
+    await art.resolve("alice", track({ release: RELEASE }));
+    expect(registered()).toHaveLength(3);
+    clock += 44 * HOUR - 2;
+    await art.resolve("alice", { kind: "url", key: "d", url: DEFAULT_IMAGE });
+    expect(registered()).toHaveLength(3);
+    clock += 2;
+    await art.resolve("alice", { kind: "url", key: "d", url: DEFAULT_IMAGE });
+    expect(registered()).toHaveLength(4);
+  });
+
+  it("never sends a URL that carries credentials to Discord", async () => {
+    const leaky = [
+      "https://nd.example.org/rest/getCoverArt?id=al-1&u=admin&t=26719a1196d2a940705a59634eb18eab&s=c19b2d",
+      "https://nd.example.org/rest/getCoverArt?id=al-1&p=enc:73656372657431",
+      "https://img.example.org/cover.jpg?apiKey=k1",
+      "https://admin:hunter2@img.example.org/cover.jpg",
+    ];
+    const art = resolver({ publicUrl: () => leaky[0]!, order: ["public", "coverartarchive"] });
+    for (const url of leaky) expect(await art.resolve("alice", { kind: "url", key: url, url })).toBe(mp(DEFAULT_IMAGE));
+    expect(await art.resolve("alice", track({ release: RELEASE }))).toBe(mp(caa("release", RELEASE)));
+    const sent = discord.requests.map((r) => r.body).join("\n");
+    for (const secret of ["u=admin", "t=26719a", "enc:7365", "apiKey", "hunter2", "getCoverArt"]) {
+      expect(sent).not.toContain(secret);
+      expect(logger.text()).not.toContain(secret);
+    }
+    expect(host.requests.some((r) => r.path.includes("getCoverArt"))).toBe(false);
+  });
+
+  it("propagates token_invalid and never logs the token", async () => {
+    const badToken = "mfa.revoked-token-SECRET-0987654321";
+    tokens = { bob: badToken };
+    await expect(resolver().resolve("bob", track({ release: RELEASE }))).rejects.toMatchObject({ code: "token_invalid" });
+    expect(logger.text()).not.toContain(badToken);
+  });
+
+  it("registers an explicit URL without checking it, and needs no token for a cached key", async () => {
+    const art = resolver();
+    const url = "https://img.example.org/covers/x.jpg";
+    expect(await art.resolve("alice", { kind: "url", key: "x", url })).toBe(mp(url));
+    expect(host.requests).toHaveLength(0);
+    expect(await art.resolve("carol", { kind: "url", key: "x", url })).toBe(mp(url));
+    expect(await art.resolve("carol", { kind: "url", key: "y", url: "https://img.example.org/covers/y.jpg" })).toBeNull();
+    expect(discord.requests).toHaveLength(1);
+    expect(logger.text()).toContain("no Discord token");
+  });
+});

@@ -1,0 +1,301 @@
+import type { IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Buffer } from "node:buffer";
+import WebSocket, { WebSocketServer } from "ws";
+import { isObject, MAX_FRAME_BYTES, OTHER_CLIENT_OPS, RATE_LIMIT, RATE_WINDOW_MS, readyData } from "./gateway-protocol.ts";
+import type { CloseInfo, FakeConnection, FakeGatewayOptions, ReceivedFrame } from "./gateway-protocol.ts";
+import { withTimeout } from "./wait.ts";
+
+export type { CloseInfo, FakeConnection, FakeGatewayOptions, ReceivedFrame, SentFrame } from "./gateway-protocol.ts";
+
+interface Live {
+  ws: WebSocket;
+  received: number[];
+  closing: boolean;
+}
+
+interface Session {
+  token: string | undefined;
+  seq: number;
+}
+
+/**
+ * A scriptable fake Discord gateway: a real `ws` server on 127.0.0.1 (random port) that speaks the
+ * gateway protocol (PROTOCOL.md section 1), enforces Discord's limits, and records everything.
+ * Script controls act on the latest connection unless a connection index is given.
+ */
+export class FakeGateway {
+  readonly frames: ReceivedFrame[] = [];
+  readonly connections: FakeConnection[] = [];
+  heartbeatIntervalMs: number;
+  autoHello: boolean;
+  autoReady: boolean;
+  autoAck: boolean;
+  autoResume: boolean;
+  ackPayload: null | Record<string, never>;
+  validTokens: string[] | undefined;
+  readonly now: () => number;
+
+  private readonly live = new Map<number, Live>();
+  private readonly sessions = new Map<string, Session>();
+  private readonly waiters = new Set<() => boolean>();
+  private sessionCounter = 0;
+
+  private constructor(
+    private readonly server: WebSocketServer,
+    options: FakeGatewayOptions,
+  ) {
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
+    this.now = options.now ?? Date.now;
+    this.validTokens = options.validTokens;
+    this.autoHello = options.autoHello ?? true;
+    this.autoReady = options.autoReady ?? true;
+    this.autoAck = options.autoAck ?? true;
+    this.autoResume = options.autoResume ?? true;
+    this.ackPayload = options.ackPayload === undefined ? null : options.ackPayload;
+    server.on("connection", (ws, req) => this.accept(ws, req));
+  }
+
+  static async start(options: FakeGatewayOptions = {}): Promise<FakeGateway> {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      server.once("listening", resolve);
+      server.once("error", reject);
+    });
+    return new FakeGateway(server, options);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Drops every connection and stops listening. */
+  async close(): Promise<void> {
+    for (const live of this.live.values()) live.ws.terminate();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- waiting -------------------------------------------------------------------------------
+
+  /**
+   * The first frame (already received or future) matching `predicate`, among frames whose index is
+   * at least `after` (pass `gw.frames.length` to wait for the next one).
+   */
+  waitForFrame(
+    predicate: (frame: ReceivedFrame) => boolean,
+    options: number | { timeoutMs?: number; after?: number } = {},
+  ): Promise<ReceivedFrame> {
+    const { timeoutMs = 2000, after = 0 } = typeof options === "number" ? { timeoutMs: options } : options;
+    return this.waitFor(() => this.frames.slice(after).find(predicate), timeoutMs, "a matching frame");
+  }
+
+  /** The connection with index `n` (0-based), once it has been accepted. */
+  waitForConnection(n = 0, timeoutMs = 2000): Promise<FakeConnection> {
+    return this.waitFor(() => this.connections[n], timeoutMs, `connection ${n}`);
+  }
+
+  /** The close code and reason of connection `index` (default: the latest), once it has closed. */
+  waitForClose(index?: number, timeoutMs = 2000): Promise<CloseInfo> {
+    const pick = () => this.connections[index ?? this.connections.length - 1];
+    return this.waitFor(() => pick()?.closedWith, timeoutMs, `connection ${index ?? "latest"} to close`);
+  }
+
+  private waitFor<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    let waiter: (() => boolean) | undefined;
+    const found = new Promise<T>((resolve) => {
+      waiter = () => {
+        const value = check();
+        if (value === undefined) return false;
+        resolve(value);
+        return true;
+      };
+      if (!waiter()) this.waiters.add(waiter);
+    });
+    return withTimeout(found, timeoutMs, what).finally(() => this.waiters.delete(waiter!));
+  }
+
+  private notify(): void {
+    for (const waiter of [...this.waiters]) if (waiter()) this.waiters.delete(waiter);
+  }
+
+  // ---- script controls -----------------------------------------------------------------------
+
+  /** Sends any object as a JSON frame. */
+  send(frame: unknown, connection?: number): void {
+    this.transmit(this.pick(connection), JSON.stringify(frame));
+  }
+
+  /** Sends text as is (e.g. broken JSON). */
+  sendRaw(text: string, connection?: number): void {
+    this.transmit(this.pick(connection), text);
+  }
+
+  /** Op 0 with `s` = the connection's last seq + 1, or the explicit `s` (0 allowed). */
+  dispatch(t: string, d: unknown, s?: number, connection?: number): void {
+    const conn = this.pick(connection);
+    this.send({ op: 0, t, s: this.nextSeq(conn, s), d }, conn.index);
+  }
+
+  hello(connection?: number): void {
+    this.send({ op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs } }, connection);
+  }
+
+  /** READY; `overrides` replace fields of `d` (`{ session_id: undefined }` sends a READY without one). */
+  ready(overrides: Record<string, unknown> = {}, connection?: number): void {
+    const conn = this.pick(connection);
+    const d: Record<string, unknown> = { ...readyData((this.sessionCounter += 1), this.url), ...overrides };
+    const s = this.nextSeq(conn);
+    if (typeof d.session_id === "string") {
+      conn.sessionId = d.session_id;
+      this.sessions.set(d.session_id, { token: conn.token, seq: s });
+    }
+    this.send({ op: 0, t: "READY", s, d }, conn.index);
+  }
+
+  requestHeartbeat(connection?: number): void {
+    this.send({ op: 1, d: null }, connection);
+  }
+
+  reconnect(connection?: number): void {
+    this.send({ op: 7, d: null }, connection);
+  }
+
+  invalidSession(resumable: boolean, connection?: number): void {
+    this.send({ op: 9, d: resumable }, connection);
+  }
+
+  /** Closes with a close frame. */
+  closeWith(code: number, reason = "", connection?: number): void {
+    const conn = this.pick(connection);
+    const live = this.live.get(conn.index);
+    if (!live || live.closing) return;
+    live.closing = true;
+    conn.serverClosedWith = { code, reason };
+    live.ws.close(code, reason);
+  }
+
+  /** Drops the TCP connection without a close frame (the client sees 1006). */
+  drop(connection?: number): void {
+    const conn = this.pick(connection);
+    const live = this.live.get(conn.index);
+    if (!live) return;
+    live.closing = true;
+    conn.dropped = true;
+    live.ws.terminate();
+  }
+
+  // ---- connection handling -------------------------------------------------------------------
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const conn: FakeConnection = {
+      index: this.connections.length,
+      url: req.url ?? "",
+      headers: req.headers,
+      identified: false,
+      seq: 0,
+      dropped: false,
+      sentByServer: [],
+    };
+    this.connections.push(conn);
+    this.live.set(conn.index, { ws, received: [], closing: false });
+    ws.on("message", (data, isBinary) => this.receive(conn, data, isBinary));
+    ws.on("close", (code, reason) => {
+      this.live.delete(conn.index);
+      conn.closedWith = { code, reason: reason.toString() };
+      this.notify();
+    });
+    ws.on("error", () => {}); // 'close' follows; the client's misbehaviour is recorded there
+    if (this.autoHello) this.hello(conn.index);
+    this.notify();
+  }
+
+  private receive(conn: FakeConnection, data: WebSocket.RawData, isBinary: boolean): void {
+    const live = this.live.get(conn.index);
+    if (!live || live.closing) return;
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+    const raw = bytes.toString("utf8");
+    const at = this.now();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    const message = isObject(parsed) && typeof parsed.op === "number" && !isBinary ? parsed : undefined;
+    const op = message ? (message.op as number) : -1;
+    this.frames.push({ index: this.frames.length, connection: conn.index, op, d: message?.d, at, raw });
+    this.notify();
+
+    if (bytes.length > MAX_FRAME_BYTES) return this.closeWith(4002, "Decode error.", conn.index);
+    live.received = live.received.filter((t) => t > at - RATE_WINDOW_MS);
+    live.received.push(at);
+    if (live.received.length > RATE_LIMIT) return this.closeWith(4008, "Rate limited.", conn.index);
+    if (!message) return this.closeWith(4002, "Decode error.", conn.index);
+    this.handle(conn, op, message.d);
+  }
+
+  private handle(conn: FakeConnection, op: number, d: unknown): void {
+    if (op === 1) {
+      if (this.autoAck) this.send({ op: 11, d: this.ackPayload }, conn.index);
+      return;
+    }
+    if (op === 2 || op === 6) {
+      if (conn.identified) return this.closeWith(4005, "Already authenticated.", conn.index);
+      const token = isObject(d) && typeof d.token === "string" ? d.token : undefined;
+      if (token === undefined || (this.validTokens && !this.validTokens.includes(token))) {
+        return this.closeWith(4004, "Authentication failed.", conn.index);
+      }
+      conn.token = token;
+      if (op === 2) {
+        conn.identified = true;
+        if (this.autoReady) this.ready({}, conn.index);
+      } else {
+        this.resume(conn, d as Record<string, unknown>);
+      }
+      return;
+    }
+    if (!conn.identified) return this.closeWith(4003, "Not authenticated.", conn.index);
+    if (!OTHER_CLIENT_OPS.has(op)) return this.closeWith(4001, "Unknown opcode.", conn.index);
+  }
+
+  private resume(conn: FakeConnection, d: Record<string, unknown>): void {
+    const sessionId = typeof d.session_id === "string" ? d.session_id : undefined;
+    const session = sessionId === undefined ? undefined : this.sessions.get(sessionId);
+    if (!this.autoResume) {
+      conn.identified = true;
+      conn.sessionId = sessionId;
+      return;
+    }
+    if (!session) return this.invalidSession(false, conn.index);
+    conn.identified = true;
+    conn.sessionId = sessionId;
+    conn.seq = Math.max(session.seq, typeof d.seq === "number" ? d.seq : 0);
+    this.dispatch("RESUMED", { _trace: ['["fake-gateway",{"micros":1}]'] }, undefined, conn.index);
+  }
+
+  private transmit(conn: FakeConnection, raw: string): void {
+    const live = this.live.get(conn.index);
+    if (!live || live.ws.readyState !== WebSocket.OPEN) return;
+    let data: unknown;
+    try {
+      data = JSON.parse(raw);
+    } catch {
+      data = undefined;
+    }
+    conn.sentByServer.push({ at: this.now(), raw, data });
+    live.ws.send(raw);
+  }
+
+  private pick(index?: number): FakeConnection {
+    const conn = this.connections[index ?? this.connections.length - 1];
+    if (!conn) throw new Error(`fake gateway: no connection ${index ?? "yet"}`);
+    return conn;
+  }
+
+  private nextSeq(conn: FakeConnection, explicit?: number): number {
+    conn.seq = explicit ?? conn.seq + 1;
+    const session = conn.sessionId === undefined ? undefined : this.sessions.get(conn.sessionId);
+    if (session) session.seq = conn.seq;
+    return conn.seq;
+  }
+}

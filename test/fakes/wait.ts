@@ -1,0 +1,42 @@
+/**
+ * Real-time waiting helpers for tests that do socket I/O. The timer functions are captured when this
+ * module loads, so they keep working in tests that later install fake timers (vi.useFakeTimers).
+ */
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+/** Resolves after `ms` real milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => realSetTimeout(resolve, ms));
+}
+
+/**
+ * Polls `predicate` every few ms until it returns a truthy value, and resolves with that value.
+ * Rejects with a descriptive error after `timeoutMs` (real time).
+ */
+export async function until<T>(predicate: () => T, timeoutMs = 2000, what = "condition"): Promise<NonNullable<T>> {
+  // A real timer, not Date.now(): fake timers may freeze the clock.
+  let expired = false;
+  const timer = realSetTimeout(() => (expired = true), timeoutMs);
+  try {
+    for (;;) {
+      const value = predicate();
+      if (value) return value as NonNullable<T>;
+      if (expired) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(5);
+    }
+  } finally {
+    realClearTimeout(timer);
+  }
+}
+
+/**
+ * Races `promise` against a real-time timeout. Used by the fakes' waitFor* methods.
+ */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => realClearTimeout(timer));
+}
