@@ -149,7 +149,8 @@ describe("ArtworkResolver", () => {
       "https://admin:hunter2@img.example.org/cover.jpg",
     ];
     const art = resolver({ publicUrl: () => leaky[0]!, order: ["public", "coverartarchive"] });
-    for (const url of leaky) expect(await art.resolve("alice", { kind: "url", key: url, url })).toBe(mp(DEFAULT_IMAGE));
+    // A refused explicit URL gives no image at all (only track art falls back to the default image).
+    for (const url of leaky) expect(await art.resolve("alice", { kind: "url", key: url, url })).toBeNull();
     expect(await art.resolve("alice", track({ release: RELEASE }))).toBe(mp(caa("release", RELEASE)));
     const sent = discord.requests.map((r) => r.body).join("\n");
     for (const secret of ["u=admin", "t=26719a", "enc:7365", "apiKey", "hunter2", "getCoverArt"]) {

@@ -78,18 +78,19 @@ export class ArtworkResolver {
     const existing = this.#inFlight.get(flightKey);
     if (existing) return existing;
     // An explicit URL is registered as is; track candidates are checked to exist first.
-    const check = request.kind === "track";
-    const promise = this.#resolve(user, candidates, check).finally(() => this.#inFlight.delete(flightKey));
+    // Only track art falls back to the default image: a failed paused icon is just no icon.
+    const isTrack = request.kind === "track";
+    const promise = this.#resolve(user, candidates, isTrack).finally(() => this.#inFlight.delete(flightKey));
     this.#inFlight.set(flightKey, promise);
     return promise;
   }
 
-  async #resolve(user: string, candidates: string[], check: boolean): Promise<string | null> {
+  async #resolve(user: string, candidates: string[], isTrack: boolean): Promise<string | null> {
     for (const url of candidates) {
-      const key = await this.#try(user, url, check, this.#ttl.trackMs);
+      const key = await this.#try(user, url, isTrack, this.#ttl.trackMs);
       if (key !== null) return key;
     }
-    const fallback = this.#options.defaultImage;
+    const fallback = isTrack ? this.#options.defaultImage : null;
     if (fallback === null) return null;
     // The default image is the operator's own choice: registered without a check, cached 48 h.
     return this.#try(user, fallback, false, this.#ttl.defaultMs);

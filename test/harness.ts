@@ -1,0 +1,119 @@
+import { SimulatedClock } from "xstate";
+import type { Activity } from "../src/actors/effects.ts";
+import type { DomainEventInput } from "../src/actors/events.ts";
+import type { Track } from "../src/actors/track.ts";
+import { memoryLogger } from "../src/adapters/logger.ts";
+import type { ServiceConfig, UserConfig } from "../src/config.ts";
+import { createPresenceService, type PresenceService } from "../src/service.ts";
+import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
+import { FakeGateway } from "./fakes/gateway.ts";
+import type { ReceivedFrame } from "./fakes/gateway-protocol.ts";
+import { sleep } from "./fakes/wait.ts";
+
+export const APP_ID = "1234567890123456789";
+export const TOKENS = { alice: "mfa.alice-SECRET-token-0123456789", bob: "mfa.bob-SECRET-token-9876543210" };
+export const RELEASE_MBID = "11111111-2222-3333-4444-555555555555";
+/** 2024-11-23T19:33:20Z: a fixed start so that timestamps in frames are exact. */
+export const T0 = 1_732_390_400_000;
+
+export const song: Track = {
+  id: "tr-1",
+  title: "Pyramid Song",
+  artist: "Radiohead",
+  album: "Amnesiac",
+  durationMs: 289_000,
+  mbids: { recording: "aaaaaaaa-0000-0000-0000-000000000001", release: RELEASE_MBID, artists: ["a74b1b7f-71a5-4011-9441-d0b5e4122711"] },
+};
+
+export const otherSong: Track = { id: "tr-2", title: "Knives Out", artist: "Radiohead", album: "Amnesiac", durationMs: 255_000 };
+
+export interface HarnessOptions {
+  users?: UserConfig[];
+  config?: Partial<Omit<ServiceConfig, "users" | "discord">>;
+  discord?: Partial<ServiceConfig["discord"]>;
+  /** Point the service at the gateway directly instead of discovering it. Default false. */
+  configureGatewayUrl?: boolean;
+  heartbeatIntervalMs?: number;
+}
+
+/**
+ * The real service, wired to loopback fakes that speak Discord's protocols, under a simulated
+ * clock: tests move time with `advance` and watch what the fake gateway receives.
+ */
+export async function startHarness(options: HarnessOptions = {}) {
+  const clock = new SimulatedClock();
+  clock.set(T0);
+  const gateway = await FakeGateway.start({
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
+    now: () => clock.now(),
+    validTokens: Object.values(TOKENS),
+  });
+  const rest = await FakeDiscordRest.start({ gatewayUrl: gateway.url, validTokens: Object.values(TOKENS) });
+  const images = await FakeImageHost.start({ known: [RELEASE_MBID] });
+  const logger = memoryLogger();
+  const users = options.users ?? [{ username: "alice", discordToken: TOKENS.alice }];
+  const config: ServiceConfig = {
+    discord: {
+      applicationId: APP_ID,
+      apiBaseUrl: rest.url,
+      gatewayUrl: options.configureGatewayUrl ? gateway.url : null,
+      ...options.discord,
+    },
+    artwork: { coverArtArchiveUrl: images.url, defaultImage: `${images.url}/img/default.jpg` },
+    ...options.config,
+    users,
+  };
+  const service = createPresenceService({ config, clock, logger });
+  const shown: Array<{ user: string; activity: Activity | null; at: number }> = [];
+  service.on("presence", (user, activity) => shown.push({ user, activity, at: clock.now() }));
+  await service.start();
+
+  const harness = {
+    clock,
+    gateway,
+    rest,
+    images,
+    logger,
+    service,
+    config,
+    shown,
+    dispatch(event: DomainEventInput) {
+      service.dispatch(event);
+    },
+    play(track: Track = song, extra: { user?: string; positionMs?: number; playbackRate?: number } = {}) {
+      service.dispatch({ type: "playback.playing", user: extra.user ?? "alice", track, positionMs: extra.positionMs ?? 0, ...(extra.playbackRate ? { playbackRate: extra.playbackRate } : {}) });
+    },
+    /** Moves simulated time, then lets the sockets carry what the timers sent. */
+    async advance(ms: number) {
+      clock.increment(ms);
+      await settle();
+    },
+    /** Frames of one opcode the fake received, in order. */
+    framesWithOp(op: number): ReceivedFrame[] {
+      return gateway.frames.filter((frame) => frame.op === op);
+    },
+    /** The activity of an op 3 frame (null for a clear). */
+    activityOf(frame: ReceivedFrame): Activity | null {
+      return ((frame.d as { activities: Activity[] }).activities[0] ?? null);
+    },
+    async waitForPresence(predicate: (activity: Activity | null) => boolean = () => true, after = 0) {
+      return gateway.waitForFrame((f) => f.op === 3 && predicate(harness.activityOf(f)), { after });
+    },
+    /** Everything a user or an operator could read: logs, status, and what was sent to Discord REST. */
+    everythingVisible(): string {
+      return [logger.text(), JSON.stringify(service.status()), JSON.stringify(rest.requests.map((r) => ({ path: r.path, body: r.body })))].join("\n");
+    },
+    async close() {
+      await service.stop({ clear: false });
+      await Promise.all([gateway.close(), rest.close(), images.close()]);
+    },
+  };
+  return harness;
+}
+
+export type Harness = Awaited<ReturnType<typeof startHarness>>;
+
+/** Lets pending socket and HTTP I/O on loopback run (a few real milliseconds). */
+export async function settle(ms = 15): Promise<void> {
+  await sleep(ms);
+}
