@@ -22,6 +22,9 @@ const userEventTypes = new Set([
 
 const isText = (value: unknown): value is string => typeof value === "string" && value.trim() !== "";
 const isOptionalNumber = (value: unknown) => value === undefined || (typeof value === "number" && Number.isFinite(value));
+/** A position or a length: a negative one is a source's bug, not something to clamp and show. */
+const isOptionalNonNegative = (value: unknown) => value === undefined || (typeof value === "number" && Number.isFinite(value) && value >= 0);
+const isOptionalPositive = (value: unknown) => value === undefined || (typeof value === "number" && Number.isFinite(value) && value > 0);
 
 /**
  * Why an event handed to `dispatch` cannot be applied, or null when it can. Hosts and sources call
@@ -41,10 +44,10 @@ export function refusal(input: DomainEventInput | null | undefined): string | nu
     if (typeof track !== "object" || track === null) return "track must be an object";
     if (!isText(track.title)) return "track.title must be a non-empty string";
     if (!isText(track.artist)) return "track.artist must be a non-empty string";
-    if (!isOptionalNumber(track.durationMs)) return "track.durationMs must be a number (ms)";
-    if (!isOptionalNumber(event.positionMs)) return "positionMs must be a number (ms)";
-    if (!isOptionalNumber(event.playbackRate)) return "playbackRate must be a number";
+    if (!isOptionalNonNegative(track.durationMs)) return "track.durationMs must be a number (ms), not negative";
+    if (!isOptionalNonNegative(event.positionMs)) return "positionMs must be a number (ms), not negative";
+    if (!isOptionalPositive(event.playbackRate)) return "playbackRate must be a number above 0";
   }
-  if (event.type === "playback.paused" && !isOptionalNumber(event.positionMs)) return "positionMs must be a number (ms)";
+  if (event.type === "playback.paused" && !isOptionalNonNegative(event.positionMs)) return "positionMs must be a number (ms), not negative";
   return null;
 }

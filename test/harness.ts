@@ -4,7 +4,7 @@ import type { DomainEventInput } from "../src/actors/events.ts";
 import type { Track } from "../src/actors/track.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { ServiceConfig, UserConfig } from "../src/config.ts";
-import { createPresenceService, type PresenceService } from "../src/service.ts";
+import { createPresenceService } from "../src/service.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import type { ReceivedFrame } from "./fakes/gateway-protocol.ts";

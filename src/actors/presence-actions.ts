@@ -231,9 +231,13 @@ export const presenceActions = {
     enqueue.raise({ type: "heartbeat.due", socket: context.socket }, { delay: "heartbeatInterval", id: "heartbeat" });
   }),
 
-  /** The server asked for a beat (op 1): answer at once, within the frame limit. */
+  /**
+   * The server asked for a beat (op 1): answer at once, within the frame limit, keeping room for
+   * our own scheduled beats (two per 60 s at Discord's 41.25 s), so that those never overrun it.
+   */
   answerHeartbeatRequest: act(({ context, enqueue }) => {
-    if (context.framesInWindow >= FRAME_LIMIT) {
+    const scheduledBeats = Math.ceil(FRAME_WINDOW_MS / context.heartbeatIntervalMs);
+    if (context.framesInWindow >= FRAME_LIMIT - scheduledBeats) {
       log(enqueue, "warn", "heartbeat request not answered: frame limit reached", { user: context.user });
       return;
     }
@@ -313,7 +317,8 @@ export const presenceActions = {
   /** Op 9 with d: false: the session is gone; identify again on this socket after 1-5 s. */
   forgetSession: act(({ context, enqueue }) => {
     const random = draw(enqueue, context);
-    enqueue.assign({ session: null, live: false, shown: null, shownKey: null, invalidSessionWaitMs: 1000 + Math.floor(4000 * random) });
+    // The seq belongs to the dead session: heartbeats say null until the new READY (PROTOCOL.md).
+    enqueue.assign({ session: null, seq: null, live: false, shown: null, shownKey: null, invalidSessionWaitMs: 1000 + Math.floor(4000 * random) });
     log(enqueue, "info", "gateway session invalidated, identifying again", { user: context.user });
   }),
 
@@ -322,7 +327,7 @@ export const presenceActions = {
     log(enqueue, "warn", params.reason, { user: context.user });
     closeSocket(enqueue, context, 4000, params.reason);
     enqueue.assign({ retryAtOnce: false, lastError: params.reason });
-    if (params.forgetSession) enqueue.assign({ session: null });
+    if (params.forgetSession) enqueue.assign({ session: null, seq: null });
     // Re-discover after a failed connect (PROTOCOL.md: re-fetch only after a failed connect).
     if (!context.live && !context.configuredGatewayUrl) enqueue.assign({ gatewayUrl: null });
   }),
@@ -338,7 +343,7 @@ export const presenceActions = {
       retryAtOnce: verdict.action === "resume",
       minBackoffMs: verdict.action === "tooManySessions" ? context.timings.tooManySessionsBackoffMs : 0,
     });
-    if (verdict.action !== "resume") enqueue.assign({ session: null });
+    if (verdict.action !== "resume") enqueue.assign({ session: null, seq: null });
     if (!context.live && !context.configuredGatewayUrl) enqueue.assign({ gatewayUrl: null });
   }),
 

@@ -201,7 +201,9 @@ export const presenceMachine = setup({
       },
     },
     failed: {
-      on: { "service.shutdown": { target: "stopped" } },
+      // 4004 / HTTP 401: never retry with the same token (PROTOCOL.md), so playback asks for no
+      // artwork registration (a REST call with that token) and opens no connection.
+      on: { "playback.*": {}, "service.shutdown": { target: "stopped" } },
     },
     stopping: {
       on: { "playback.*": {} },

@@ -160,8 +160,14 @@ export class FakeGateway {
     this.send({ op: 7, d: null }, connection);
   }
 
+  /** Op 9. With `d: false` the session is gone: the connection expects a fresh identify. */
   invalidSession(resumable: boolean, connection?: number): void {
-    this.send({ op: 9, d: resumable }, connection);
+    const conn = this.pick(connection);
+    if (!resumable) {
+      conn.identified = false;
+      if (conn.sessionId !== undefined) this.sessions.delete(conn.sessionId);
+    }
+    this.send({ op: 9, d: resumable }, conn.index);
   }
 
   /** Closes with a close frame. */
