@@ -4,7 +4,7 @@
  */
 export { createPresenceService } from "./service.ts";
 export type { PresenceService, PresenceServiceOptions, ServiceClock, ServiceEvents } from "./service.ts";
-export type { ServiceConfig, UserConfig, PresenceConfig } from "./config.ts";
+export type { ServiceConfig, UserConfig, PresenceConfig } from "./config/service-config.ts";
 export type { ServiceStatus, UserStatusReport } from "./status.ts";
 export { presenceMachine } from "./actors/presence-machine.ts";
 export { supervisorMachine } from "./actors/supervisor-machine.ts";

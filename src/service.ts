@@ -9,7 +9,7 @@ import { DiscordRest } from "./adapters/discord-rest.ts";
 import { runEffect, type EffectPorts } from "./adapters/effect-runner.ts";
 import { GatewaySockets } from "./adapters/gateway-socket.ts";
 import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
-import { assertUsable, defaultUserAgent, userProfiles, type ServiceConfig } from "./config.ts";
+import { assertUsable, defaultUserAgent, userProfiles, type ServiceConfig } from "./config/service-config.ts";
 import { refusal } from "./event-validation.ts";
 import { userStatuses, type ServiceStatus } from "./status.ts";
 

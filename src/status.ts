@@ -1,7 +1,7 @@
 import type { SnapshotFrom } from "xstate";
 import type { Activity } from "./actors/effects.ts";
 import type { supervisorMachine } from "./actors/supervisor-machine.ts";
-import type { ServiceConfig } from "./config.ts";
+import type { ServiceConfig } from "./config/service-config.ts";
 
 /** One user as the status page, `/status` and `service.status()` show them. No secret. */
 export interface UserStatusReport {
@@ -55,7 +55,11 @@ export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeo
       connected: c.live,
       showing: c.shown?.activities[0] ?? null,
       lastError: c.lastError,
-      failure: c.failure && `${c.failure}: update users[${index}].discordToken and restart`,
+      failure:
+        c.failure &&
+        (c.failure.byToken
+          ? `${c.failure.reason}: update users[${index}].discordToken and restart`
+          : `${c.failure.reason}: a configuration or nd-presence bug; please report it`),
       reconnects: c.counters.reconnects,
       presenceUpdates: c.counters.presenceUpdates,
     };

@@ -3,7 +3,7 @@ import type { Activity } from "../src/actors/effects.ts";
 import type { DomainEventInput } from "../src/actors/events.ts";
 import type { Track } from "../src/actors/track.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import type { ServiceConfig, UserConfig } from "../src/config.ts";
+import type { ServiceConfig, UserConfig } from "../src/config/service-config.ts";
 import { createPresenceService } from "../src/service.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";

@@ -236,7 +236,7 @@ export const presenceActions = {
    * our own scheduled beats (two per 60 s at Discord's 41.25 s), so that those never overrun it.
    */
   answerHeartbeatRequest: act(({ context, enqueue }) => {
-    const scheduledBeats = Math.ceil(FRAME_WINDOW_MS / context.heartbeatIntervalMs);
+    const scheduledBeats = Math.min(FRAME_LIMIT - FRAME_BUDGET_OTHER, Math.ceil(FRAME_WINDOW_MS / context.heartbeatIntervalMs));
     if (context.framesInWindow >= FRAME_LIMIT - scheduledBeats) {
       log(enqueue, "warn", "heartbeat request not answered: frame limit reached", { user: context.user });
       return;
@@ -366,15 +366,25 @@ export const presenceActions = {
     });
   }),
 
-  /** 4004, 4010-4014, or HTTP 401: stop for this user and say why; nothing retries this token. */
+  /**
+   * 4004 or HTTP 401 (the token), or 4010-4014 (configuration or our bug): stop for this user and
+   * say why and what to do; nothing retries.
+   */
   fail: act(({ context, event, enqueue }) => {
+    const byToken = event.type !== "gateway.closed" || event.code === 4004;
     const reason =
-      event.type === "gateway.closed"
-        ? classifyClose(event.code).reason
-        : "Discord rejected the token (HTTP 401 from the REST API)";
-    log(enqueue, "error", `${reason}: not retrying; fix the token and restart`, { user: context.user });
-    closeSocket(enqueue, context, 1000, "token rejected");
-    enqueue.assign({ failure: reason, lastError: reason, session: null, shown: null, shownKey: null });
+      event.type === "gateway.closed" ? classifyClose(event.code).reason : "Discord rejected the token (HTTP 401 from the REST API)";
+    const advice = byToken ? "fix the token and restart" : "a configuration or nd-presence bug: please report it";
+    log(enqueue, "error", `${reason}: not retrying; ${advice}`, { user: context.user });
+    closeSocket(enqueue, context, 1000, byToken ? "token rejected" : "fatal gateway error");
+    enqueue.assign({
+      failure: { reason, byToken },
+      lastError: reason,
+      session: null,
+      seq: null,
+      shown: null,
+      shownKey: null,
+    });
   }),
 
   /** Nothing to show for a while: end the session for good with 1000 (PROTOCOL.md: our own closes). */

@@ -54,7 +54,8 @@ export interface PresenceContext {
 
   // What the operator sees.
   lastError: string | null;
-  failure: string | null;
+  /** Why this user was stopped for good; `byToken` when the token was rejected (4004, HTTP 401). */
+  failure: { reason: string; byToken: boolean } | null;
   counters: { reconnects: number; presenceUpdates: number; framesSent: number };
 }
 

@@ -1,13 +1,13 @@
-import type { ClientProperties, UserStatus } from "./actors/effects.ts";
+import type { ClientProperties, UserStatus } from "../actors/effects.ts";
 import {
   defaultClientProperties,
   defaultPresenceSettings,
   defaultTimings,
   type GatewayTimings,
   type PresenceSettings,
-} from "./actors/settings.ts";
-import type { UserProfile } from "./actors/supervisor-machine.ts";
-import { PresenceError } from "./errors.ts";
+} from "../actors/settings.ts";
+import type { UserProfile } from "../actors/supervisor-machine.ts";
+import { PresenceError } from "../errors.ts";
 
 /** Presence templates and choices, as written in the config (DESIGN.md `presence`). */
 export type PresenceConfig = Partial<Omit<PresenceSettings, "applicationId">>;
