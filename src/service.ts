@@ -9,7 +9,7 @@ import { DiscordRest } from "./adapters/discord-rest.ts";
 import { runEffect, type EffectPorts } from "./adapters/effect-runner.ts";
 import { GatewaySockets } from "./adapters/gateway-socket.ts";
 import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
-import { assertUsable, defaultUserAgent, userProfiles, type ServiceConfig } from "./config/service-config.ts";
+import { assertUsable, configSecrets, defaultUserAgent, userProfiles, type ServiceConfig } from "./config/service-config.ts";
 import { refusal } from "./event-validation.ts";
 import { userStatuses, type ServiceStatus } from "./status.ts";
 
@@ -70,7 +70,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   assertUsable(config);
   const clock = options.clock ?? systemClock;
   const tokens = new Map(config.users.map((user) => [user.username, user.discordToken]));
-  const logger = redactingLogger(options.logger ?? consoleLogger(), () => tokens.values());
+  const secrets = configSecrets(config);
+  const logger = redactingLogger(options.logger ?? consoleLogger(), () => secrets);
   const userAgent = config.discord.userAgent ?? defaultUserAgent;
   const emitter = createNanoEvents<ServiceEvents>();
   const rest = new DiscordRest({ apiBaseUrl: config.discord.apiBaseUrl ?? "https://discord.com/api", userAgent, logger });

@@ -20,7 +20,12 @@ export interface UserConfig {
   status?: UserStatus;
   enabled?: boolean;
   presence?: PresenceConfig;
+  /** Players whose plays are ignored for this user (a player that shows its own presence). */
+  ignorePlayers?: string[];
 }
+
+/** Where album art may come from, tried in the configured order (PROTOCOL.md section 2). */
+export type ArtworkSourceName = "coverartarchive" | "upload" | "public";
 
 /**
  * The service configuration (DESIGN.md, "Config"), with secrets already read. Loading it from a
@@ -38,16 +43,48 @@ export interface ServiceConfig {
   };
   presence?: PresenceConfig;
   artwork?: {
+    /** Default `["coverartarchive", "public"]`; "upload" (a temporary public host) is opt-in. */
+    order?: ArtworkSourceName[];
     defaultImage?: string | null;
+    /** Default `https://coverartarchive.org`. */
     coverArtArchiveUrl?: string;
+    /** Temporary public host for "upload" (uguu.se's API). Default `https://uguu.se/upload`. */
+    uploadUrl?: string;
+    /** Public artwork URL template for "public", e.g. `https://music.example.org/img/{coverArtId}`. */
+    publicUrl?: string | null;
   };
+  sources?: {
+    subsonic?: SubsonicSourceConfig | null;
+    listenbrainz?: { enabled?: boolean; forwardUrl?: string | null; maxBodyBytes?: number };
+  };
+  http?: { enabled?: boolean; host?: string; port?: number };
+  /** Used from the event-sourcing issue on; accepted now so that configs stay valid. */
+  journal?: { path?: string };
+  inspector?: { enabled?: boolean; port?: number };
   gateway?: Partial<GatewayTimings>;
   /** How often the supervisor stops machines with nothing to do (ms). */
   sweepIntervalMs?: number;
   users: UserConfig[];
 }
 
+export interface SubsonicSourceConfig {
+  /** The server's base URL, e.g. `http://127.0.0.1:4533`. */
+  url: string;
+  username: string;
+  /** A secret: never logged, never sent anywhere but the Subsonic server. */
+  password: string;
+  /** Default 2000. */
+  pollIntervalMs?: number;
+}
+
 export const defaultUserAgent = "nd-presence/0.1.0 (Discord Rich Presence for Navidrome)";
+
+/** Every secret in the config, so that a redacting logger can keep them all out of the logs. */
+export function configSecrets(config: ServiceConfig): string[] {
+  const secrets = config.users.flatMap((user) => [user.discordToken, user.listenbrainzToken ?? ""]);
+  if (config.sources?.subsonic?.password) secrets.push(config.sources.subsonic.password);
+  return secrets.filter((secret) => secret !== "");
+}
 
 /** The profiles of the enabled users: what their machines start with, without secrets. */
 export function userProfiles(config: ServiceConfig): UserProfile[] {
