@@ -196,6 +196,15 @@ describe("GatewaySockets against the fake gateway", () => {
     expect(logger.entries.some((e) => e.level === "debug" && e.data?.socket === 1 && e.data?.op === 1)).toBe(true);
   });
 
+  it("closeUser closes whatever socket the user has, with the code given, and reports nothing", async () => {
+    await connectAndIdentify();
+    sockets.closeUser("alice", 1000, "restarting after an error");
+    expect(await gw.waitForClose(0)).toEqual({ code: 1000, reason: "restarting after an error" });
+    await sleep(20);
+    expect(events.filter((e) => e.type === "gateway.closed")).toEqual([]);
+    sockets.closeUser("nobody", 1000, "no socket: nothing happens");
+  });
+
   it("closeAll closes every socket with the code given", async () => {
     await connectAndIdentify("alice", 1);
     await sockets.closeAll(1000, "shutdown");

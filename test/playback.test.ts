@@ -113,6 +113,19 @@ describe("the end of a track", () => {
     await until(() => clears().length > 0);
     expect(clears()[0]!.at).toBe(clearAt);
   });
+
+  it("a track of unknown length is cleared unknownLengthMs after it was reported, with no bar shown", async () => {
+    h = await startHarness({ config: { gateway: { unknownLengthMs: 120_000 } } });
+    const { durationMs: _unknown, ...noLength } = song;
+    h.play(noLength, { positionMs: 10_000 });
+    const presence = h.activityOf(await h.waitForPresence())!;
+    expect(presence.timestamps).toEqual({ start: T0 - 10_000 });
+    await advanceTo(T0 + 120_000 - 5);
+    expect(clears()).toHaveLength(0);
+    await advanceTo(T0 + 120_000);
+    await until(() => clears().length > 0);
+    expect(clears()[0]!.at).toBe(T0 + 120_000);
+  });
 });
 
 describe("idle and shutdown", () => {

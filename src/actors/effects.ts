@@ -87,6 +87,8 @@ export type Effect =
   | { type: "socket.send"; socket: number; frame: OutgoingFrame }
   /** Close with `code`; a socket that is still connecting is terminated instead. */
   | { type: "socket.close"; socket: number; code: number; reason: string }
+  /** Whatever socket the user has, close it: a crashed machine can no longer say which. */
+  | { type: "socket.closeAny"; code: number; reason: string }
   | { type: "artwork.resolve"; request: ArtworkRequest }
   | { type: "log"; level: LogLevel; message: string; data?: Record<string, unknown> };
 

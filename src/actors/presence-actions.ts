@@ -8,7 +8,6 @@ import {
   artworkKey,
   desiredPresence,
   estimatedPositionMs,
-  msUntilTrackEnd,
   withGatewayQuery,
   type PresenceContext,
 } from "./presence-context.ts";
@@ -116,11 +115,8 @@ export const presenceActions = {
       enqueue.raise({ type: "artwork.waitOver", key }, { delay: "artworkWait", id: "artworkWait" });
     }
     enqueue.cancel("trackEnd");
-    // A track that ends with no further event is cleared at its end time plus a grace. Of a track
-    // of unknown length only a stop (or the source forgetting it) ends the presence.
-    if (msUntilTrackEnd(playback, context.timings.endGraceMs) !== null) {
-      enqueue.raise({ type: "track.ended" }, { delay: "untilTrackEnd", id: "trackEnd" });
-    }
+    // A track that ends with no further event is cleared at its end time plus a grace.
+    enqueue.raise({ type: "track.ended" }, { delay: "untilTrackEnd", id: "trackEnd" });
   }),
 
   recordPause: act(({ context, event, enqueue }) => {

@@ -121,11 +121,16 @@ export function estimatedPositionMs(playback: Playback, at: number): number {
   return playback.positionMs + Math.max(0, at - playback.at) * playback.playbackRate;
 }
 
-/** Time until the track should end and its presence be cleared; null when its length is unknown. */
-export function msUntilTrackEnd(playback: Playback, graceMs: number): number | null {
+/**
+ * Time until the presence of a playing track should be cleared: its end plus a grace, or, for a
+ * track of unknown length (a ListenBrainz client may send none, and that path has no stop),
+ * `unknownLengthMs` after it was reported. Null while paused.
+ */
+export function msUntilTrackEnd(playback: Playback, timings: Pick<GatewayTimings, "endGraceMs" | "unknownLengthMs">): number | null {
+  if (playback.paused) return null;
   const duration = playback.track.durationMs;
-  if (!duration || duration <= 0 || playback.paused) return null;
-  return Math.max(0, (duration - playback.positionMs) / playback.playbackRate) + graceMs;
+  if (!duration || duration <= 0) return timings.unknownLengthMs;
+  return Math.max(0, (duration - playback.positionMs) / playback.playbackRate) + timings.endGraceMs;
 }
 
 /** Adds the query every gateway connect needs, keeping any query the URL already has. */

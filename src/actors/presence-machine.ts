@@ -62,9 +62,8 @@ export const presenceMachine = setup({
     artworkWait: ({ context }) => context.timings.artworkWaitMs,
     shutdownTimeout: ({ context }) => context.timings.shutdownTimeoutMs,
     backoff: ({ context }) => context.backoffMs,
-    /** Only scheduled for a playing track of known length (see `recordPlaying`). */
-    untilTrackEnd: ({ context }) =>
-      (context.playback && msUntilTrackEnd(context.playback, context.timings.endGraceMs)) ?? 0,
+    /** Scheduled when a track starts playing (see `recordPlaying`), so never null there. */
+    untilTrackEnd: ({ context }) => (context.playback && msUntilTrackEnd(context.playback, context.timings)) ?? 0,
   },
 }).createMachine({
   id: "presence",

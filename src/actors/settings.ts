@@ -33,6 +33,8 @@ export interface GatewayTimings {
   stableSessionMs: number;
   /** How long after a track's end (with no further event) the presence is cleared. */
   endGraceMs: number;
+  /** A track of unknown length is cleared this long after it was reported, unless replaced. */
+  unknownLengthMs: number;
   /** How long a new track waits for its artwork before it is shown without. */
   artworkWaitMs: number;
   /** At most one identify per this many ms per token. */
@@ -75,6 +77,7 @@ export const defaultTimings: GatewayTimings = {
   tooManySessionsBackoffMs: 15 * 60_000,
   stableSessionMs: 60_000,
   endGraceMs: 5_000,
+  unknownLengthMs: 15 * 60_000,
   artworkWaitMs: 2_000,
   identifyIntervalMs: 5_000,
   shutdownTimeoutMs: 4_000,

@@ -115,6 +115,9 @@ export const supervisorMachine = setup({
         const error = (event as ChildFailure).error;
         const effect: Effect = { type: "log", level: "error", message: "presence machine crashed; it will restart on the next event", data: { user, error: String(error) } };
         enqueue({ type: "perform", params: { user, effect } });
+        // End the orphaned session (1000), so that nothing it showed lingers.
+        const close: Effect = { type: "socket.closeAny", code: 1000, reason: "restarting after an error" };
+        enqueue({ type: "perform", params: { user, effect: close } });
       }
       const ref = context.machines[user];
       if (!ref) return;

@@ -8,7 +8,7 @@ import type { Logger } from "./logger.ts";
 
 /** The ports a presence machine's effects are carried out through. */
 export interface EffectPorts {
-  sockets: Pick<GatewaySockets, "open" | "send" | "close">;
+  sockets: Pick<GatewaySockets, "open" | "send" | "close" | "closeUser">;
   rest: Pick<DiscordRest, "discoverGateway">;
   artwork: Pick<ArtworkResolver, "resolve">;
   logger: Logger;
@@ -37,6 +37,9 @@ export function runEffect(ports: EffectPorts, user: string, effect: Effect): voi
         return;
       case "socket.close":
         ports.sockets.close(user, effect.socket, effect.code, effect.reason);
+        return;
+      case "socket.closeAny":
+        ports.sockets.closeUser(user, effect.code, effect.reason);
         return;
       case "gateway.discover":
         ports.rest.discoverGateway(effect.refresh).then(

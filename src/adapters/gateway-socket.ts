@@ -118,6 +118,15 @@ export class GatewaySockets {
     this.shut(entry, code, reason);
   }
 
+  /** Closes the user's socket, whichever it is, without delivering its close event (the machine is gone). */
+  closeUser(user: string, code: number, reason: string): void {
+    const entry = this.current.get(user);
+    if (!entry) return;
+    entry.current = false;
+    this.current.delete(user);
+    this.shut(entry, code, reason);
+  }
+
   /** Closes every socket (for shutdown); resolves once all are closed, terminating stragglers after ~1 s. */
   async closeAll(code: number, reason: string): Promise<void> {
     const entries = [...this.live];
