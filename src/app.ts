@@ -1,29 +1,111 @@
-import type { Logger } from "./adapters/logger.ts";
-import type { ServiceConfig } from "./config/service-config.ts";
-import { createPresenceService, type PresenceService } from "./service.ts";
+import { createCoverUploader } from "./adapters/cover-upload.ts";
+import { createHttpServer, type HttpServer } from "./adapters/http-server.ts";
+import { ListenBrainzReceiver, tokenLookup } from "./adapters/listenbrainz-receiver.ts";
+import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
+import type { SourceStatus } from "./adapters/metrics.ts";
+import { SubsonicClient } from "./adapters/subsonic-client.ts";
+import { SubsonicPoller } from "./adapters/subsonic-poller.ts";
+import { configSecrets, defaultUserAgent, type ServiceConfig } from "./config/service-config.ts";
+import { createPresenceService, systemClock, type PresenceService } from "./service.ts";
 
 /** The running service with its sources and HTTP server, as `nd-presence start` runs it. */
 export interface App {
   readonly service: PresenceService;
   /** The HTTP server's port (useful with port 0), or null when the server is off. */
   readonly httpPort: number | null;
-  /** Clears every presence, closes the sockets with 1000, stops sources and the HTTP server. */
+  /** What each now-playing source reports (for `/status`, `/metrics` and the status page). */
+  sources(): SourceStatus[];
+  /** Stops taking input, then clears every presence and closes the sockets with 1000. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts nd-presence as a service: the actor system, the now-playing sources and the HTTP server.
+ * Starts nd-presence as a service: the actor system, the now-playing sources (Subsonic poller,
+ * ListenBrainz receiver) and the HTTP server, with the config's defaults applied.
  *
  * @example
- * const app = await startApp(await loadConfigFile("nd-presence.json"));
- * process.on("SIGTERM", () => app.stop().then(() => process.exit(0)));
+ * const loaded = await loadConfigFile("nd-presence.json");
+ * if (loaded.ok) {
+ *   const app = await startApp(loaded.config);
+ *   process.on("SIGTERM", () => app.stop().then(() => process.exit(0)));
+ * }
  */
 export async function startApp(config: ServiceConfig, options: { logger?: Logger } = {}): Promise<App> {
-  const service = createPresenceService({ config, ...(options.logger ? { logger: options.logger } : {}) });
+  const secrets = configSecrets(config);
+  const logger = redactingLogger(options.logger ?? consoleLogger(), () => secrets);
+  const userAgent = config.discord.userAgent ?? defaultUserAgent;
+  const enabledUsers = config.users.filter((user) => user.enabled !== false);
+  const ignorePlayers = (name: string) => enabledUsers.find((user) => user.username === name)?.ignorePlayers ?? [];
+
+  const subsonicConfig = config.sources?.subsonic ?? null;
+  const subsonic = subsonicConfig && new SubsonicClient({ ...subsonicConfig, userAgent, logger });
+  const uploads = subsonic && config.artwork?.order?.includes("upload");
+  const service = createPresenceService({
+    config,
+    logger,
+    ...(uploads ? { uploadCover: createCoverUploader({ client: subsonic, uploadUrl: config.artwork?.uploadUrl, userAgent, logger }) } : {}),
+  });
   await service.start();
+
+  const poller =
+    subsonic &&
+    new SubsonicPoller({
+      client: subsonic,
+      pollIntervalMs: subsonicConfig.pollIntervalMs ?? 2_000,
+      users: () => new Set(enabledUsers.map((user) => user.username)),
+      ignorePlayers,
+      dispatch: (event) => service.dispatch(event),
+      clock: systemClock,
+      logger,
+    });
+
+  const listenbrainz = config.sources?.listenbrainz;
+  const receiver = listenbrainz?.enabled
+    ? new ListenBrainzReceiver({
+        userForToken: tokenLookup(enabledUsers),
+        ignorePlayers,
+        dispatch: (event) => service.dispatch(event),
+        forwardUrl: listenbrainz.forwardUrl ?? null,
+        ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
+        userAgent,
+        logger,
+      })
+    : null;
+
+  const sources = (): SourceStatus[] => [
+    ...(poller ? [poller.status()] : []),
+    ...(receiver ? [receiver.status()] : []),
+  ];
+  let http: HttpServer | null = null;
+  let httpPort: number | null = null;
+  if (config.http?.enabled !== false) {
+    http = createHttpServer({
+      host: config.http?.host ?? "127.0.0.1",
+      port: config.http?.port ?? 4534,
+      status: () => service.status(),
+      sources,
+      receiver,
+      logger,
+    });
+    try {
+      httpPort = await http.listen();
+    } catch (error) {
+      await service.stop();
+      throw error;
+    }
+  }
+  poller?.start();
+
   return {
     service,
-    httpPort: null,
-    stop: () => service.stop(),
+    httpPort,
+    sources,
+    async stop() {
+      // No new input first; then let the machines clear and close.
+      await http?.close();
+      await poller?.stop();
+      await receiver?.flush();
+      await service.stop();
+    },
   };
 }

@@ -10,3 +10,8 @@ export class PresenceError extends Error {
     this.code = code;
   }
 }
+
+/** The message of anything thrown, for a log line or a status (never with a stack). */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

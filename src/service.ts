@@ -2,6 +2,7 @@ import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
 import type { Activity, Effect } from "./actors/effects.ts";
 import type { DomainEvent, DomainEventInput } from "./actors/events.ts";
+import type { Track } from "./actors/track.ts";
 import { presenceMachine } from "./actors/presence-machine.ts";
 import { supervisorMachine } from "./actors/supervisor-machine.ts";
 import { ArtworkResolver } from "./adapters/artwork.ts";
@@ -20,7 +21,7 @@ export interface ServiceClock {
   clearTimeout(id: unknown): void;
 }
 
-const systemClock: ServiceClock = {
+export const systemClock: ServiceClock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
@@ -32,6 +33,11 @@ export interface PresenceServiceOptions {
   clock?: ServiceClock;
   /** Defaults to JSON lines on stderr. Secrets are scrubbed from whatever reaches it. */
   logger?: Logger;
+  /**
+   * The "upload" artwork source: puts a track's cover on a temporary public host and returns its
+   * URL (see `createCoverUploader`). Without it, "upload" in `artwork.order` finds nothing.
+   */
+  uploadCover?: (track: Track) => Promise<string | null>;
   /** Observes the actor system (e.g. the Stately inspector's `inspect`). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -81,6 +87,9 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     tokenFor: (user) => tokens.get(user),
     defaultImage: config.artwork?.defaultImage ?? null,
     ...(config.artwork?.coverArtArchiveUrl ? { coverArtArchiveUrl: config.artwork.coverArtArchiveUrl } : {}),
+    ...(config.artwork?.order ? { order: config.artwork.order } : {}),
+    ...(config.artwork?.publicUrl ? { publicUrl: config.artwork.publicUrl } : {}),
+    ...(options.uploadCover ? { upload: options.uploadCover } : {}),
     userAgent,
     logger,
     now: () => clock.now(),

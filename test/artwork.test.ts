@@ -1,10 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ArtworkRequest } from "../src/actors/effects.ts";
 import type { Track } from "../src/actors/track.ts";
-import { ArtworkResolver, type ArtworkResolverOptions } from "../src/adapters/artwork.ts";
+import { ArtworkResolver, publicUrlFromTemplate, type ArtworkResolverOptions } from "../src/adapters/artwork.ts";
+import { createCoverUploader } from "../src/adapters/cover-upload.ts";
 import { DiscordRest } from "../src/adapters/discord-rest.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
+import { SubsonicClient } from "../src/adapters/subsonic-client.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
+import { FakeSubsonic } from "./fakes/subsonic.ts";
+import { FakeUploadHost } from "./fakes/upload-host.ts";
 
 const TOKEN = "mfa.alice-token-SECRET-1234567890";
 const APP = "123456789012345678";
@@ -176,5 +180,125 @@ describe("ArtworkResolver", () => {
     expect(await art.resolve("carol", { kind: "url", key: "y", url: "https://img.example.org/covers/y.jpg" })).toBeNull();
     expect(discord.requests).toHaveLength(1);
     expect(logger.text()).toContain("no Discord token");
+  });
+});
+
+describe("ArtworkResolver: upload and public URL sources (PROTOCOL.md section 2)", () => {
+  const PASSWORD = "nd-Pa55word-SECRET";
+  const COVER = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0xff, 0xd9]);
+  let discord: FakeDiscordRest;
+  let host: FakeImageHost;
+  let subsonic: FakeSubsonic;
+  let uploads: FakeUploadHost;
+  let logger: ReturnType<typeof memoryLogger>;
+  let clock: number;
+
+  const registered = () => discord.requests.map((r) => (JSON.parse(r.body) as { urls: string[] }).urls);
+  const uploader = () =>
+    createCoverUploader({
+      client: new SubsonicClient({ url: subsonic.url, username: "admin", password: PASSWORD, logger }),
+      uploadUrl: uploads.uploadUrl,
+      userAgent: UA,
+      logger,
+    });
+  const resolver = (overrides: Partial<ArtworkResolverOptions> = {}) =>
+    new ArtworkResolver({
+      rest: new DiscordRest({ apiBaseUrl: discord.url, userAgent: UA, logger, sleep: async () => {} }),
+      applicationId: APP,
+      tokenFor: (user) => (user === "alice" ? TOKEN : undefined),
+      coverArtArchiveUrl: host.url,
+      defaultImage: DEFAULT_IMAGE,
+      order: ["coverartarchive", "upload", "public"],
+      upload: uploader(),
+      logger,
+      userAgent: UA,
+      now: () => clock,
+      ...overrides,
+    });
+  const request = (over: Partial<Track> = {}): ArtworkRequest => ({
+    kind: "track",
+    key: `k-${JSON.stringify(over)}`,
+    track: { id: "tr-1", title: "T", artist: "A", coverArtId: "al-1", mbids: { release: MISSING }, ...over },
+  });
+
+  beforeEach(async () => {
+    discord = await FakeDiscordRest.start({ gatewayUrl: "wss://gateway.example.test", validTokens: [TOKEN] });
+    host = await FakeImageHost.start({ known: [RELEASE] });
+    subsonic = await FakeSubsonic.start({ username: "admin", password: PASSWORD, tokenAuth: true, covers: { "al-1": COVER, [RELEASE]: COVER } });
+    uploads = await FakeUploadHost.start();
+    logger = memoryLogger();
+    clock = 1_700_000_000_000;
+  });
+  afterEach(async () => {
+    await Promise.all([discord.close(), host.close(), subsonic.close(), uploads.close()]);
+  });
+
+  it("uploads the cover when the Cover Art Archive has none, and registers the public URL", async () => {
+    const art = resolver();
+    const key = await art.resolve("alice", request());
+    const [upload] = uploads.uploads;
+    expect(upload).toMatchObject({ field: "files[]", contentType: "image/jpeg", userAgent: UA, bytes: COVER });
+    expect(key).toBe(mp(upload!.url));
+    expect(registered()).toEqual([[upload!.url]]);
+    // The cover was read with token auth; the credentialled URL never went to Discord or the log.
+    const read = subsonic.requests.find((r) => r.path === "/rest/getCoverArt")!;
+    expect(read.query).toMatchObject({ id: "al-1", u: "admin" });
+    expect(read.query.p).toBeUndefined();
+    const sent = discord.requests.map((r) => r.body).join("\n");
+    for (const secret of ["getCoverArt", "u=admin", read.query.t!, PASSWORD]) {
+      expect(sent).not.toContain(secret);
+      expect(logger.text()).not.toContain(secret);
+    }
+    // Cached like track art: the same cover (even for another track) is neither uploaded nor registered again.
+    expect(await art.resolve("alice", request())).toBe(key);
+    expect(await art.resolve("alice", request({ id: "tr-2", title: "Other" }))).toBe(key);
+    expect([uploads.uploads.length, discord.requests.length]).toEqual([1, 1]);
+  });
+
+  it("tries the sources in the configured order", async () => {
+    const publicUrl = `${host.url}/img/{coverArtId}.jpg`;
+    const track = request({ coverArtId: RELEASE, mbids: {} });
+    expect(await resolver({ order: ["public", "upload"], publicUrl }).resolve("alice", track)).toBe(mp(`${host.url}/img/${RELEASE}.jpg`));
+    expect(uploads.uploads).toHaveLength(0);
+    const hostRequests = host.requests.length;
+    const key = await resolver({ order: ["upload", "public"], publicUrl }).resolve("alice", track);
+    expect(key).toBe(mp(uploads.uploads[0]!.url));
+    expect(host.requests).toHaveLength(hostRequests);
+    // Without "upload" in the order, the hook is never called.
+    expect(await resolver({ order: ["coverartarchive"] }).resolve("alice", request({ id: "tr-3", coverArtId: "al-1" }))).toBe(mp(DEFAULT_IMAGE));
+    expect(uploads.uploads).toHaveLength(1);
+  });
+
+  it("caches a failed upload briefly, then uploads again", async () => {
+    const art = resolver({ ttl: { failureMs: 60_000 } });
+    uploads.failNext("refused");
+    expect(await art.resolve("alice", request())).toBe(mp(DEFAULT_IMAGE));
+    expect(await art.resolve("alice", request({ title: "again" }))).toBe(mp(DEFAULT_IMAGE));
+    expect(uploads.requests.filter((r) => r.startsWith("POST"))).toHaveLength(1);
+    expect(logger.text()).toContain("cover upload: the host refused the file");
+    clock += 60_001;
+    const key = await art.resolve("alice", request({ title: "later" }));
+    expect(key).toBe(mp(uploads.uploads[0]!.url));
+    // No cover id, or a cover the server does not have: no upload, the default image.
+    expect(await art.resolve("alice", request({ id: "x", coverArtId: undefined }))).toBe(mp(DEFAULT_IMAGE));
+    expect(await art.resolve("alice", request({ id: "y", coverArtId: "nope" }))).toBe(mp(DEFAULT_IMAGE));
+    expect(uploads.uploads).toHaveLength(1);
+    expect(logger.text()).not.toContain(PASSWORD);
+  });
+
+  it("still refuses an uploaded URL that carries credentials, and survives a throwing hook", async () => {
+    const leaky = resolver({ upload: async () => "https://files.example.org/a.jpg?token=abc" });
+    expect(await leaky.resolve("alice", request())).toBe(mp(DEFAULT_IMAGE));
+    const throwing = resolver({ upload: () => { throw new Error("hook exploded"); } });
+    expect(await throwing.resolve("alice", request())).toBe(mp(DEFAULT_IMAGE));
+    expect(new Set(registered().flat())).toEqual(new Set([DEFAULT_IMAGE]));
+    expect(logger.text()).toContain("artwork upload failed");
+  });
+
+  it("builds public URLs from a template, encoded, or null when a field is missing", () => {
+    const fromTemplate = publicUrlFromTemplate("https://music.example.org/img/{coverArtId}?track={id}&size=600");
+    expect(fromTemplate({ title: "T", artist: "A", id: "tr 1", coverArtId: "al-1/x" })).toBe("https://music.example.org/img/al-1%2Fx?track=tr%201&size=600");
+    expect(fromTemplate({ title: "T", artist: "A", coverArtId: "al-1" })).toBeNull();
+    expect(publicUrlFromTemplate("https://music.example.org/cover.png")({ title: "T", artist: "A" })).toBe("https://music.example.org/cover.png");
   });
 });

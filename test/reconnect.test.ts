@@ -8,8 +8,8 @@ import { until } from "./fakes/wait.ts";
 let h: Harness;
 afterEach(async () => h?.close());
 
-/** No length: it plays until told otherwise, so long outages are not cut short by the track ending. */
-const endless: Track = { title: song.title, artist: song.artist, album: song.album!, mbids: song.mbids! };
+/** A track that outlasts every test here (one of unknown length would be cleared after 15 min). */
+const endless: Track = { title: song.title, artist: song.artist, album: song.album!, mbids: song.mbids!, durationMs: 10 * 3_600_000 };
 const MINUTE = 60_000;
 const status = (user = 0) => h.service.status().users[user]!;
 const op = (n: number) => h.framesWithOp(n);

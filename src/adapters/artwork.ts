@@ -1,11 +1,13 @@
 import { LRUCache } from "lru-cache";
 import type { ArtworkRequest } from "../actors/effects.ts";
 import type { Track } from "../actors/track.ts";
-import { PresenceError } from "../errors.ts";
+import { errorText, PresenceError } from "../errors.ts";
 import { isAcceptableAssetUrl, type DiscordRest } from "./discord-rest.ts";
 import type { Logger } from "./logger.ts";
+import { urlForLog } from "./url-for-log.ts";
 
-export type ArtworkSource = "coverartarchive" | "public";
+/** Where track art may come from (PROTOCOL.md section 2), tried in the configured order. */
+export type ArtworkSource = "coverartarchive" | "upload" | "public";
 
 export interface ArtworkResolverOptions {
   rest: Pick<DiscordRest, "registerExternalAssets">;
@@ -16,13 +18,22 @@ export interface ArtworkResolverOptions {
   coverArtArchiveUrl?: string;
   /** Public URL of the image shown when a track has no art; null: no image then. */
   defaultImage: string | null;
-  /** Sources tried for a track, in order. Default: Cover Art Archive, then the public URL hook. */
+  /** Sources tried for a track, in any order. Default: Cover Art Archive, then the public URL. */
   order?: ArtworkSource[];
-  /** The server's own public artwork URL for a track (later issue); none by default. */
-  publicUrl?: (track: Track) => string | null;
+  /**
+   * The server's own public artwork URL for a track: a function, or a template for
+   * `publicUrlFromTemplate` (e.g. `https://music.example.org/img/{coverArtId}`); none by default.
+   */
+  publicUrl?: string | ((track: Track) => string | null);
+  /**
+   * The "upload" source: puts the track's cover on a temporary public host and returns its URL
+   * (see `createCoverUploader`), or null. Only called when the sources before it found nothing.
+   */
+  upload?: (track: Track) => Promise<string | null>;
   fetch?: typeof fetch;
   logger: Logger;
-  ttl?: { trackMs?: number; defaultMs?: number; failureMs?: number };
+  /** `uploadMs` (default 2 h) keeps an uploaded URL below uguu.se's ~3 h file lifetime. */
+  ttl?: { trackMs?: number; defaultMs?: number; failureMs?: number; uploadMs?: number };
   /** Clock for the caches' TTLs (ms); injectable so tests can move time. */
   now?: () => number;
   /** Sent on the existence checks (MusicBrainz/CAA ask for a meaningful one). */
@@ -33,14 +44,19 @@ export interface ArtworkResolverOptions {
 
 /**
  * Resolves an ArtworkRequest to a Discord image key (`mp:external/...`), following PROTOCOL.md
- * section 2: Cover Art Archive by release MBID, then by release-group MBID, (then the public URL
- * hook), then the default image; each registered through the external-assets endpoint.
+ * section 2: the configured sources in order (Cover Art Archive by release MBID, then by
+ * release-group MBID; an upload of the cover to a temporary public host; the server's public URL),
+ * then the default image; each registered through the external-assets endpoint.
  */
 export class ArtworkResolver {
   readonly #options: ArtworkResolverOptions;
   readonly #caa: string;
   readonly #fetch: typeof fetch;
-  readonly #ttl: { trackMs: number; defaultMs: number; failureMs: number };
+  readonly #ttl: { trackMs: number; defaultMs: number; failureMs: number; uploadMs: number };
+  readonly #publicUrl: ((track: Track) => string | null) | undefined;
+  /** upload identity (cover art id) -> public URL of the uploaded copy. */
+  readonly #uploads: LRUCache<string, string>;
+  readonly #uploadsInFlight = new Map<string, Promise<string | null>>();
   /** source URL -> mp key. PROTOCOL.md section 2: 4 h for track art, 48 h for the default image. */
   readonly #keys: LRUCache<string, string>;
   /** source URL -> failed recently ("cache failures briefly", PROTOCOL.md section 2). */
@@ -55,7 +71,9 @@ export class ArtworkResolver {
       trackMs: options.ttl?.trackMs ?? 4 * 3_600_000,
       defaultMs: options.ttl?.defaultMs ?? 48 * 3_600_000,
       failureMs: options.ttl?.failureMs ?? 5 * 60_000,
+      uploadMs: options.ttl?.uploadMs ?? 2 * 3_600_000,
     };
+    this.#publicUrl = typeof options.publicUrl === "string" ? publicUrlFromTemplate(options.publicUrl) : options.publicUrl;
     // lru-cache v11 takes its clock as `perf`. It treats a start time of 0 as "no TTL", so the
     // injected clock is shifted to start at 1; ttlResolution 0 makes it read the clock on every
     // check instead of caching it for 1 ms of real time (a test clock jumps).
@@ -64,6 +82,7 @@ export class ArtworkResolver {
     const clock = now ? { perf: { now: () => now() - epoch + 1 }, ttlResolution: 0 } : {};
     this.#keys = new LRUCache<string, string>({ max: 5000, ttl: this.#ttl.trackMs, ...clock });
     this.#failures = new LRUCache<string, true>({ max: 5000, ttl: this.#ttl.failureMs, ...clock });
+    this.#uploads = new LRUCache<string, string>({ max: 5000, ttl: Math.min(this.#ttl.trackMs, this.#ttl.uploadMs), ...clock });
   }
 
   /**
@@ -74,7 +93,7 @@ export class ArtworkResolver {
    */
   resolve(user: string, request: ArtworkRequest): Promise<string | null> {
     const candidates = request.kind === "url" ? [request.url] : this.#trackCandidates(request.track);
-    const flightKey = `${user}\n${request.kind}\n${candidates.join("\n")}`;
+    const flightKey = `${user}\n${request.kind}\n${candidates.map((c) => (typeof c === "string" ? c : `upload:${c.id}`)).join("\n")}`;
     const existing = this.#inFlight.get(flightKey);
     if (existing) return existing;
     // An explicit URL is registered as is; track candidates are checked to exist first.
@@ -85,9 +104,16 @@ export class ArtworkResolver {
     return promise;
   }
 
-  async #resolve(user: string, candidates: string[], isTrack: boolean): Promise<string | null> {
-    for (const url of candidates) {
-      const key = await this.#try(user, url, isTrack, this.#ttl.trackMs);
+  async #resolve(user: string, candidates: Candidate[], isTrack: boolean): Promise<string | null> {
+    for (const candidate of candidates) {
+      if (typeof candidate !== "string") {
+        // Our own fresh upload: no existence check; cached below the host's file lifetime.
+        const url = await this.#uploaded(candidate);
+        const key = url === null ? null : await this.#try(user, url, false, Math.min(this.#ttl.trackMs, this.#ttl.uploadMs));
+        if (key !== null) return key;
+        continue;
+      }
+      const key = await this.#try(user, candidate, isTrack, this.#ttl.trackMs);
       if (key !== null) return key;
     }
     const fallback = isTrack ? this.#options.defaultImage : null;
@@ -96,20 +122,48 @@ export class ArtworkResolver {
     return this.#try(user, fallback, false, this.#ttl.defaultMs);
   }
 
-  /** Candidate URLs for a track, in the configured source order (PROTOCOL.md section 2). */
-  #trackCandidates(track: Track): string[] {
-    const urls: string[] = [];
+  /** Candidates for a track, in the configured source order (PROTOCOL.md section 2). */
+  #trackCandidates(track: Track): Candidate[] {
+    const candidates: Candidate[] = [];
     for (const source of this.#options.order ?? ["coverartarchive", "public"]) {
       if (source === "coverartarchive") {
         const { release, releaseGroup } = track.mbids ?? {};
-        if (release) urls.push(`${this.#caa}/release/${encodeURIComponent(release)}/front-500`);
-        if (releaseGroup) urls.push(`${this.#caa}/release-group/${encodeURIComponent(releaseGroup)}/front-500`);
+        if (release) candidates.push(`${this.#caa}/release/${encodeURIComponent(release)}/front-500`);
+        if (releaseGroup) candidates.push(`${this.#caa}/release-group/${encodeURIComponent(releaseGroup)}/front-500`);
+      } else if (source === "upload") {
+        // Lazy: an upload costs a cover download and a post, so only when the sources before failed.
+        if (this.#options.upload) candidates.push({ id: track.coverArtId ?? track.id ?? `${track.title}\n${track.artist}\n${track.album ?? ""}`, track });
       } else {
-        const url = this.#options.publicUrl?.(track);
-        if (url) urls.push(url);
+        const url = this.#publicUrl?.(track);
+        if (url) candidates.push(url);
       }
     }
-    return urls;
+    return candidates;
+  }
+
+  /** The public URL of the uploaded cover: cached, negatively cached, one upload at a time per cover. */
+  #uploaded({ id, track }: { id: string; track: Track }): Promise<string | null> {
+    const cached = this.#uploads.get(id);
+    if (cached !== undefined) return Promise.resolve(cached);
+    const failureKey = `upload\n${id}`;
+    if (this.#failures.has(failureKey)) return Promise.resolve(null);
+    const existing = this.#uploadsInFlight.get(id);
+    if (existing) return existing;
+    const upload = this.#options.upload!;
+    const promise = Promise.resolve()
+      .then(() => upload(track))
+      .catch((error: unknown) => {
+        this.#options.logger.log("warn", "artwork upload failed", { error: errorText(error) });
+        return null;
+      })
+      .then((url) => {
+        if (url === null) this.#failures.set(failureKey, true);
+        else this.#uploads.set(id, url);
+        return url;
+      })
+      .finally(() => this.#uploadsInFlight.delete(id));
+    this.#uploadsInFlight.set(id, promise);
+    return promise;
   }
 
   /** One source URL -> its mp key, or null (logged, and negatively cached when it failed). */
@@ -122,7 +176,7 @@ export class ArtworkResolver {
     const cached = this.#keys.get(url);
     if (cached !== undefined) return cached;
     if (this.#failures.has(url)) return null;
-    const shown = describe(url);
+    const shown = urlForLog(url);
     if (check && !(await this.#exists(url))) {
       this.#failures.set(url, true);
       return null;
@@ -148,7 +202,7 @@ export class ArtworkResolver {
 
   /** Whether `url` answers 2xx after redirects (CAA answers 307 to the image: follow it). */
   async #exists(url: string): Promise<boolean> {
-    const shown = describe(url);
+    const shown = urlForLog(url);
     try {
       const init = {
         redirect: "follow" as const,
@@ -171,16 +225,22 @@ export class ArtworkResolver {
   }
 }
 
-/** Origin and path only: a query is never logged, in case it carries something private. */
-function describe(url: string): string {
-  try {
-    const { origin, pathname } = new URL(url);
-    return origin + pathname;
-  } catch {
-    return "(invalid URL)";
-  }
-}
+/** A track candidate: a URL to check and register, or an upload still to be made. */
+type Candidate = string | { id: string; track: Track };
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+/**
+ * A `publicUrl` hook from a template such as `https://music.example.org/img/{coverArtId}?size=600`:
+ * `{coverArtId}` and `{id}` are replaced by the track's values, URL-encoded. Null when a field the
+ * template uses is missing (PROTOCOL.md section 2: the server's own public artwork URL).
+ */
+export function publicUrlFromTemplate(template: string): (track: Track) => string | null {
+  return (track) => {
+    let missing = false;
+    const url = template.replace(/\{(coverArtId|id)\}/g, (_, field: "coverArtId" | "id") => {
+      const value = track[field];
+      if (value === undefined || value === "") missing = true;
+      return encodeURIComponent(value ?? "");
+    });
+    return missing ? null : url;
+  };
 }

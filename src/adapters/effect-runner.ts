@@ -1,6 +1,6 @@
 import type { Activity, Effect } from "../actors/effects.ts";
 import type { DomainEventInput } from "../actors/events.ts";
-import { PresenceError } from "../errors.ts";
+import { errorText, PresenceError } from "../errors.ts";
 import type { ArtworkResolver } from "./artwork.ts";
 import type { DiscordRest } from "./discord-rest.ts";
 import type { GatewaySockets } from "./gateway-socket.ts";
@@ -44,7 +44,7 @@ export function runEffect(ports: EffectPorts, user: string, effect: Effect): voi
       case "gateway.discover":
         ports.rest.discoverGateway(effect.refresh).then(
           (url) => ports.dispatch({ type: "gateway.discovered", user, url }),
-          (error: unknown) => ports.dispatch({ type: "gateway.discoveryFailed", user, reason: messageOf(error) }),
+          (error: unknown) => ports.dispatch({ type: "gateway.discoveryFailed", user, reason: errorText(error) }),
         );
         return;
       case "artwork.resolve": {
@@ -60,17 +60,13 @@ export function runEffect(ports: EffectPorts, user: string, effect: Effect): voi
             ports.dispatch(
               error instanceof PresenceError && error.code === "token_invalid"
                 ? { type: "discord.unauthorized", user }
-                : { type: "artwork.failed", user, key, reason: messageOf(error) },
+                : { type: "artwork.failed", user, key, reason: errorText(error) },
             ),
         );
         return;
       }
     }
   } catch (error) {
-    ports.logger.log("error", "effect failed", { user, effect: effect.type, error: messageOf(error) });
+    ports.logger.log("error", "effect failed", { user, effect: effect.type, error: errorText(error) });
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

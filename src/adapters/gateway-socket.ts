@@ -3,6 +3,7 @@ import WebSocket from "ws";
 import type { OutgoingFrame } from "../actors/effects.ts";
 import type { GatewayEvent } from "../actors/events.ts";
 import type { Logger } from "./logger.ts";
+import { errorText } from "../errors.ts";
 
 /** A gateway event before the service stamps it with `at`. */
 export type GatewayEventInput = GatewayEvent extends infer E
@@ -69,7 +70,7 @@ export class GatewaySockets {
     try {
       ws = new WebSocket(url, { headers: { "User-Agent": this.options.userAgent }, perMessageDeflate: false });
     } catch (error) {
-      const reason = errorMessage(error);
+      const reason = errorText(error);
       this.options.logger.log("warn", "gateway socket could not be created", { user, socket, reason });
       queueMicrotask(() => this.safeDeliver({ type: "gateway.closed", user, socket, code: 1006, reason }));
       return;
@@ -155,7 +156,7 @@ export class GatewaySockets {
         ws.close(code, reason);
       } catch (error) {
         // An invalid code or a reason over 123 bytes: still make sure the socket goes away.
-        this.options.logger.log("error", "gateway close failed; terminating", { user: entry.user, socket: entry.socket, code, reason: errorMessage(error) });
+        this.options.logger.log("error", "gateway close failed; terminating", { user: entry.user, socket: entry.socket, code, reason: errorText(error) });
         ws.terminate();
       }
     }
@@ -196,7 +197,7 @@ export class GatewaySockets {
     try {
       this.options.deliver(event);
     } catch (error) {
-      this.options.logger.log("error", "gateway event delivery failed", { user: event.user, socket: event.socket, type: event.type, reason: errorMessage(error) });
+      this.options.logger.log("error", "gateway event delivery failed", { user: event.user, socket: event.socket, type: event.type, reason: errorText(error) });
     }
   }
 
@@ -205,7 +206,7 @@ export class GatewaySockets {
     try {
       run();
     } catch (error) {
-      this.options.logger.log("error", `gateway socket ${what} handler failed`, { user: entry.user, socket: entry.socket, reason: errorMessage(error) });
+      this.options.logger.log("error", `gateway socket ${what} handler failed`, { user: entry.user, socket: entry.socket, reason: errorText(error) });
     }
   }
 }
@@ -266,8 +267,4 @@ function stringOrUndefined(value: unknown): string | undefined {
 function rawToString(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
   return Buffer.isBuffer(data) ? data.toString("utf8") : Buffer.from(data).toString("utf8");
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,0 +1,236 @@
+import type { DomainEventInput } from "../actors/events.ts";
+import type { Track } from "../actors/track.ts";
+import type { Logger } from "./logger.ts";
+import type { NowPlayingEntry, SubsonicAuthMode, SubsonicClient } from "./subsonic-client.ts";
+
+/** The timer port: the service's clock, or XState's `SimulatedClock` in tests. */
+export interface PollerClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+export interface SubsonicPollerOptions {
+  client: Pick<SubsonicClient, "getNowPlaying"> & Partial<Pick<SubsonicClient, "authMode">>;
+  pollIntervalMs: number;
+  /** The configured, enabled usernames: entries of anybody else are ignored silently. */
+  users: () => ReadonlySet<string>;
+  /** Players (name or id, case-insensitive) whose plays are ignored for `user`. */
+  ignorePlayers: (user: string) => readonly string[];
+  dispatch(event: DomainEventInput): void;
+  clock: PollerClock;
+  logger: Logger;
+  /** Retry pacing while the server fails. Default base 2 s, cap 60 s. */
+  backoff?: { baseMs?: number; capMs?: number };
+}
+
+/** A type, not an interface, so that it fits `SourceStatus`'s index signature. */
+export type SubsonicPollerStatus = {
+  name: "subsonic";
+  ok: boolean;
+  polls: number;
+  errors: number;
+  consecutiveFailures: number;
+  lastError: string | null;
+  lastSuccessAt: number | null;
+  authMode: SubsonicAuthMode | null;
+};
+
+/** What the poller last saw for one user. The anchor is the position it believes at `anchorAt`. */
+interface Seen {
+  key: string;
+  paused: boolean;
+  rate: number;
+  anchorMs: number;
+  anchorAt: number;
+  /** The position as the server last reported it (undefined: plain Subsonic, no report). */
+  reportedMs: number | undefined;
+  minutesAgo: number;
+}
+
+/** A seek is a reported position this far from where playback should be. */
+const seekThresholdMs = 10_000;
+
+/**
+ * Polls getNowPlaying and turns the differences between two polls into domain events
+ * (PROTOCOL.md section 3; DESIGN.md "Domain events"): a new track -> playback.playing, a pause or a
+ * resume (OpenSubsonic playback report) -> paused / playing, a seek -> playing, an entry gone ->
+ * playback.stopped. While the server fails, nothing is stopped: the track is unknown, not ended.
+ */
+export class SubsonicPoller {
+  readonly #options: SubsonicPollerOptions;
+  readonly #seen = new Map<string, Seen>();
+  readonly #backoff: { baseMs: number; capMs: number };
+  #running = false;
+  #timer: unknown = undefined;
+  #inFlight: Promise<void> | undefined;
+  #polls = 0;
+  #errors = 0;
+  #failures = 0;
+  #lastError: string | null = null;
+  #lastSuccessAt: number | null = null;
+
+  constructor(options: SubsonicPollerOptions) {
+    this.#options = options;
+    this.#backoff = { baseMs: options.backoff?.baseMs ?? 2000, capMs: options.backoff?.capMs ?? 60_000 };
+  }
+
+  /** Polls now, then every pollIntervalMs (or with backoff while failing). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void this.#tick();
+  }
+
+  /** Stops the timer and waits for a poll in flight. What was seen is kept for a later start. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer !== undefined) this.#options.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#inFlight;
+  }
+
+  /** One poll. A call while a poll is in flight shares it: polls never overlap. Never rejects. */
+  pollOnce(): Promise<void> {
+    this.#inFlight ??= this.#poll().finally(() => (this.#inFlight = undefined));
+    return this.#inFlight;
+  }
+
+  status(): SubsonicPollerStatus {
+    return {
+      name: "subsonic",
+      ok: this.#lastSuccessAt !== null && this.#failures === 0,
+      polls: this.#polls,
+      errors: this.#errors,
+      consecutiveFailures: this.#failures,
+      lastError: this.#lastError,
+      lastSuccessAt: this.#lastSuccessAt,
+      authMode: this.#options.client.authMode ?? null,
+    };
+  }
+
+  async #tick(): Promise<void> {
+    this.#timer = undefined;
+    await this.pollOnce();
+    if (!this.#running || this.#timer !== undefined) return;
+    // Exponential backoff while the server fails, without jitter: one poller per server.
+    const delay = this.#failures === 0
+      ? this.#options.pollIntervalMs
+      : Math.min(this.#backoff.capMs, this.#backoff.baseMs * 2 ** Math.min(this.#failures - 1, 30));
+    this.#timer = this.#options.clock.setTimeout(() => void this.#tick(), delay);
+  }
+
+  async #poll(): Promise<void> {
+    const { client, logger, clock } = this.#options;
+    this.#polls++;
+    let entries: NowPlayingEntry[];
+    try {
+      entries = await client.getNowPlaying();
+    } catch (error) {
+      this.#errors++;
+      this.#failures++;
+      // The client's messages carry no credentials; they name the endpoint and the error code.
+      this.#lastError = error instanceof Error ? error.message : String(error);
+      if (this.#failures === 1) logger.log("warn", "subsonic poll failed; retrying with backoff", { error: this.#lastError });
+      return;
+    }
+    if (this.#failures > 0) logger.log("info", "subsonic poll recovered", { failures: this.#failures });
+    this.#failures = 0;
+    this.#lastSuccessAt = clock.now();
+    try {
+      this.#apply(entries, clock.now());
+    } catch (error) {
+      // A throwing dispatch must not kill the poll loop.
+      logger.log("error", "subsonic poll: applying the entries failed", { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  #apply(entries: NowPlayingEntry[], now: number): void {
+    const configured = this.#options.users();
+    const chosen = new Map<string, NowPlayingEntry>();
+    for (const entry of entries) {
+      if (!configured.has(entry.username)) continue;
+      const current = chosen.get(entry.username);
+      if (current === undefined || this.#better(entry, current)) chosen.set(entry.username, entry);
+    }
+    for (const user of [...this.#seen.keys()]) {
+      const entry = chosen.get(user);
+      if (!configured.has(user)) {
+        this.#seen.delete(user); // removed from the config: the supervisor ends that machine itself
+      } else if (entry === undefined || this.#ignored(entry)) {
+        // PROTOCOL.md section 3: a stop is seen as the entry disappearing. An ignored player's entry
+        // winning means the user moved to a player that shows its own presence: ours stops too.
+        this.#seen.delete(user);
+        this.#emit({ type: "playback.stopped", user, at: now });
+      }
+    }
+    for (const [user, entry] of chosen) if (!this.#ignored(entry)) this.#diff(user, entry, now);
+  }
+
+  /** One entry per user: the most recent (smallest minutesAgo), then one from a non-ignored player. */
+  #better(candidate: NowPlayingEntry, current: NowPlayingEntry): boolean {
+    if (candidate.minutesAgo !== current.minutesAgo) return candidate.minutesAgo < current.minutesAgo;
+    return this.#ignored(current) && !this.#ignored(candidate);
+  }
+
+  #ignored(entry: NowPlayingEntry): boolean {
+    const names = [entry.playerName, entry.playerId].filter((n): n is string => n !== undefined).map((n) => n.toLowerCase());
+    return this.#options.ignorePlayers(entry.username).some((ignored) => names.includes(ignored.toLowerCase()));
+  }
+
+  #diff(user: string, entry: NowPlayingEntry, now: number): void {
+    const key = trackKey(entry.track);
+    const reported = entry.state !== undefined && entry.positionMs !== undefined ? entry.positionMs : undefined;
+    const positionMs = reported ?? estimate(entry.minutesAgo, entry.track.durationMs);
+    const paused = entry.state === "paused";
+    const rate = entry.playbackRate ?? 1;
+    const prev = this.#seen.get(user);
+    const next: Seen = { key, paused, rate, anchorMs: positionMs, anchorAt: now, reportedMs: reported, minutesAgo: entry.minutesAgo };
+    const player = entry.playerName ?? entry.playerId;
+    const playing = () =>
+      this.#emit({
+        type: "playback.playing",
+        user,
+        track: entry.track,
+        positionMs,
+        ...(entry.playbackRate !== undefined ? { playbackRate: entry.playbackRate } : {}),
+        ...(player !== undefined ? { player } : {}),
+        at: now,
+      });
+    const pausedEvent = () => this.#emit({ type: "playback.paused", user, positionMs, at: now });
+    this.#seen.set(user, next);
+
+    if (prev === undefined || prev.key !== key) {
+      // A new track, or one first seen by this process (after a restart): same estimate.
+      playing();
+      if (paused) pausedEvent();
+    } else if (paused !== prev.paused) {
+      if (paused) pausedEvent();
+      else playing();
+    } else if (reported === undefined) {
+      // Plain Subsonic: minutesAgo counts from the track's start, so going down means it restarted.
+      if (entry.minutesAgo < prev.minutesAgo) playing();
+    } else if (!paused) {
+      const expected = prev.anchorMs + (now - prev.anchorAt) * prev.rate;
+      // Only a new report can be a seek: a server that does not extrapolate repeats the last one.
+      const fresh = reported !== prev.reportedMs;
+      if (fresh && (Math.abs(reported - expected) > seekThresholdMs || rate !== prev.rate)) playing();
+      else if (!fresh) this.#seen.set(user, { ...next, anchorMs: prev.anchorMs, anchorAt: prev.anchorAt });
+    }
+  }
+
+  #emit(event: DomainEventInput): void {
+    this.#options.dispatch(event);
+  }
+}
+
+/** Same track: same id, else same title, artist and album. */
+function trackKey(track: Track): string {
+  return track.id !== undefined ? `id:${track.id}` : `tag:${track.title}\n${track.artist}\n${track.album ?? ""}`;
+}
+
+/** Plain Subsonic has only minutesAgo (minute precision): 0 -> 0, n -> n minutes, capped at the duration. */
+function estimate(minutesAgo: number, durationMs: number | undefined): number {
+  const ms = minutesAgo * 60_000;
+  return durationMs !== undefined ? Math.min(ms, durationMs) : ms;
+}

@@ -1,0 +1,61 @@
+/** The help texts: `nd-presence --help` and `nd-presence <command> --help`. */
+
+/** Where `start`, `check` and `init` look when given no path and no `ND_PRESENCE_CONFIG`. */
+export const defaultConfigPath = "./nd-presence.json";
+
+const configLine = `The config path defaults to $ND_PRESENCE_CONFIG, else ${defaultConfigPath}.`;
+const exitCodes = "Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.";
+
+/** `nd-presence --help`, and what `nd-presence` alone prints. */
+export const mainHelp = `nd-presence: Discord Rich Presence for Navidrome
+
+Usage:
+  nd-presence start [--config PATH]    run the service
+  nd-presence check [--config PATH]    validate the config and list every problem
+  nd-presence init [PATH] [--force]    write a commented example config
+  nd-presence <command> --help         help on one command
+
+First run:
+  nd-presence init, edit the file, set the variables it names, nd-presence check, nd-presence start
+
+${configLine}
+${exitCodes}`;
+
+/** Help for each command, by name. */
+export const commandHelp: Record<string, string> = {
+  start: `Usage: nd-presence start [--config PATH]
+
+Runs the service: one Discord presence per configured user, fed by the configured sources, with
+the HTTP server (status page, health, metrics, ListenBrainz receiver) when it is enabled.
+Stops cleanly on SIGINT (Ctrl+C) or SIGTERM: clears every presence and closes the sockets.
+
+Options:
+  --config PATH   the config file
+  -h, --help      this help
+
+${configLine}
+Logs are JSON lines on stderr. ${exitCodes}`,
+
+  check: `Usage: nd-presence check [--config PATH]
+
+Validates the config, with its env:NAME values read from the environment, and prints every problem
+with its JSON path. Prints nothing secret.
+
+Options:
+  --config PATH   the config file
+  -h, --help      this help
+
+${configLine}
+Exit codes: 0 valid, 2 invalid or usage.`,
+
+  init: `Usage: nd-presence init [PATH] [--force]
+
+Writes a commented example config (JSON with comments) to PATH, default ${defaultConfigPath}.
+Secrets in it are env:NAME references: set those variables, then run nd-presence check.
+
+Options:
+  --force         overwrite PATH if it exists
+  -h, --help      this help
+
+${exitCodes}`,
+};

@@ -1,0 +1,59 @@
+import { closest } from "../config/suggest.ts";
+import { parseArgs, UsageError, type CommandSpec, type ParsedArgs } from "./args.ts";
+import { checkCommand } from "./check.ts";
+import { commandHelp, mainHelp } from "./help.ts";
+import { initCommand } from "./init.ts";
+import { exitCode, type CliIo } from "./io.ts";
+import { startCommand } from "./start.ts";
+
+interface Command {
+  spec: CommandSpec;
+  run(args: ParsedArgs, io: CliIo): number | Promise<number>;
+}
+
+const configFlag = { config: { takesValue: true } };
+
+const commands: Record<string, Command> = {
+  start: { spec: { flags: configFlag, maxPositionals: 0 }, run: startCommand },
+  check: { spec: { flags: configFlag, maxPositionals: 0 }, run: checkCommand },
+  init: { spec: { flags: { force: { takesValue: false } }, maxPositionals: 1 }, run: initCommand },
+};
+
+/**
+ * Runs `nd-presence` with the arguments after the program name and resolves with the exit code:
+ * 0 ok, 1 runtime failure, 2 bad config or usage. `start` resolves only once the service stopped.
+ *
+ * @example
+ * process.exit(await runCli(process.argv.slice(2)));
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    io.out(mainHelp);
+    return exitCode.ok;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!command) {
+    const near = closest(name, Object.keys(commands));
+    const what = name.startsWith("-") ? `unknown option "${name}"` : `unknown command "${name}"`;
+    return usage(io, `${what}${near ? `; did you mean "${near}"?` : ""}`, mainHelp);
+  }
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(rest, command.spec);
+  } catch (error) {
+    if (error instanceof UsageError) return usage(io, `${name}: ${error.message}`, commandHelp[name]!);
+    throw error;
+  }
+  if (args.help) {
+    io.out(commandHelp[name]!);
+    return exitCode.ok;
+  }
+  return command.run(args, io);
+}
+
+function usage(io: CliIo, message: string, help: string): number {
+  io.err(`nd-presence: ${message}\n`);
+  io.err(help);
+  return exitCode.usage;
+}

@@ -1,0 +1,147 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { envNames } from "../src/config/env.ts";
+import { exampleConfig } from "../src/config/example.ts";
+import { parseJsonc } from "../src/config/jsonc.ts";
+import { parseConfig } from "../src/config/load.ts";
+import { configSchemaText } from "../src/config/schema.ts";
+import { validateConfig } from "../src/config/validate.ts";
+
+const minimal = () => ({
+  discord: { applicationId: "1234567890123456789" },
+  users: [{ username: "alice", discordToken: "token-alice" }],
+});
+
+const problemsOf = (text: string, env: Record<string, string> = {}) => {
+  const result = parseConfig(text, env);
+  return result.ok ? [] : result.problems;
+};
+
+describe("config validation", () => {
+  it("accepts a minimal config", () => {
+    expect(validateConfig(minimal())).toEqual([]);
+  });
+
+  it("reports an unknown key at its path, with the key it probably meant", () => {
+    const config = { ...minimal(), presence: { detials: "{title}" } };
+    expect(validateConfig(config)).toEqual([{ path: "presence.detials", message: 'unknown key; did you mean "details"?' }]);
+  });
+
+  it("reports every problem at once, each at its JSON path", () => {
+    const config = {
+      discord: { applicationId: "12ab" },
+      sources: { subsonic: { url: "127.0.0.1:4533", username: "admin", password: "pw", pollIntervalMs: "2000" } },
+      presence: { status: "busy" },
+      users: [
+        { username: "alice", discordToken: "t1" },
+        { username: "alice" },
+      ],
+    };
+    const paths = validateConfig(config).map((problem) => problem.path);
+    expect(paths).toEqual(expect.arrayContaining([
+      "discord.applicationId",
+      "sources.subsonic.url",
+      "sources.subsonic.pollIntervalMs",
+      "presence.status",
+      "users[1].username",
+      "users[1].discordToken",
+    ]));
+    expect(paths).toHaveLength(6);
+  });
+
+  it("says what to do, not just what is wrong", () => {
+    const problems = validateConfig({ discord: {}, users: [{ username: "bob", enabled: true, discordToken: "" }], http: { port: 70000 } });
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p.message]));
+    expect(byPath["discord.applicationId"]).toMatch(/^missing; add it/);
+    expect(byPath["users[0].discordToken"]).toBe("must not be empty");
+    expect(byPath["http.port"]).toBe("must be at most 65535");
+  });
+
+  it("lets a disabled user go without a token, and accepts null where the schema allows it", () => {
+    const config = { ...minimal(), users: [{ username: "bob", enabled: false }], sources: { subsonic: null }, discord: { applicationId: "12345", gatewayUrl: null } };
+    expect(validateConfig(config)).toEqual([]);
+    expect(validateConfig({ ...config, discord: { applicationId: "12345", gatewayUrl: "http://x" } })).toEqual([
+      { path: "discord.gatewayUrl", message: "must be a URL starting with ws:// or wss://" },
+    ]);
+  });
+
+  it("refuses the ListenBrainz receiver without the HTTP server it runs on", () => {
+    const config = { ...minimal(), sources: { listenbrainz: { enabled: true } }, http: { enabled: false } };
+    expect(validateConfig(config).map((p) => p.path)).toEqual(["sources.listenbrainz.enabled"]);
+  });
+});
+
+describe("config loading", () => {
+  it("reads env:NAME values from the environment", () => {
+    const text = JSON.stringify({ ...minimal(), users: [{ username: "alice", discordToken: "env:DISCORD_TOKEN_ALICE" }] });
+    const result = parseConfig(text, { DISCORD_TOKEN_ALICE: "from-env" });
+    expect(result.ok && result.config.users[0]!.discordToken).toBe("from-env");
+    expect(result.ok && result.secrets).toContain("from-env");
+  });
+
+  it("names a missing environment variable at the path that needs it", () => {
+    const text = JSON.stringify({ ...minimal(), users: [{ username: "alice", discordToken: "env:DISCORD_TOKEN_ALICE" }] });
+    expect(problemsOf(text)).toEqual([
+      { path: "users[0].discordToken", message: "environment variable DISCORD_TOKEN_ALICE is not set; set it before running nd-presence" },
+    ]);
+  });
+
+  it("validates after reading the environment", () => {
+    const text = JSON.stringify({ ...minimal(), discord: { applicationId: "env:APP_ID" } });
+    expect(problemsOf(text, { APP_ID: "1234567890" })).toEqual([]);
+    expect(problemsOf(text, { APP_ID: "not-a-number" }).map((p) => p.path)).toEqual(["discord.applicationId"]);
+  });
+
+  it("allows // and /* */ comments, but not inside strings", () => {
+    const text = `// a comment
+      { /* block
+      comment */ "discord": { "applicationId": "1234567890123456789" },
+        "presence": { "name": "a // not a comment /* either */" },
+        "users": [ { "username": "alice", "discordToken": "t" }, ], // trailing comma allowed
+      }`;
+    const result = parseConfig(text, {});
+    expect(result.ok && result.config.presence?.name).toBe("a // not a comment /* either */");
+  });
+
+  it("reports a syntax error with its line and column", () => {
+    const text = '{\n  "discord": { "applicationId": "12345" }\n  "users": []\n}';
+    expect(problemsOf(text)).toEqual([{ path: "line 3, column 3", message: "expected , or } after a value; is a comma missing?" }]);
+    expect(problemsOf('{\n  "users": [\n')[0]!.path).toBe("line 3, column 1");
+    expect(problemsOf('{ "a": 1, "a": 2 }')).toEqual([{ path: "line 1, column 11", message: 'the key "a" appears twice in this object; keep one' }]);
+  });
+
+  it("never puts a secret in a problem", () => {
+    const secrets = ["sekrit-discord-token", "sekrit-lb-token", "sekrit-password", "sekrit-from-env"];
+    const text = JSON.stringify({
+      discord: { applicationId: "env:APP_ID", userAgent: "" },
+      sources: { subsonic: { url: "env:ND_URL", username: "a", password: 42 } },
+      users: [
+        { username: "alice", discordToken: "sekrit-discord-token", listenbrainzToken: "sekrit-lb-token", status: "sekrit-discord-token" },
+        { username: "bob", discordToken: "sekrit-discord-token", listenbrainzToken: "sekrit-lb-token" },
+        { username: "carol", discordToken: ["sekrit-password"] },
+      ],
+    });
+    const problems = problemsOf(text, { APP_ID: "sekrit-from-env", ND_URL: "sekrit-from-env" });
+    expect(problems.length).toBeGreaterThanOrEqual(6);
+    const printed = JSON.stringify(problems);
+    for (const secret of secrets) expect(printed).not.toContain(secret);
+    // A syntax error quotes nothing around it, whatever JSON.parse would have.
+    const broken = problemsOf('{ "users": [ { "discordToken": sekrit-discord-token } ] }');
+    expect(JSON.stringify(broken)).not.toContain("sekrit");
+  });
+});
+
+describe("config schema and example", () => {
+  it("config.schema.json is the generated schema (run npm run schema)", () => {
+    expect(readFileSync(new URL("../config.schema.json", import.meta.url), "utf8")).toBe(configSchemaText());
+  });
+
+  it("the init example parses and validates once the variables it names are set", () => {
+    const names = envNames(parseJsonc(exampleConfig()));
+    expect(names).toEqual(expect.arrayContaining(["DISCORD_TOKEN_ALICE", "ND_PASSWORD"]));
+    const env = Object.fromEntries(names.map((name) => [name, `value-of-${name}`]));
+    const result = parseConfig(exampleConfig(), env);
+    expect(result.ok ? [] : result.problems).toEqual([]);
+    expect(result.ok && result.config.sources?.subsonic?.password).toBe("value-of-ND_PASSWORD");
+  });
+});
