@@ -53,7 +53,7 @@ export function exampleConfig(): string {
       "pollIntervalMs": 2000
     },
     // A ListenBrainz-compatible receiver on the HTTP server: set Navidrome's
-    // ListenBrainz.BaseURL to http://127.0.0.1:4534/ and give each user their listenbrainzToken.
+    // ListenBrainz.BaseURL (ND_LISTENBRAINZ_BASEURL) to http://127.0.0.1:4534/1/ and give each user their listenbrainzToken.
     "listenbrainz": {
       "enabled": true,
       "forwardUrl": null,        // e.g. "https://api.listenbrainz.org" to scrobble there too
