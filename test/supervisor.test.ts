@@ -38,6 +38,17 @@ describe("supervisor", () => {
     expect(lines[0]!.data).toEqual({ user: "mallory" });
   });
 
+  it("a user with enabled: false gets no machine and no connection, and shows as disabled", async () => {
+    h = await startHarness({ users: [{ ...twoUsers[0]!, enabled: false }, twoUsers[1]!] });
+    h.play(song, { user: "alice" });
+    h.play(otherSong, { user: "bob" });
+    const presence = await h.waitForPresence();
+    expect(h.activityOf(presence)?.details).toBe(otherSong.title);
+    expect(h.gateway.connections.map((c) => c.token)).toEqual([TOKENS.bob]);
+    expect(h.service.status().users.map((u) => [u.user, u.state])).toEqual([["alice", "disabled"], ["bob", "presenting.playing"]]);
+    expect(h.service.status().refusedEvents).toEqual({ alice: 1 });
+  });
+
   it("routes gateway events by user and drops those of users without a machine", async () => {
     h = await startHarness({ users: twoUsers });
     h.dispatch({ type: "gateway.closed", user: "bob", socket: 1, code: 4004 });
