@@ -3,7 +3,8 @@
  * @module
  */
 export { createPresenceService } from "./service.ts";
-export type { PresenceService, PresenceServiceOptions, ServiceClock, ServiceEvents } from "./service.ts";
+export type { PresenceService, PresenceServiceOptions, ServiceEvents } from "./service.ts";
+export type { ServiceClock } from "./service-clock.ts";
 export type { ServiceConfig, UserConfig, PresenceConfig } from "./config/service-config.ts";
 export type { ServiceStatus, UserStatusReport } from "./status.ts";
 export { presenceMachine } from "./actors/presence-machine.ts";

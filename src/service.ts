@@ -1,7 +1,7 @@
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
 import type { Activity, Effect } from "./actors/effects.ts";
-import type { DomainEvent, DomainEventInput } from "./actors/events.ts";
+import type { DomainEvent, DomainEventInput, ServiceEvent } from "./actors/events.ts";
 import type { Track } from "./actors/track.ts";
 import { presenceMachine } from "./actors/presence-machine.ts";
 import { supervisorMachine } from "./actors/supervisor-machine.ts";
@@ -12,20 +12,12 @@ import { GatewaySockets } from "./adapters/gateway-socket.ts";
 import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
 import { assertUsable, configSecrets, defaultUserAgent, userProfiles, type ServiceConfig } from "./config/service-config.ts";
 import { refusal } from "./event-validation.ts";
+import { systemClock, type ServiceClock } from "./service-clock.ts";
 import { userStatuses, type ServiceStatus } from "./status.ts";
-
-/** Time for the service: XState's clock (`SimulatedClock` in tests) plus the current time. */
-export interface ServiceClock {
-  now(): number;
-  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
-  clearTimeout(id: unknown): void;
-}
-
-export const systemClock: ServiceClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-};
+import { compactJournal, JournalHistory } from "./compaction.ts";
+import { MemoryJournal, streamOf, type Journal, type JournalEntry } from "./adapters/journal.ts";
+import { ReplayClock } from "./adapters/replay-clock.ts";
+import { stateTracer, type TraceRecord } from "./trace.ts";
 
 export interface PresenceServiceOptions {
   config: ServiceConfig;
@@ -38,6 +30,18 @@ export interface PresenceServiceOptions {
    * URL (see `createCoverUploader`). Without it, "upload" in `artwork.order` finds nothing.
    */
   uploadCover?: (track: Track) => Promise<string | null>;
+  /**
+   * Where every input is journaled before it is applied, and replayed from at `start()` (crash
+   * recovery). Default: in memory, so nothing survives a restart.
+   */
+  journal?: Journal;
+  /** Sees every intended effect and every machine state, live and during the replay. */
+  trace?: (record: TraceRecord) => void;
+  /**
+   * `replay`: `start()` rebuilds the machines from the journal and stops there: effects stay off
+   * and nothing is dispatched (`nd-presence replay`). Default `live`.
+   */
+  mode?: "live" | "replay";
   /** Observes the actor system (e.g. the Stately inspector's `inspect`). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -56,6 +60,10 @@ export interface PresenceService {
   status(): ServiceStatus;
   /** Clears every presence (unless `clear: false`), closes the sockets and stops the actors. */
   stop(options?: { clear?: boolean }): Promise<void>;
+  /** Drops from the journal what a replay no longer needs (idle users' history). */
+  compact(): Promise<void>;
+  /** The journal's size in bytes, for `/metrics`. */
+  journalBytes(): number;
   /** The supervisor actor, for hosts that want to observe it. Undefined before `start`. */
   readonly actor: Actor<typeof supervisorMachine> | undefined;
 }
@@ -74,7 +82,7 @@ export interface PresenceService {
 export function createPresenceService(options: PresenceServiceOptions): PresenceService {
   const { config } = options;
   assertUsable(config);
-  const clock = options.clock ?? systemClock;
+  const liveClock = options.clock ?? systemClock;
   const tokens = new Map(config.users.map((user) => [user.username, user.discordToken]));
   const secrets = configSecrets(config);
   const logger = redactingLogger(options.logger ?? consoleLogger(), () => secrets);
@@ -92,7 +100,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     ...(options.uploadCover ? { upload: options.uploadCover } : {}),
     userAgent,
     logger,
-    now: () => clock.now(),
+    now: () => liveClock.now(),
   });
   const sockets = new GatewaySockets({ userAgent, tokenFor: (user) => tokens.get(user), deliver: (event) => dispatch(event), logger });
   const ports: EffectPorts = {
@@ -104,26 +112,69 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     presenceSent: (user, activity) => emitter.emit("presence", user, activity),
   };
 
+  const journal = options.journal ?? new MemoryJournal();
+  let clock = new ReplayClock(liveClock, liveClock.now());
+  /** Journal seq of each input being applied, so that a trace can name what caused an effect. */
+  const seqOf = new WeakMap<object, number>();
+  let nextSeq = 1;
+  const history = new JournalHistory();
+
+  /** During the replay effects are switched off: they are traced, never carried out. */
+  function perform(user: string, cause: { type: string }, effect: Effect): void {
+    const live = !clock.replaying;
+    options.trace?.({ kind: "effect", at: clock.now(), live, user, cause: cause.type, causeSeq: seqOf.get(cause) ?? null, effect });
+    if (live) runEffect(ports, user, effect);
+  }
   const machine = supervisorMachine.provide({
-    actions: { perform: (_, { user, effect }: { user: string; effect: Effect }) => runEffect(ports, user, effect) },
+    actions: { perform: ({ event }, { user, effect }: { user: string; effect: Effect }) => perform(user, event, effect) },
     actors: {
       presence: presenceMachine.provide({
-        actions: { perform: ({ context }, effect: Effect) => runEffect(ports, context.user, effect) },
+        actions: { perform: ({ context, event }, effect: Effect) => perform(context.user, event, effect) },
       }),
     },
   });
   let actor: Actor<typeof supervisorMachine> | undefined;
   let accepting = false;
 
-  function dispatch(input: DomainEventInput): void {
+  /** Applies one journaled input, noting when it started a user's current machine (for compaction). */
+  function apply(running: Actor<typeof supervisorMachine>, entry: JournalEntry): void {
+    const user = "user" in entry.event ? entry.event.user : null;
+    const before = user === null ? undefined : running.getSnapshot().context.machines[user];
+    seqOf.set(entry.event, entry.seq);
+    running.send(entry.event);
+    const after = user === null ? undefined : running.getSnapshot().context.machines[user];
+    if (user !== null && after && after !== before) history.started(user, entry.seq);
+  }
+
+  function dispatch(input: DomainEventInput | ServiceEvent): void {
     if (!actor || !accepting) return;
-    const problem = refusal(input);
+    const problem = input.type === "runtime.resumed" || input.type === "service.shutdown" ? null : refusal(input);
     if (problem) {
       logger.log("warn", `event refused: ${problem}`, { type: typeof input?.type === "string" ? input.type : undefined });
       return;
     }
     const event = { ...input, at: input.at ?? clock.now() } as DomainEvent;
-    actor.send(event);
+    const entry: JournalEntry = { v: 1, seq: nextSeq++, at: event.at, stream: streamOf(event), event };
+    // Append first: an input that was applied is an input that will be replayed.
+    journal.append(entry);
+    apply(actor, entry);
+  }
+
+  /** Rebuilds every machine from the journal, effects off, then goes live and says so. */
+  async function recover(running: Actor<typeof supervisorMachine>, entries: JournalEntry[]): Promise<void> {
+    for (const entry of entries) {
+      clock.advanceTo(entry.at);
+      apply(running, entry);
+    }
+    nextSeq = (entries.at(-1)?.seq ?? 0) + 1;
+    if (options.mode === "replay") return;
+    // Timers due while the service was down (a track that ended meanwhile) fire now, then live.
+    clock.goLive();
+    accepting = true;
+    if (entries.length > 0) {
+      logger.log("info", "journal replayed", { entries: entries.length });
+      dispatch({ type: "runtime.resumed" } as ServiceEvent);
+    }
   }
 
   return {
@@ -132,15 +183,23 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     },
     async start() {
       if (actor) return;
+      const entries = await journal.load();
+      clock = new ReplayClock(liveClock, entries[0]?.at ?? liveClock.now());
       actor = createActor(machine, {
         clock,
         input: { users: userProfiles(config), sweepIntervalMs: config.sweepIntervalMs ?? 60_000 },
-        ...(options.inspect ? { inspect: options.inspect } : {}),
+        inspect: inspector(options, () => clock),
       });
       actor.subscribe({ error: (error) => logger.log("error", "supervisor failed", { error: String(error) }) });
       actor.start();
-      accepting = true;
+      await recover(actor, entries);
     },
+    async compact() {
+      if (!actor) return;
+      const machines = actor.getSnapshot().context.machines;
+      await compactJournal(journal, history, (user) => Object.hasOwn(machines, user));
+    },
+    journalBytes: () => journal.size(),
     dispatch,
     on: (event, listener) => emitter.on(event, listener),
     status: () => ({
@@ -151,8 +210,11 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     async stop({ clear = true } = {}) {
       if (!actor || !accepting) return;
       const running = actor;
-      // Shutdown goes through the supervisor so that each machine clears and closes itself.
-      running.send({ type: "service.shutdown", clear, at: clock.now() });
+      // Shutdown goes through the supervisor so that each machine clears and closes itself. Only a
+      // clearing stop is journaled: after stop({ clear: false }) a restart resumes the sessions,
+      // as after a crash.
+      if (clear) dispatch({ type: "service.shutdown", clear } as ServiceEvent);
+      else running.send({ type: "service.shutdown", clear, at: clock.now() });
       const deadlineMs = (config.gateway?.shutdownTimeoutMs ?? 4_000) + 1_000;
       // Real time, not the service clock: a stop must end even if simulated time stands still.
       await new Promise<void>((resolve) => {
@@ -167,6 +229,20 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       accepting = false;
       await sockets.closeAll(clear ? 1000 : 4000, "shutting down");
       running.stop();
+      await journal.close();
     },
+  };
+}
+
+/** The actor system's inspection: the host's observer, plus machine states for the trace. */
+function inspector(options: PresenceServiceOptions, clockOf: () => ReplayClock): (event: InspectionEvent) => void {
+  const { trace, inspect } = options;
+  const states = trace
+    ? stateTracer((user, state) => trace({ kind: "state", at: clockOf().now(), live: !clockOf().replaying, user, state }))
+    : null;
+  return (event) => {
+    states?.(event);
+    if (typeof inspect === "function") inspect(event);
+    else inspect?.next?.(event);
   };
 }

@@ -41,6 +41,7 @@ async function startAll() {
       listenbrainz: { enabled: true },
     },
     http: { host: "127.0.0.1", port: 0 },
+    journal: { path: join(dir, "data", "journal.jsonl") },
     users: [
       { username: "alice", discordToken: "env:DISCORD_TOKEN_ALICE", listenbrainzToken: "env:LB_ALICE" },
       { username: "bob", discordToken: "env:DISCORD_TOKEN_BOB", listenbrainzToken: "env:LB_BOB" },

@@ -49,8 +49,15 @@ export type ArtworkEvent =
 /** Asks a user's machine to clear its presence (unless `clear` is false) and close for good. */
 export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: number };
 
+/**
+ * Dispatched once after a replay of the journal, before going live: whatever socket a machine
+ * thought it had died with the previous process (DESIGN.md, "Event sourcing").
+ */
+export type ResumedEvent = { type: "runtime.resumed"; at: number };
+
 export type UserEvent = PlaybackEvent | GatewayEvent | DiscoveryEvent | ArtworkEvent;
-export type DomainEvent = UserEvent | ShutdownEvent;
+export type ServiceEvent = ShutdownEvent | ResumedEvent;
+export type DomainEvent = UserEvent | ServiceEvent;
 
 /** Any domain event before the service has stamped it with `at`. */
 export type DomainEventInput = DomainEvent extends infer E

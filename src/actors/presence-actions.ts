@@ -383,6 +383,20 @@ export const presenceActions = {
     });
   }),
 
+  /**
+   * After a restart: the socket this machine knew died with the old process, and whatever it was
+   * waiting for (a discovery, a Hello) will never come. Reconnect at once: resume if the session
+   * may still be alive, else identify. A user who had failed gets one fresh try: a restart is the
+   * operator's move, usually after fixing the token.
+   */
+  forgetOldProcess: act(({ context, enqueue }) => {
+    enqueue.cancel("heartbeat");
+    enqueue.cancel("sessionStable");
+    enqueue.assign({ socketOpen: false, live: false, awaitingAck: false, attempt: 0, retryAtOnce: true, failure: null });
+    if (!context.configuredGatewayUrl) enqueue.assign({ gatewayUrl: null });
+    log(enqueue, "info", "restarted: reconnecting", { user: context.user, resumable: context.session !== null });
+  }),
+
   /** Nothing to show for a while: end the session for good with 1000 (PROTOCOL.md: our own closes). */
   closeIdle: act(({ context, enqueue }) => {
     log(enqueue, "info", "idle: closing the gateway session", { user: context.user });

@@ -47,6 +47,9 @@ export const presenceMachine = setup({
     isCurrentArtwork: ({ context, event }) =>
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
       (event.key === "paused" || event.key === context.artwork?.key),
+    /** Nothing to reconnect for: no socket, and neither something to show nor a session showing it. */
+    isIdleAfterRestart: ({ context }) =>
+      !context.socketOpen && desiredPresence(context) === null && (context.session === null || context.shownKey === null),
     keepsSessionOnShutdown: ({ context }) => !context.shutdownClears,
     nothingLeftToClear: ({ context }) => !context.live || context.shownKey === null,
   },
@@ -100,6 +103,10 @@ export const presenceMachine = setup({
     ],
     "discord.unauthorized": { target: ".failed", actions: "fail" },
     "service.shutdown": { target: ".stopping", actions: ["beginShutdown", "flushPresence"] },
+    "runtime.resumed": [
+      { guard: "isIdleAfterRestart", actions: "forgetOldProcess" },
+      { target: ".backoff", actions: "forgetOldProcess" },
+    ],
   },
   states: {
     disconnected: {
@@ -202,7 +209,11 @@ export const presenceMachine = setup({
     failed: {
       // 4004 / HTTP 401: never retry with the same token (PROTOCOL.md), so playback asks for no
       // artwork registration (a REST call with that token) and opens no connection.
-      on: { "playback.*": {}, "service.shutdown": { target: "stopped" } },
+      on: {
+        "playback.*": {},
+        "service.shutdown": { target: "stopped" },
+        "runtime.resumed": { target: "disconnected", actions: "forgetOldProcess" },
+      },
     },
     stopping: {
       on: { "playback.*": {} },

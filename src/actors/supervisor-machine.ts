@@ -130,10 +130,23 @@ export const supervisorMachine = setup({
       assertEvent(event, "service.shutdown");
       for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
     }),
+
+    broadcast: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "runtime.resumed");
+      for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
+    }),
+
+    stopIdleMachine: enqueueActions(({ context, event, enqueue }) => {
+      if (!("user" in event)) return;
+      const ref = context.machines[event.user];
+      if (ref) enqueue.stopChild(ref);
+    }),
   },
   guards: {
     isConfiguredUser: ({ context, event }) => "user" in event && Object.hasOwn(context.profiles, event.user),
     hasMachine: ({ context, event }) => "user" in event && Object.hasOwn(context.machines, event.user),
+    hasIdleMachine: ({ context, event }) =>
+      "user" in event && Object.hasOwn(context.machines, event.user) && isIdle(context.machines[event.user]!.getSnapshot()),
     noMachinesLeft: ({ context }) => Object.keys(context.machines).length === 0,
   },
   delays: {
@@ -156,6 +169,9 @@ export const supervisorMachine = setup({
     running: {
       on: {
         "playback.*": [
+          // An idle machine is as good as a fresh one; replacing it here (not only at the sweep,
+          // whose timing a replay does not share) keeps a replay identical to the live run.
+          { guard: "hasIdleMachine", actions: ["stopIdleMachine", "spawnPresence", "routeToUser"] },
           { guard: "hasMachine", actions: "routeToUser" },
           { guard: "isConfiguredUser", actions: ["spawnPresence", "routeToUser"] },
           { actions: "refuseUnknownUser" },
@@ -165,6 +181,7 @@ export const supervisorMachine = setup({
         "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
         "discord.*": { guard: "hasMachine", actions: "routeToUser" },
         "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
+        "runtime.resumed": { actions: "broadcast" },
       },
       after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },
     },

@@ -1,0 +1,55 @@
+import type { DomainEvent } from "../actors/events.ts";
+
+/**
+ * One journaled input (DESIGN.md, "Event sourcing"): `{v, seq, at, stream, event}`, one JSON object
+ * per line in the JSONL file. `stream` is `user:<name>` for a user's events, `service` for the
+ * service's own (shutdown, resumed).
+ */
+export interface JournalEntry {
+  v: 1;
+  seq: number;
+  at: number;
+  stream: string;
+  event: DomainEvent;
+}
+
+/**
+ * The journal port. Appends are ordered and happen before the event is applied; what "durable"
+ * means is the implementation's documented policy.
+ */
+export interface Journal {
+  /** Every entry in order. A torn last line (a crash mid-write) is dropped with a warning. */
+  load(): Promise<JournalEntry[]>;
+  append(entry: JournalEntry): void;
+  /** Writes out (and syncs) whatever is pending. */
+  flush(): Promise<void>;
+  /** Replaces the whole journal with `entries`, atomically (compaction). */
+  rewrite(entries: JournalEntry[]): Promise<void>;
+  /** Size in bytes, for `/metrics`. */
+  size(): number;
+  close(): Promise<void>;
+}
+
+/** The stream an event belongs to. */
+export function streamOf(event: DomainEvent): string {
+  return "user" in event ? `user:${event.user}` : "service";
+}
+
+/** A journal in memory: for tests, and for hosts that keep no history. */
+export class MemoryJournal implements Journal {
+  entries: JournalEntry[] = [];
+  async load(): Promise<JournalEntry[]> {
+    return [...this.entries];
+  }
+  append(entry: JournalEntry): void {
+    this.entries.push(structuredClone(entry));
+  }
+  async flush(): Promise<void> {}
+  async rewrite(entries: JournalEntry[]): Promise<void> {
+    this.entries = entries.map((entry) => structuredClone(entry));
+  }
+  size(): number {
+    return this.entries.reduce((bytes, entry) => bytes + JSON.stringify(entry).length + 1, 0);
+  }
+  async close(): Promise<void> {}
+}

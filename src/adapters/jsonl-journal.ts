@@ -1,0 +1,150 @@
+import { Buffer } from "node:buffer";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Journal, JournalEntry } from "./journal.ts";
+import type { Logger } from "./logger.ts";
+
+/**
+ * When the journal file is fsynced.
+ * - `always`: after every append. Nothing is lost even on power loss; slowest.
+ * - `interval` (default): every `fsyncIntervalMs` (1 s) when something was written. Every append is
+ *   written to the OS at once, so a crash or SIGKILL of nd-presence loses nothing; a power loss
+ *   loses at most the last interval.
+ * - `never`: leave it to the OS.
+ */
+export type FsyncPolicy = "always" | "interval" | "never";
+
+export interface JsonlJournalOptions {
+  path: string;
+  fsync?: FsyncPolicy;
+  fsyncIntervalMs?: number;
+  logger: Logger;
+}
+
+/**
+ * The journal as a JSONL file (default `data/journal.jsonl`), mode 0600: one entry per line,
+ * appended with a synchronous write so that order holds and a crash loses nothing the OS has.
+ */
+export class JsonlJournal implements Journal {
+  readonly #options: Required<Omit<JsonlJournalOptions, "logger">> & { logger: Logger };
+  #fd: number | null = null;
+  #bytes = 0;
+  #dirty = false;
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(options: JsonlJournalOptions) {
+    this.#options = { fsync: "interval", fsyncIntervalMs: 1_000, ...options };
+  }
+
+  async load(): Promise<JournalEntry[]> {
+    const { path, logger } = this.#options;
+    if (!existsSync(path)) return [];
+    const text = readFileSync(path, "utf8");
+    const lines = text.split("\n");
+    // A file that does not end in a newline was cut mid-write: its last line is torn.
+    const torn = lines.pop();
+    if (torn) logger.log("warn", "journal: dropped a torn last line (the previous run stopped mid-write)", { path, bytes: torn.length });
+    const entries: JournalEntry[] = [];
+    lines.forEach((line, index) => {
+      if (line.trim() === "") return;
+      try {
+        const entry = JSON.parse(line) as JournalEntry;
+        if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
+        entries.push(entry);
+      } catch (error) {
+        // Never block start-up: a damaged line is reported and skipped.
+        logger.log("error", "journal: skipped a damaged line", { path, line: index + 1, error: error instanceof Error ? error.message : String(error) });
+      }
+    });
+    if (torn) this.#truncateTo(text.length - torn.length);
+    return entries;
+  }
+
+  append(entry: JournalEntry): void {
+    const line = `${JSON.stringify(entry)}\n`;
+    const fd = this.#open();
+    writeSync(fd, line);
+    this.#bytes += Buffer.byteLength(line);
+    if (this.#options.fsync === "always") fsyncSync(fd);
+    else this.#dirty = true;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#fd !== null && this.#dirty && this.#options.fsync !== "never") fsyncSync(this.#fd);
+    this.#dirty = false;
+  }
+
+  /** Compaction: write a temp file, fsync it, rename it over the journal, fsync the folder. */
+  async rewrite(entries: JournalEntry[]): Promise<void> {
+    const { path } = this.#options;
+    const temp = `${path}.tmp`;
+    const text = entries.map((entry) => `${JSON.stringify(entry)}\n`).join("");
+    const fd = openSync(temp, "w", 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.#closeFd();
+    renameSync(temp, path);
+    syncFolder(dirname(path));
+    this.#bytes = Buffer.byteLength(text);
+  }
+
+  size(): number {
+    if (this.#fd === null && existsSync(this.#options.path)) this.#bytes = statSync(this.#options.path).size;
+    return this.#bytes;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.#closeFd();
+  }
+
+  #open(): number {
+    if (this.#fd !== null) return this.#fd;
+    const { path, fsync, fsyncIntervalMs } = this.#options;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.#fd = openSync(path, "a", 0o600);
+    chmodSync(path, 0o600); // a file made by an older version, or by hand, may be wider
+    this.#bytes = statSync(path).size;
+    if (fsync === "interval" && !this.#timer) {
+      this.#timer = setInterval(() => void this.flush(), fsyncIntervalMs);
+      (this.#timer as { unref?: () => void }).unref?.();
+    }
+    return this.#fd;
+  }
+
+  #closeFd(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  #truncateTo(length: number): void {
+    const { path } = this.#options;
+    const text = readFileSync(path, "utf8").slice(0, length);
+    const fd = openSync(path, "w", 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function syncFolder(folder: string): void {
+  try {
+    const fd = openSync(folder, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some systems cannot fsync a folder; the rename is still atomic.
+  }
+}

@@ -1,0 +1,46 @@
+import type { Journal, JournalEntry } from "./adapters/journal.ts";
+
+/** For each user, the journal seq of the input that started their current machine. */
+export class JournalHistory {
+  readonly #startedAt = new Map<string, number>();
+
+  started(user: string, seq: number): void {
+    this.#startedAt.set(user, seq);
+  }
+
+  startedAt(user: string): number | undefined {
+    return this.#startedAt.get(user);
+  }
+}
+
+/**
+ * The entries a replay still needs: those of each running machine since the input that started
+ * it, and service-wide entries since the oldest of those. An idle user's history collapses to
+ * nothing, because an idle machine is as good as a fresh one (the supervisor replaces it on the
+ * next track either way), so a replay of what is kept rebuilds the same machines.
+ */
+export function entriesToKeep(entries: JournalEntry[], history: JournalHistory, running: (user: string) => boolean): JournalEntry[] {
+  const since = (user: string) => (running(user) ? history.startedAt(user) : undefined);
+  const starts = entries.flatMap((entry) => ("user" in entry.event && since(entry.event.user) === entry.seq ? [entry.seq] : []));
+  const oldest = starts.length > 0 ? Math.min(...starts) : Infinity;
+  return entries.filter((entry) => {
+    if (!("user" in entry.event)) return entry.seq >= oldest;
+    const start = since(entry.event.user);
+    return start !== undefined && entry.seq >= start;
+  });
+}
+
+/**
+ * Rewrites the journal with only what a replay needs (atomically: see `Journal.rewrite`). Runs
+ * without yielding to I/O between reading and rewriting, so no append can fall in between.
+ */
+export async function compactJournal(
+  journal: Journal,
+  history: JournalHistory,
+  running: (user: string) => boolean,
+): Promise<{ before: number; after: number }> {
+  const entries = await journal.load();
+  const kept = entriesToKeep(entries, history, running);
+  if (kept.length < entries.length) await journal.rewrite(kept);
+  return { before: entries.length, after: kept.length };
+}
