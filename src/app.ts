@@ -1,12 +1,19 @@
 import { createCoverUploader } from "./adapters/cover-upload.ts";
+import { JsonlJournal } from "./adapters/jsonl-journal.ts";
+import { errorText } from "./errors.ts";
 import { createHttpServer, type HttpServer } from "./adapters/http-server.ts";
+import { startInspector } from "./adapters/inspector.ts";
 import { ListenBrainzReceiver, tokenLookup } from "./adapters/listenbrainz-receiver.ts";
 import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
 import type { SourceStatus } from "./adapters/metrics.ts";
 import { SubsonicClient } from "./adapters/subsonic-client.ts";
 import { SubsonicPoller } from "./adapters/subsonic-poller.ts";
 import { configSecrets, defaultUserAgent, type ServiceConfig } from "./config/service-config.ts";
-import { createPresenceService, systemClock, type PresenceService } from "./service.ts";
+import { createPresenceService, type PresenceService } from "./service.ts";
+import { systemClock } from "./service-clock.ts";
+
+/** How often the journal is compacted. */
+const COMPACT_EVERY_MS = 10 * 60_000;
 
 /** The running service with its sources and HTTP server, as `nd-presence start` runs it. */
 export interface App {
@@ -40,12 +47,26 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   const subsonicConfig = config.sources?.subsonic ?? null;
   const subsonic = subsonicConfig && new SubsonicClient({ ...subsonicConfig, userAgent, logger });
   const uploads = subsonic && config.artwork?.order?.includes("upload");
+  // Before the service, so that the inspector sees the supervisor from its first snapshot.
+  const inspector = config.inspector?.enabled
+    ? await startInspector({ port: config.inspector.port ?? 4535, logger, secrets: () => secrets })
+    : null;
+  if (inspector?.url) logger.log("info", `Stately inspector: open ${inspector.url} (relay ${inspector.url.replace(/^http/, "ws")})`);
+  const journal = new JsonlJournal({ path: config.journal?.path ?? "data/journal.jsonl", logger });
   const service = createPresenceService({
     config,
     logger,
+    journal,
+    ...(inspector ? { inspect: inspector.inspect } : {}),
     ...(uploads ? { uploadCover: createCoverUploader({ client: subsonic, uploadUrl: config.artwork?.uploadUrl, userAgent, logger }) } : {}),
   });
   await service.start();
+  // Keep the journal bounded: drop idle users' history now and then (and once after the replay).
+  const compact = () =>
+    service.compact().catch((error: unknown) => logger.log("error", "journal compaction failed", { error: errorText(error) }));
+  await compact();
+  const compaction = setInterval(() => void compact(), COMPACT_EVERY_MS);
+  (compaction as { unref?: () => void }).unref?.();
 
   const poller =
     subsonic &&
@@ -85,12 +106,14 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       status: () => service.status(),
       sources,
       receiver,
+      journalBytes: () => service.journalBytes(),
       logger,
     });
     try {
       httpPort = await http.listen();
     } catch (error) {
       await service.stop();
+      await inspector?.stop();
       throw error;
     }
   }
@@ -105,7 +128,10 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       await http?.close();
       await poller?.stop();
       await receiver?.flush();
+      clearInterval(compaction);
       await service.stop();
+      // Last, so that a viewer sees the machines clear and stop.
+      await inspector?.stop();
     },
   };
 }

@@ -3,6 +3,9 @@
 /** Where `start`, `check` and `init` look when given no path and no `ND_PRESENCE_CONFIG`. */
 export const defaultConfigPath = "./nd-presence.json";
 
+/** Where `charts` writes when given no `--out`. */
+export const defaultChartsDir = "./charts";
+
 const configLine = `The config path defaults to $ND_PRESENCE_CONFIG, else ${defaultConfigPath}.`;
 const exitCodes = "Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.";
 
@@ -13,6 +16,7 @@ Usage:
   nd-presence start [--config PATH]    run the service
   nd-presence check [--config PATH]    validate the config and list every problem
   nd-presence init [PATH] [--force]    write a commented example config
+  nd-presence charts [--out DIR]       write the state machines as JSON and Mermaid
   nd-presence <command> --help         help on one command
 
 First run:
@@ -55,6 +59,20 @@ Secrets in it are env:NAME references: set those variables, then run nd-presence
 
 Options:
   --force         overwrite PATH if it exists
+  -h, --help      this help
+
+${exitCodes}`,
+
+  charts: `Usage: nd-presence charts [--out DIR]
+
+Writes each state machine (presence, supervisor) to DIR, default ${defaultChartsDir}:
+  <name>.json   its XState v5 config, with guards, actions and delays by name; open it in
+                Stately Studio with Import, as createMachine(<the file's contents>)
+  <name>.mmd    a Mermaid state diagram (the one in the README)
+Needs no config.
+
+Options:
+  --out DIR       where to write (created if missing; existing files are replaced)
   -h, --help      this help
 
 ${exitCodes}`,

@@ -1,5 +1,6 @@
 import { closest } from "../config/suggest.ts";
 import { parseArgs, UsageError, type CommandSpec, type ParsedArgs } from "./args.ts";
+import { chartsCommand } from "./charts.ts";
 import { checkCommand } from "./check.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { initCommand } from "./init.ts";
@@ -17,6 +18,7 @@ const commands: Record<string, Command> = {
   start: { spec: { flags: configFlag, maxPositionals: 0 }, run: startCommand },
   check: { spec: { flags: configFlag, maxPositionals: 0 }, run: checkCommand },
   init: { spec: { flags: { force: { takesValue: false } }, maxPositionals: 1 }, run: initCommand },
+  charts: { spec: { flags: { out: { takesValue: true } }, maxPositionals: 0 }, run: chartsCommand },
 };
 
 /**
