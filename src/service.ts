@@ -148,7 +148,9 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
 
   function dispatch(input: DomainEventInput | ServiceEvent): void {
     if (!actor || !accepting) return;
-    const problem = input.type === "runtime.resumed" || input.type === "service.shutdown" ? null : refusal(input);
+    // The service's own inputs come from here, not from hosts: only outside input is validated.
+    const own = typeof input?.type === "string" && (input.type.startsWith("runtime.") || input.type === "service.shutdown");
+    const problem = own ? null : refusal(input as DomainEventInput);
     if (problem) {
       logger.log("warn", `event refused: ${problem}`, { type: typeof input?.type === "string" ? input.type : undefined });
       return;
@@ -168,10 +170,16 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     }
     nextSeq = (entries.at(-1)?.seq ?? 0) + 1;
     if (options.mode === "replay") return;
-    // Timers due while the service was down (a track that ended meanwhile) fire now, then live.
-    clock.goLive();
     accepting = true;
-    if (entries.length > 0) {
+    const last = entries.at(-1);
+    if (last) {
+      // As far as the journal knows, the previous process stopped after its last entry: its
+      // sockets died there, and the time it was down passes with no connection (a track that
+      // ended meanwhile is known to have ended, and nothing pretends to have cleared it).
+      dispatch({ type: "runtime.stopped", at: last.at } as ServiceEvent);
+    }
+    clock.goLive();
+    if (last) {
       logger.log("info", "journal replayed", { entries: entries.length });
       dispatch({ type: "runtime.resumed" } as ServiceEvent);
     }
@@ -223,8 +231,16 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
           clearTimeout(timer);
           resolve();
         };
-        if (running.getSnapshot().status === "done") done();
-        else running.subscribe({ complete: done, error: done });
+        const stopped = () => running.getSnapshot().value === "stopped" || running.getSnapshot().status !== "active";
+        if (stopped()) return done();
+        const subscription = running.subscribe({
+          next: () => {
+            if (!stopped()) return;
+            subscription.unsubscribe();
+            done();
+          },
+          error: done,
+        });
       });
       accepting = false;
       await sockets.closeAll(clear ? 1000 : 4000, "shutting down");

@@ -9,14 +9,15 @@ import { afterAll, describe, expect, it } from "vitest";
 // the CLI with Deno, as e2e-service.test.ts does.
 const root = fileURLToPath(new URL("..", import.meta.url));
 const main = join(root, "src/cli/main.ts");
+const tsx = join(root, "node_modules/.bin/tsx");
 const dir = mkdtempSync(join(tmpdir(), "nd-presence-charts-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const timeout = 20_000;
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const runtime = "Deno" in globalThis ? ["run", "-A", main] : ["--import", "tsx", main];
-  const child = spawn(process.execPath, [...runtime, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const [command, ...runtime] = "Deno" in globalThis ? [process.execPath, "run", "-A", main] : [tsx, main];
+  const child = spawn(command!, [...runtime, ...args], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   const out = { stdout: "", stderr: "" };
   child.stdout.on("data", (chunk: Buffer) => (out.stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (out.stderr += chunk.toString()));

@@ -4,7 +4,11 @@ import type { DomainEventInput } from "../src/actors/events.ts";
 import type { Track } from "../src/actors/track.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { ServiceConfig, UserConfig } from "../src/config/service-config.ts";
+import { MemoryJournal, type Journal } from "../src/adapters/journal.ts";
+import { ReplayClock } from "../src/adapters/replay-clock.ts";
 import { createPresenceService } from "../src/service.ts";
+import { systemClock, type ServiceClock } from "../src/service-clock.ts";
+import type { TraceRecord } from "../src/trace.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import type { ReceivedFrame } from "./fakes/gateway-protocol.ts";
@@ -34,6 +38,29 @@ export interface HarnessOptions {
   /** Point the service at the gateway directly instead of discovering it. Default false. */
   configureGatewayUrl?: boolean;
   heartbeatIntervalMs?: number;
+  /** Default: a fresh in-memory journal (kept across `restart()`). */
+  journal?: Journal;
+  /** Default: XState's SimulatedClock at T0. */
+  clock?: TestClock;
+  trace?: (record: TraceRecord) => void;
+}
+
+/** A clock tests can move: XState's SimulatedClock, or `preciseClock()`. */
+export type TestClock = ServiceClock & { increment(ms: number): void; set(ms: number): void };
+
+/**
+ * A clock that fires each timer at exactly its due time, as a real clock does (SimulatedClock runs
+ * every timer due within an increment at the increment's end time). For determinism tests.
+ */
+export function preciseClock(start = T0): TestClock {
+  const clock = new ReplayClock(systemClock, start);
+  return {
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (id) => clock.clearTimeout(id),
+    increment: (ms) => clock.advanceTo(clock.now() + ms),
+    set: (ms) => clock.advanceTo(ms),
+  };
 }
 
 /**
@@ -41,8 +68,9 @@ export interface HarnessOptions {
  * clock: tests move time with `advance` and watch what the fake gateway receives.
  */
 export async function startHarness(options: HarnessOptions = {}) {
-  const clock = new SimulatedClock();
-  clock.set(T0);
+  const clock: TestClock = options.clock ?? new SimulatedClock();
+  if (!options.clock) clock.set(T0);
+  const journal = options.journal ?? new MemoryJournal();
   const gateway = await FakeGateway.start({
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
     now: () => clock.now(),
@@ -63,10 +91,14 @@ export async function startHarness(options: HarnessOptions = {}) {
     ...options.config,
     users,
   };
-  const service = createPresenceService({ config, clock, logger });
   const shown: Array<{ user: string; activity: Activity | null; at: number }> = [];
-  service.on("presence", (user, activity) => shown.push({ user, activity, at: clock.now() }));
-  await service.start();
+  const launch = async (trace = options.trace) => {
+    const started = createPresenceService({ config, clock, logger, journal, ...(trace ? { trace } : {}) });
+    started.on("presence", (user, activity) => shown.push({ user, activity, at: clock.now() }));
+    await started.start();
+    return started;
+  };
+  let service = await launch();
 
   const harness = {
     clock,
@@ -74,9 +106,22 @@ export async function startHarness(options: HarnessOptions = {}) {
     rest,
     images,
     logger,
-    service,
+    get service() {
+      return service;
+    },
+    journal,
     config,
     shown,
+    /**
+     * Stops the service the way a crash would leave the journal (no clear, no shutdown journaled;
+     * sockets close non-1000), then starts a new one on the same journal, clock and fakes.
+     */
+    async restart(trace?: (record: TraceRecord) => void) {
+      await service.stop({ clear: false });
+      service = await launch(trace);
+      // Zero-delay timers (an immediate reconnect) run at once on a real clock; here, on a tick.
+      await harness.advance(0);
+    },
     dispatch(event: DomainEventInput) {
       service.dispatch(event);
     },

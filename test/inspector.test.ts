@@ -110,7 +110,12 @@ describe("Stately inspector relay", () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('src="https://stately.ai/inspect"');
     await expect(connectViewer(inspector, "https://evil.example")).rejects.toThrow(/401/);
-    await connectViewer(inspector, inspector.url.replace(/\/$/, ""));
+    const viewer = await connectViewer(inspector, inspector.url.replace(/\/$/, ""));
+
+    // Stopping says goodbye to the viewers (1001, going away) instead of waiting for them.
+    const closed = new Promise<number>((resolve) => viewer.ws.once("close", resolve));
+    await inspector.stop();
+    expect(await closed).toBe(1001);
   });
 
   it("logs an error and runs without the inspector when its port is taken", async () => {

@@ -50,10 +50,12 @@ export type ArtworkEvent =
 export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: number };
 
 /**
- * Dispatched once after a replay of the journal, before going live: whatever socket a machine
- * thought it had died with the previous process (DESIGN.md, "Event sourcing").
+ * The two inputs of a restart (DESIGN.md, "Event sourcing"). `runtime.stopped` is journaled at
+ * the time of the last entry the previous process wrote: as far as the journal knows, its
+ * sockets died there, so the time it was down passes with no connection. `runtime.resumed` is
+ * dispatched once live: reconnect (resume if the session may still be alive, else identify).
  */
-export type ResumedEvent = { type: "runtime.resumed"; at: number };
+export type ResumedEvent = { type: "runtime.stopped" | "runtime.resumed"; at: number };
 
 export type UserEvent = PlaybackEvent | GatewayEvent | DiscoveryEvent | ArtworkEvent;
 export type ServiceEvent = ShutdownEvent | ResumedEvent;

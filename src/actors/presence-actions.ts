@@ -384,15 +384,21 @@ export const presenceActions = {
   }),
 
   /**
-   * After a restart: the socket this machine knew died with the old process, and whatever it was
-   * waiting for (a discovery, a Hello) will never come. Reconnect at once: resume if the session
-   * may still be alive, else identify. A user who had failed gets one fresh try: a restart is the
-   * operator's move, usually after fixing the token.
+   * The previous process stopped: the socket this machine knew died with it, and whatever it was
+   * waiting for (a discovery, a Hello, an ACK) will never come.
    */
-  forgetOldProcess: act(({ context, enqueue }) => {
+  forgetOldSocket: act(({ enqueue }) => {
     enqueue.cancel("heartbeat");
     enqueue.cancel("sessionStable");
-    enqueue.assign({ socketOpen: false, live: false, awaitingAck: false, attempt: 0, retryAtOnce: true, failure: null });
+    enqueue.assign({ socketOpen: false, live: false, awaitingAck: false });
+  }),
+
+  /**
+   * Live again after a restart: reconnect at once. A user who had failed gets one fresh try: a
+   * restart is the operator's move, usually after fixing the token.
+   */
+  reconnectAfterRestart: act(({ context, enqueue }) => {
+    enqueue.assign({ attempt: 0, retryAtOnce: true, failure: null });
     if (!context.configuredGatewayUrl) enqueue.assign({ gatewayUrl: null });
     log(enqueue, "info", "restarted: reconnecting", { user: context.user, resumable: context.session !== null });
   }),

@@ -47,9 +47,6 @@ export const presenceMachine = setup({
     isCurrentArtwork: ({ context, event }) =>
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
       (event.key === "paused" || event.key === context.artwork?.key),
-    /** Nothing to reconnect for: no socket, and neither something to show nor a session showing it. */
-    isIdleAfterRestart: ({ context }) =>
-      !context.socketOpen && desiredPresence(context) === null && (context.session === null || context.shownKey === null),
     keepsSessionOnShutdown: ({ context }) => !context.shutdownClears,
     nothingLeftToClear: ({ context }) => !context.live || context.shownKey === null,
   },
@@ -103,15 +100,19 @@ export const presenceMachine = setup({
     ],
     "discord.unauthorized": { target: ".failed", actions: "fail" },
     "service.shutdown": { target: ".stopping", actions: ["beginShutdown", "flushPresence"] },
-    "runtime.resumed": [
-      { guard: "isIdleAfterRestart", actions: "forgetOldProcess" },
-      { target: ".backoff", actions: "forgetOldProcess" },
-    ],
+    "runtime.stopped": { target: ".suspended", actions: "forgetOldSocket" },
+    "runtime.resumed": { target: ".backoff", actions: "reconnectAfterRestart" },
   },
   states: {
     disconnected: {
       always: { guard: "wantsConnection", target: "connecting" },
+      on: { "runtime.stopped": {}, "runtime.resumed": { actions: "reconnectAfterRestart" } },
     },
+    /**
+     * The process was down (replayed from the journal): no socket, no attempt to connect. Timers
+     * still run, so a track that ended meanwhile is known to have ended.
+     */
+    suspended: {},
     connecting: {
       initial: "choosing",
       states: {
@@ -212,7 +213,8 @@ export const presenceMachine = setup({
       on: {
         "playback.*": {},
         "service.shutdown": { target: "stopped" },
-        "runtime.resumed": { target: "disconnected", actions: "forgetOldProcess" },
+        "runtime.stopped": {},
+        "runtime.resumed": { target: "disconnected", actions: "reconnectAfterRestart" },
       },
     },
     stopping: {

@@ -132,7 +132,7 @@ export const supervisorMachine = setup({
     }),
 
     broadcast: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "runtime.resumed");
+      assertEvent(event, ["runtime.stopped", "runtime.resumed"]);
       for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
     }),
 
@@ -181,7 +181,7 @@ export const supervisorMachine = setup({
         "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
         "discord.*": { guard: "hasMachine", actions: "routeToUser" },
         "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
-        "runtime.resumed": { actions: "broadcast" },
+        "runtime.*": { actions: "broadcast" },
       },
       after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },
     },
@@ -193,6 +193,9 @@ export const supervisorMachine = setup({
       },
       always: { guard: "noMachinesLeft", target: "stopped" },
     },
-    stopped: { type: "final" },
+    /** Not final: a journal that ends with a clean stop is replayed, then the service goes on. */
+    stopped: {
+      on: { "runtime.resumed": { target: "running" } },
+    },
   },
 });

@@ -100,11 +100,14 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
       await new Promise((resolve) => setTimeout(resolve, 0));
       open = false;
       for (const client of sockets.clients) client.close(1001, "nd-presence is stopping");
+      // A viewer that does not answer the close would hold the server open for ws's 30 s timeout.
+      const stragglers = setTimeout(() => sockets.clients.forEach((client) => client.terminate()), 1_000);
       sockets.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      clearTimeout(stragglers);
     },
   };
 }
@@ -153,7 +156,7 @@ function createRelay() {
  * it cannot be serialised. Secrets shorter than 4 characters are skipped, as the logger does: they
  * would mangle everything and are not real tokens.
  */
-export function scrubbedJson(event: unknown, secrets: readonly string[]): string | null {
+function scrubbedJson(event: unknown, secrets: readonly string[]): string | null {
   const known = secrets.filter((secret) => secret.length >= 4);
   const scrub = (text: string) => known.reduce((out, secret) => out.split(secret).join("[redacted]"), text);
   const clean = (value: unknown): unknown => {

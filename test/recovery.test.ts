@@ -1,0 +1,79 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { until } from "./fakes/wait.ts";
+import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
+
+// DESIGN.md, "Event sourcing": restart in the middle of a song and Discord does not notice: the
+// journal is replayed, the session resumed where it can be, and the presence still clears when
+// that song ends.
+let h: Harness;
+afterEach(async () => h?.close());
+
+const clearsOn = (connection: number) =>
+  h.framesWithOp(3).filter((f) => f.connection === connection && h.activityOf(f) === null);
+
+describe("restart in the middle of a song", () => {
+  it("resumes the session on resume_gateway_url, sends nothing new, and clears at the song's original end", async () => {
+    h = await startHarness();
+    h.play(song, { positionMs: 200_000 }); // 89 s left
+    await h.waitForPresence();
+    await h.advance(30_000);
+    const sessionId = h.gateway.connections[0]!.sessionId;
+
+    await h.restart();
+    const resume = await h.gateway.waitForFrame((f) => f.op === 6 && f.connection === 1);
+    expect(resume.d).toMatchObject({ token: expect.any(String), session_id: sessionId });
+    expect(h.gateway.connections[0]!.closedWith?.code).not.toBe(1000);
+    expect(h.framesWithOp(2)).toHaveLength(1); // no new identify
+    expect(h.service.status().users[0]).toMatchObject({ state: "presenting.playing", connected: true });
+    expect(h.framesWithOp(3).filter((f) => f.connection === 1)).toHaveLength(0); // RESUMED keeps it
+
+    const end = T0 + 89_000 + 5_000; // the original end, plus the grace
+    while (h.clock.now() < end - 1_000) await h.advance(1_000);
+    expect(clearsOn(1)).toHaveLength(0);
+    await h.advance(1_000);
+    const clear = await until(() => clearsOn(1)[0]);
+    expect(clear.at).toBe(end);
+  });
+
+  it("clears on restart a presence whose song ended while the service was down", async () => {
+    h = await startHarness();
+    h.play(song, { positionMs: 280_000 }); // 9 s left
+    await h.waitForPresence();
+    await h.service.stop({ clear: false }); // the process is gone...
+    await h.advance(60_000); // ...for a minute: the song ended meanwhile
+    await h.restart();
+    const clear = await h.gateway.waitForFrame((f) => f.op === 3 && f.connection === 1 && h.activityOf(f) === null);
+    expect(h.framesWithOp(6).at(-1)!.connection).toBe(1); // resumed, then cleared what it showed
+    expect(clear.at).toBe(T0 + 60_000);
+    expect(h.service.status().users[0]).toMatchObject({ showing: null });
+  });
+
+  it("identifies and shows the same presence again when the resume is never answered", async () => {
+    h = await startHarness();
+    h.play(otherSong, { positionMs: 10_000 });
+    const before = h.activityOf(await h.waitForPresence())!;
+    h.gateway.autoResume = false; // the fake ignores op 6
+    await h.restart();
+    await h.gateway.waitForFrame((f) => f.op === 6 && f.connection === 1);
+    // No RESUMED within readyTimeoutMs (15 s): drop the session, identify, show the same activity.
+    for (let i = 0; i < 40 && h.framesWithOp(2).length < 2; i++) await h.advance(1_000);
+    const again = await h.gateway.waitForFrame((f) => f.op === 3 && f.connection === 2);
+    expect(h.framesWithOp(2)).toHaveLength(2);
+    expect(h.activityOf(again)).toEqual(before);
+  });
+
+  it("a clean stop (clear) is journaled: after a restart nothing reconnects", async () => {
+    h = await startHarness();
+    h.play(song);
+    await h.waitForPresence();
+    await h.service.stop(); // clears, closes 1000, journals the shutdown
+    const connections = h.gateway.connections.length;
+    await h.restart();
+    await h.advance(10_000);
+    expect(h.gateway.connections).toHaveLength(connections);
+    expect(h.service.status().users[0]!.state).toBe("idle");
+    // ...and the service goes on: the next track shows.
+    h.play(otherSong);
+    await h.waitForPresence((a) => a?.details === otherSong.title);
+  });
+});
