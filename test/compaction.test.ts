@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryJournal, type JournalEntry } from "../src/adapters/journal.ts";
+import { memoryLogger } from "../src/adapters/logger.ts";
+import { createPresenceService } from "../src/service.ts";
+import { TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
+
+let h: Harness;
+afterEach(async () => h?.close());
+
+/** The users' states and what they show, as rebuilt by a replay of `entries`. */
+async function replayStatus(entries: JournalEntry[], now: number) {
+  const journal = new MemoryJournal();
+  await journal.rewrite(entries);
+  const replay = createPresenceService({ config: h.config, clock: preciseClock(now), journal, logger: memoryLogger(), mode: "replay" });
+  await replay.start();
+  return replay.status().users;
+}
+
+describe("journal compaction", () => {
+  it("drops an idle user's history, keeps the others', and a replay after it rebuilds the same state", async () => {
+    const clock = preciseClock();
+    h = await startHarness({
+      clock,
+      users: [{ username: "alice", discordToken: TOKENS.alice }, { username: "bob", discordToken: TOKENS.bob }],
+      config: { gateway: { idleTimeoutMs: 60_000 }, sweepIntervalMs: 30_000 },
+    });
+    h.play(song, { user: "alice" });
+    h.play({ ...otherSong, durationMs: 3_600_000 }, { user: "bob" });
+    await h.waitForPresence((a) => a?.details === song.title);
+    await h.waitForPresence((a) => a?.details === otherSong.title);
+    h.dispatch({ type: "playback.stopped", user: "alice" });
+    for (let i = 0; i < 5; i++) await h.advance(30_000); // alice: clear, idle close (1000), swept
+    expect(h.service.status().users.map((u) => u.state)).toEqual(["idle", "presenting.playing"]);
+
+    const before = await h.journal.load();
+    await h.service.compact();
+    const after = await h.journal.load();
+    expect(before.some((e) => e.stream === "user:alice")).toBe(true);
+    expect(after.some((e) => e.stream === "user:alice")).toBe(false);
+    expect(after.filter((e) => e.stream === "user:bob")).toEqual(before.filter((e) => e.stream === "user:bob"));
+    expect(after.length).toBeLessThan(before.length);
+
+    const full = await replayStatus(before, clock.now());
+    const compacted = await replayStatus(after, clock.now());
+    expect(compacted).toEqual(full);
+    expect(compacted.find((u) => u.user === "bob")).toMatchObject({ state: "presenting.playing", showing: { details: otherSong.title } });
+
+    // And the live service goes on appending after the rewrite.
+    h.play(song, { user: "alice" });
+    expect((await h.journal.load()).at(-1)!.stream).toBe("user:alice");
+  });
+});
