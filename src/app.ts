@@ -52,7 +52,12 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     ? await startInspector({ port: config.inspector.port ?? 4535, logger, secrets: () => secrets })
     : null;
   if (inspector?.url) logger.log("info", `Stately inspector: open ${inspector.url} (relay ${inspector.url.replace(/^http/, "ws")})`);
-  const journal = new JsonlJournal({ path: config.journal?.path ?? "data/journal.jsonl", logger });
+  const journal = new JsonlJournal({
+    path: config.journal?.path ?? "data/journal.jsonl",
+    ...(config.journal?.fsync ? { fsync: config.journal.fsync } : {}),
+    ...(config.journal?.fsyncIntervalMs ? { fsyncIntervalMs: config.journal.fsyncIntervalMs } : {}),
+    logger,
+  });
   const service = createPresenceService({
     config,
     logger,

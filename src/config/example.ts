@@ -64,7 +64,10 @@ export function exampleConfig(): string {
   // Status page, /healthz, /status, /metrics and the receiver. Keep it on loopback.
   "http": { "enabled": true, "host": "127.0.0.1", "port": 4534 },
 
-  "journal": { "path": "data/journal.jsonl" },
+  // Every input is journaled before it is applied; a restart replays it and resumes the sessions.
+  // fsync: "interval" (default) loses nothing on a crash of nd-presence and at most
+  // fsyncIntervalMs on a power loss; "always" loses nothing at all, at a cost; "never" leaves it to the OS.
+  "journal": { "path": "data/journal.jsonl", "fsync": "interval", "fsyncIntervalMs": 1000 },
 
   "inspector": { "enabled": false, "port": 4535 },
 

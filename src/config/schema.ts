@@ -143,6 +143,12 @@ export const configSchema: JsonSchema = {
     }),
     journal: object("The event journal (crash recovery, replay).", {
       path: string("The JSONL journal file, relative to the working directory.", { minLength: 1, default: "data/journal.jsonl" }),
+      fsync: oneOfStrings(
+        "When the journal is fsynced. always: after every append (survives power loss); interval: every fsyncIntervalMs (a crash of the process loses nothing, a power loss at most the interval); never: left to the OS.",
+        ["always", "interval", "never"],
+        "interval",
+      ),
+      fsyncIntervalMs: integer("How often the journal is fsynced under fsync: interval (ms).", { minimum: 10, default: 1000 }),
     }),
     inspector: object("The Stately inspector.", {
       enabled: boolean("Serve the inspector stream.", false),

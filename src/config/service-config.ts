@@ -58,8 +58,8 @@ export interface ServiceConfig {
     listenbrainz?: { enabled?: boolean; forwardUrl?: string | null; maxBodyBytes?: number };
   };
   http?: { enabled?: boolean; host?: string; port?: number };
-  /** Used from the event-sourcing issue on; accepted now so that configs stay valid. */
-  journal?: { path?: string };
+  /** The event journal: where, and when it is fsynced (see `FsyncPolicy`). */
+  journal?: { path?: string; fsync?: "always" | "interval" | "never"; fsyncIntervalMs?: number };
   inspector?: { enabled?: boolean; port?: number };
   gateway?: Partial<GatewayTimings>;
   /** How often the supervisor stops machines with nothing to do (ms). */
