@@ -12,6 +12,7 @@ import { GatewaySockets } from "./adapters/gateway-socket.ts";
 import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
 import { assertUsable, configSecrets, defaultUserAgent, userProfiles, type ServiceConfig } from "./config/service-config.ts";
 import { refusal } from "./event-validation.ts";
+import { errorText } from "./errors.ts";
 import { systemClock, type ServiceClock } from "./service-clock.ts";
 import { userStatuses, type ServiceStatus } from "./status.ts";
 import { compactJournal, JournalHistory } from "./compaction.ts";
@@ -117,6 +118,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   /** Journal seq of each input being applied, so that a trace can name what caused an effect. */
   const seqOf = new WeakMap<object, number>();
   let nextSeq = 1;
+  let journalFailing = false;
   const history = new JournalHistory();
 
   /** During the replay effects are switched off: they are traced, never carried out. */
@@ -157,8 +159,16 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     }
     const event = { ...input, at: input.at ?? clock.now() } as DomainEvent;
     const entry: JournalEntry = { v: 1, seq: nextSeq++, at: event.at, stream: streamOf(event), event };
-    // Append first: an input that was applied is an input that will be replayed.
-    journal.append(entry);
+    // Append first: an input that was applied is an input that will be replayed. If the journal
+    // cannot take it (a full disk), the service keeps working and says so: presence matters more
+    // to a user than a replay of it.
+    try {
+      journal.append(entry);
+      journalFailing = false;
+    } catch (error) {
+      if (!journalFailing) logger.log("error", "journal append failed; going on without it until it recovers", { error: errorText(error) });
+      journalFailing = true;
+    }
     apply(actor, entry);
   }
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { MemoryJournal, type JournalEntry } from "../src/adapters/journal.ts";
 import { until } from "./fakes/wait.ts";
 import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
 
@@ -75,5 +76,23 @@ describe("restart in the middle of a song", () => {
     // ...and the service goes on: the next track shows.
     h.play(otherSong);
     await h.waitForPresence((a) => a?.details === otherSong.title);
+  });
+});
+
+describe("a journal that fails", () => {
+  it("keeps presences working when the journal cannot append (a full disk), and says so once", async () => {
+    class FullDisk extends MemoryJournal {
+      override append(_entry: JournalEntry): void {
+        throw new Error("ENOSPC: no space left on device");
+      }
+    }
+    h = await startHarness({ journal: new FullDisk() });
+    h.play(song);
+    await h.waitForPresence((a) => a?.details === song.title);
+    h.play(otherSong);
+    await h.waitForPresence((a) => a?.details === otherSong.title);
+    const failures = h.logger.entries.filter((e) => e.message.startsWith("journal append failed"));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.data).toEqual({ error: "ENOSPC: no space left on device" });
   });
 });

@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./logger.ts";
@@ -39,7 +39,8 @@ export class JsonlJournal implements Journal {
   async load(): Promise<JournalEntry[]> {
     const { path, logger } = this.#options;
     if (!existsSync(path)) return [];
-    const text = readFileSync(path, "utf8");
+    const bytes = readFileSync(path);
+    const text = bytes.toString("utf8");
     const lines = text.split("\n");
     // A file that does not end in a newline was cut mid-write: its last line is torn.
     const torn = lines.pop();
@@ -56,14 +57,14 @@ export class JsonlJournal implements Journal {
         logger.log("error", "journal: skipped a damaged line", { path, line: index + 1, error: error instanceof Error ? error.message : String(error) });
       }
     });
-    if (torn) this.#truncateTo(text.length - torn.length);
+    if (torn) this.#truncateTo(bytes.lastIndexOf(0x0a) + 1);
     return entries;
   }
 
   append(entry: JournalEntry): void {
     const line = `${JSON.stringify(entry)}\n`;
     const fd = this.#open();
-    writeSync(fd, line);
+    writeAll(fd, line);
     this.#bytes += Buffer.byteLength(line);
     if (this.#options.fsync === "always") fsyncSync(fd);
     else this.#dirty = true;
@@ -81,7 +82,8 @@ export class JsonlJournal implements Journal {
     const text = entries.map((entry) => `${JSON.stringify(entry)}\n`).join("");
     const fd = openSync(temp, "w", 0o600);
     try {
-      writeSync(fd, text);
+      fchmodSync(fd, 0o600); // a stale temp file from a crash may have been wider
+      writeAll(fd, text);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -123,12 +125,15 @@ export class JsonlJournal implements Journal {
     this.#fd = null;
   }
 
+  /**
+   * Cuts the file to its first `length` bytes, in place: emptying it and writing the kept lines
+   * back would lose the whole journal to a crash in between, and re-encoding them as text would
+   * change any byte that is not valid UTF-8.
+   */
   #truncateTo(length: number): void {
-    const { path } = this.#options;
-    const text = readFileSync(path, "utf8").slice(0, length);
-    const fd = openSync(path, "w", 0o600);
+    const fd = openSync(this.#options.path, "r+");
     try {
-      writeSync(fd, text);
+      ftruncateSync(fd, length);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -147,4 +152,11 @@ function syncFolder(folder: string): void {
   } catch {
     // Some systems cannot fsync a folder; the rename is still atomic.
   }
+}
+
+/** writeSync may write less than asked (a full disk, a signal): keep going, or throw. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
 }

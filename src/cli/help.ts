@@ -17,6 +17,7 @@ Usage:
   nd-presence check [--config PATH]    validate the config and list every problem
   nd-presence init [PATH] [--force]    write a commented example config
   nd-presence charts [--out DIR]       write the state machines as JSON and Mermaid
+  nd-presence replay --journal PATH    show what each user's status showed, and why
   nd-presence <command> --help         help on one command
 
 First run:
@@ -76,4 +77,22 @@ Options:
   -h, --help      this help
 
 ${exitCodes}`,
+
+  replay: `Usage: nd-presence replay --journal PATH [--user NAME] [--config PATH] [--json]
+
+Replays a journal with every effect switched off (nothing is sent anywhere, the file is not
+changed) and prints each presence update a user's Discord status got, with what caused it: an
+input and its journal seq (#12), or a timer. State changes and connection effects (socket open
+and close, identify, resume) are indented under them.
+
+Options:
+  --journal PATH  the journal file, e.g. data/journal.jsonl
+  --user NAME     only this user
+  --config PATH   the config the service ran with, for its presence settings; without it (and
+                  without a file at the default path) default settings are assumed
+  --json          one JSON trace record per line instead
+  -h, --help      this help
+
+${configLine}
+Exit codes: 0 ok, 2 journal unreadable, bad config or usage.`,
 };

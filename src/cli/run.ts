@@ -5,6 +5,7 @@ import { checkCommand } from "./check.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { initCommand } from "./init.ts";
 import { exitCode, type CliIo } from "./io.ts";
+import { replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
 
 interface Command {
@@ -19,6 +20,10 @@ const commands: Record<string, Command> = {
   check: { spec: { flags: configFlag, maxPositionals: 0 }, run: checkCommand },
   init: { spec: { flags: { force: { takesValue: false } }, maxPositionals: 1 }, run: initCommand },
   charts: { spec: { flags: { out: { takesValue: true } }, maxPositionals: 0 }, run: chartsCommand },
+  replay: {
+    spec: { flags: { journal: { takesValue: true }, user: { takesValue: true }, json: { takesValue: false }, ...configFlag }, maxPositionals: 0 },
+    run: replayCommand,
+  },
 };
 
 /**

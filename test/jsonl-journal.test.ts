@@ -1,0 +1,184 @@
+import { Buffer } from "node:buffer";
+import * as fs from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { JournalEntry } from "../src/adapters/journal.ts";
+import { JsonlJournal, type FsyncPolicy } from "../src/adapters/jsonl-journal.ts";
+import { memoryLogger } from "../src/adapters/logger.ts";
+import { TOKENS, song, startHarness, T0 } from "./harness.ts";
+
+// fsync cannot be seen from outside: count the calls, and let them through.
+vi.mock("node:fs", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("node:fs")>();
+  return { ...actual, fsyncSync: vi.fn(actual.fsyncSync) };
+});
+const fsyncs = vi.mocked(fs.fsyncSync);
+
+const root = mkdtempSync(join(tmpdir(), "nd-presence-journal-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dir: string;
+let case_ = 0;
+beforeEach(() => {
+  dir = join(root, `case-${++case_}`);
+  fsyncs.mockClear();
+});
+
+const entry = (seq: number, user = "alice"): JournalEntry => ({
+  v: 1,
+  seq,
+  at: T0 + seq * 1_000,
+  stream: `user:${user}`,
+  event: { type: "playback.stopped", user, at: T0 + seq * 1_000 },
+});
+const modeOf = (path: string) => statSync(path).mode & 0o777;
+const linesOf = (path: string) => readFileSync(path, "utf8").split("\n").slice(0, -1);
+
+function open(options: { path?: string; fsync?: FsyncPolicy; fsyncIntervalMs?: number } = {}) {
+  const logger = memoryLogger();
+  const path = options.path ?? join(dir, "data", "journal.jsonl");
+  const journal = new JsonlJournal({ ...options, path, logger });
+  return { journal, logger, path };
+}
+
+describe("JsonlJournal", () => {
+  it("creates its file with mode 0600 in a folder it creates, and narrows an existing 0644 file", async () => {
+    const { journal, path } = open();
+    expect(existsSync(join(dir, "data"))).toBe(false);
+    journal.append(entry(1));
+    expect(modeOf(path)).toBe(0o600);
+    expect(modeOf(join(dir, "data"))).toBe(0o700);
+    await journal.close();
+
+    const wide = join(dir, "wide.jsonl");
+    writeFileSync(wide, `${JSON.stringify(entry(1))}\n`);
+    chmodSync(wide, 0o644);
+    const second = open({ path: wide });
+    await second.journal.load();
+    expect(modeOf(wide)).toBe(0o644); // loading does not write
+    second.journal.append(entry(2));
+    expect(modeOf(wide)).toBe(0o600);
+    await second.journal.close();
+  });
+
+  it("writes each append to the file at once, before any flush, even with fsync never", async () => {
+    const { journal, path } = open({ fsync: "never" });
+    journal.append(entry(1));
+    expect(linesOf(path)).toEqual([JSON.stringify(entry(1))]);
+    journal.append(entry(2));
+    expect(linesOf(path)).toHaveLength(2);
+    expect(journal.size()).toBe(statSync(path).size);
+    await journal.close();
+  });
+
+  it("loads entries in the order they were appended", async () => {
+    const { journal, path } = open();
+    for (const seq of [1, 2, 3, 4, 5]) journal.append(entry(seq, seq % 2 ? "alice" : "bob"));
+    await journal.close();
+    const loaded = await open({ path }).journal.load();
+    expect(loaded).toEqual([1, 2, 3, 4, 5].map((seq) => entry(seq, seq % 2 ? "alice" : "bob")));
+  });
+
+  it("drops a torn last line with a warning, truncates the file to the last whole line, and appends after it", async () => {
+    const first = open();
+    first.journal.append(entry(1));
+    first.journal.append(entry(2));
+    await first.journal.close();
+    // A line that is not valid UTF-8 must survive the truncation byte for byte.
+    appendFileSync(first.path, Buffer.from([0x7b, 0xff, 0x0a]));
+    const whole = readFileSync(first.path);
+    // A crash in the middle of a write: half a line, no newline, cut inside a 2-byte character.
+    const line = Buffer.from(JSON.stringify({ ...entry(3), note: "Café" }));
+    appendFileSync(first.path, line.subarray(0, line.indexOf("é") + 1));
+
+    const { journal, logger, path } = open({ path: first.path });
+    expect(await journal.load()).toEqual([entry(1), entry(2)]);
+    expect(logger.entries).toContainEqual(expect.objectContaining({ level: "warn", message: expect.stringContaining("torn last line") }));
+    expect(readFileSync(path).equals(whole)).toBe(true);
+    journal.append(entry(3));
+    await journal.close();
+    expect(await open({ path }).journal.load()).toEqual([entry(1), entry(2), entry(3)]);
+    expect(readFileSync(path, "utf8").endsWith(`${JSON.stringify(entry(3))}\n`)).toBe(true);
+  });
+
+  it("skips a damaged line in the middle with an error log, and loads the rest", async () => {
+    const path = join(dir, "damaged.jsonl");
+    fs.mkdirSync(dir, { recursive: true });
+    writeFileSync(path, [JSON.stringify(entry(1)), "{not json", JSON.stringify({ v: 2, seq: 9 }), JSON.stringify(entry(2)), ""].join("\n"));
+    const { journal, logger } = open({ path });
+    expect(await journal.load()).toEqual([entry(1), entry(2)]);
+    const errors = logger.entries.filter((e) => e.level === "error");
+    expect(errors.map((e) => e.data?.line)).toEqual([2, 3]);
+    expect(errors[0]!.message).toContain("damaged line");
+  });
+
+  it("rewrites atomically: no temp file left, the new contents load, later appends go to the new file", async () => {
+    const { journal, path } = open();
+    for (const seq of [1, 2, 3, 4]) journal.append(entry(seq));
+    const before = journal.size();
+    await journal.rewrite([entry(3), entry(4)]);
+    expect(readdirSync(join(dir, "data"))).toEqual(["journal.jsonl"]);
+    expect(modeOf(path)).toBe(0o600);
+    expect(await journal.load()).toEqual([entry(3), entry(4)]);
+    expect(journal.size()).toBe(statSync(path).size);
+    expect(journal.size()).toBeLessThan(before);
+    journal.append(entry(5));
+    expect(journal.size()).toBe(statSync(path).size);
+    await journal.close();
+    expect(await open({ path }).journal.load()).toEqual([entry(3), entry(4), entry(5)]);
+  });
+
+  it("fsyncs after every append with always, on a timer with interval, never with never; close flushes", async () => {
+    const always = open({ path: join(dir, "always.jsonl"), fsync: "always" });
+    always.journal.append(entry(1));
+    always.journal.append(entry(2));
+    expect(fsyncs).toHaveBeenCalledTimes(2);
+    await always.journal.close();
+    expect(await open({ path: always.path }).journal.load()).toHaveLength(2);
+
+    fsyncs.mockClear();
+    const interval = open({ path: join(dir, "interval.jsonl"), fsync: "interval", fsyncIntervalMs: 20 });
+    interval.journal.append(entry(1));
+    expect(fsyncs).not.toHaveBeenCalled();
+    await vi.waitFor(() => expect(fsyncs).toHaveBeenCalledTimes(1), { timeout: 2_000 });
+    // Nothing new written: the timer has nothing to sync.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(fsyncs).toHaveBeenCalledTimes(1);
+    interval.journal.append(entry(2));
+    await interval.journal.close();
+    expect(fsyncs).toHaveBeenCalledTimes(2);
+    expect(await open({ path: interval.path }).journal.load()).toHaveLength(2);
+
+    fsyncs.mockClear();
+    const never = open({ path: join(dir, "never.jsonl"), fsync: "never" });
+    never.journal.append(entry(1));
+    await never.journal.flush();
+    await never.journal.close();
+    expect(fsyncs).not.toHaveBeenCalled();
+    expect(await open({ path: never.path }).journal.load()).toHaveLength(1);
+  });
+
+  it("holds no secret after a real session: every line a v1 entry, seq strictly increasing", async () => {
+    const { journal, path } = open();
+    const h = await startHarness({ journal, users: [{ username: "alice", discordToken: TOKENS.alice }, { username: "bob", discordToken: TOKENS.bob }] });
+    try {
+      h.play(song);
+      await h.waitForPresence((a) => a?.details === song.title); // after READY
+      await h.advance(45_000);
+      await h.service.stop();
+    } finally {
+      await h.close();
+    }
+    const text = readFileSync(path, "utf8");
+    for (const token of Object.values(TOKENS)) expect(text).not.toContain(token);
+    const lines = linesOf(path).map((line) => JSON.parse(line) as JournalEntry);
+    expect(lines.map((e) => e.event.type)).toEqual(expect.arrayContaining(["playback.playing", "gateway.ready", "service.shutdown"]));
+    for (const [index, line] of lines.entries()) {
+      expect(Object.keys(line).sort()).toEqual(["at", "event", "seq", "stream", "v"]);
+      expect(line).toMatchObject({ v: 1, seq: expect.any(Number), at: expect.any(Number), stream: expect.stringMatching(/^(user:\w+|service)$/) });
+      expect(typeof line.event.type).toBe("string");
+      if (index > 0) expect(line.seq).toBeGreaterThan(lines[index - 1]!.seq);
+    }
+  });
+});
