@@ -58,14 +58,22 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     ...(config.journal?.fsyncIntervalMs ? { fsyncIntervalMs: config.journal.fsyncIntervalMs } : {}),
     logger,
   });
-  const service = createPresenceService({
-    config,
-    logger,
-    journal,
-    ...(inspector ? { inspect: inspector.inspect } : {}),
-    ...(uploads ? { uploadCover: createCoverUploader({ client: subsonic, uploadUrl: config.artwork?.uploadUrl, userAgent, logger }) } : {}),
-  });
-  await service.start();
+  let service: PresenceService;
+  try {
+    service = createPresenceService({
+      config,
+      logger,
+      journal,
+      ...(inspector ? { inspect: inspector.inspect } : {}),
+      ...(uploads ? { uploadCover: createCoverUploader({ client: subsonic, uploadUrl: config.artwork?.uploadUrl, userAgent, logger }) } : {}),
+    });
+    await service.start();
+  } catch (error) {
+    // A host embedding startApp goes on living: leave no port or file open behind a failed start.
+    await inspector?.stop();
+    await journal.close();
+    throw error;
+  }
   // Keep the journal bounded: drop idle users' history now and then (and once after the replay).
   const compact = () =>
     service.compact().catch((error: unknown) => logger.log("error", "journal compaction failed", { error: errorText(error) }));
