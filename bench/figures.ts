@@ -1,0 +1,43 @@
+/**
+ * One measured figure: nd-presence's value and the raw baseline's, measured in the same run so the
+ * ratio holds on a noisy machine. `better` says which way is good; `target` is the goal from the
+ * benchmarks issue, checked on nd-presence's value (or on the ratio when `targetOn` is "ratio").
+ */
+export interface Figure {
+  scenario: string;
+  metric: string;
+  unit: string;
+  users?: number;
+  ndPresence: number;
+  raw: number | null;
+  better: "lower" | "higher";
+  target?: { op: "<=" | ">=" | "<"; value: number; on?: "value" | "ratio" };
+}
+
+export interface BenchOptions {
+  /** User counts for the scaled scenarios, e.g. [1000, 10000]. */
+  users: number[];
+  /** Shorter measurement windows (for a smoke run). */
+  quick: boolean;
+  log(line: string): void;
+}
+
+export type Scenario = (options: BenchOptions) => Promise<Figure[]>;
+
+export function ratio(figure: Figure): number | null {
+  return figure.raw === null || figure.raw === 0 ? null : figure.ndPresence / figure.raw;
+}
+
+export function meetsTarget(figure: Figure): boolean | null {
+  if (!figure.target) return null;
+  const value = figure.target.on === "ratio" ? ratio(figure) : figure.ndPresence;
+  if (value === null) return null;
+  const { op, value: bound } = figure.target;
+  return op === "<=" ? value <= bound : op === "<" ? value < bound : value >= bound;
+}
+
+/** Percentile of a sorted array (nearest rank). */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}

@@ -1,0 +1,2 @@
+import type { Scenario } from "../figures.ts";
+export const journalScenarios: Record<string, Scenario> = {};

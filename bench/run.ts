@@ -1,0 +1,52 @@
+/**
+ * `npm run bench`: runs every scenario, prints a table and writes bench/results/latest.json.
+ * Options: --users 1000,10000 (default), --quick (short windows), --only <scenario,...>.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { arch, cpus, platform, release, totalmem } from "node:os";
+import { meetsTarget, ratio, type BenchOptions, type Figure, type Scenario } from "./figures.ts";
+import { scenarios } from "./scenarios.ts";
+
+function parse(argv: string[]): BenchOptions & { only: string[] | null } {
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  return {
+    users: (value("--users") ?? "1000,10000").split(",").map(Number),
+    quick: argv.includes("--quick"),
+    only: value("--only")?.split(",") ?? null,
+    log: (line) => console.error(line),
+  };
+}
+
+const fmt = (n: number | null) => (n === null || Number.isNaN(n) ? "-" : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3));
+
+export function table(figures: Figure[]): string {
+  const rows = [["scenario", "metric", "users", "nd-presence", "raw", "ratio", "target", "met"]];
+  for (const f of figures) {
+    const t = f.target ? `${f.target.on === "ratio" ? "ratio " : ""}${f.target.op} ${f.target.value}` : "";
+    const met = meetsTarget(f);
+    rows.push([f.scenario, `${f.metric} (${f.unit})`, f.users ? String(f.users) : "", fmt(f.ndPresence), fmt(f.raw), fmt(ratio(f)), t, met === null ? "" : met ? "yes" : "NO"]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
+  return [line(rows[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n");
+}
+
+async function main() {
+  const options = parse(process.argv.slice(2));
+  const figures: Figure[] = [];
+  for (const [name, scenario] of Object.entries(scenarios) as Array<[string, Scenario]>) {
+    if (options.only && !options.only.includes(name)) continue;
+    options.log(`# ${name}`);
+    figures.push(...(await scenario(options)));
+  }
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()} ${arch()}`, node: process.version };
+  console.log(table(figures));
+  console.log(`\nmachine: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}`);
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+  writeFileSync(new URL("./results/latest.json", import.meta.url), JSON.stringify({ at: new Date().toISOString(), machine, figures }, null, 2));
+}
+
+await main();
