@@ -1,6 +1,8 @@
 import { and, not, setup } from "xstate";
 import { classifyClose } from "./close-codes.ts";
-import { presenceActions, type PresenceEvent } from "./presence-actions.ts";
+import { connectionActions } from "./connection-actions.ts";
+import { playbackActions } from "./playback-actions.ts";
+import type { PresenceEvent } from "./presence-act.ts";
 import { desiredPresence, initialContext, msUntilTrackEnd, type PresenceContext } from "./presence-context.ts";
 import type { PresenceInput } from "./settings.ts";
 
@@ -27,7 +29,7 @@ export const presenceMachine = setup({
     events: {} as PresenceEvent,
     input: {} as PresenceInput,
   },
-  actions: presenceActions,
+  actions: { ...playbackActions, ...connectionActions },
   guards: {
     /** Events of a socket we already closed, or of an older one, are stale. */
     fromOpenSocket: ({ context, event }) => "socket" in event && event.socket === context.socket && context.socketOpen,

@@ -1,0 +1,115 @@
+import { assertEvent } from "xstate";
+import { activityKey, fitPresenceFrame } from "./activity.ts";
+import { Op, type Effect } from "./effects.ts";
+import { act, FRAME_BUDGET_OTHER, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
+import { artworkKey, desiredPresence, estimatedPositionMs } from "./presence-context.ts";
+
+/** What the user plays, and bringing what Discord shows in line with it. */
+export const playbackActions = {
+  /** Replaced by the service (carry the effect out) or by a replay (record it). */
+  perform: (_: unknown, _effect: Effect) => {},
+
+  requestPausedImage: act(({ context, enqueue }) => {
+    const url = context.presence.pausedImage;
+    if (url) perform(enqueue, { type: "artwork.resolve", request: { kind: "url", key: "paused", url } });
+  }),
+
+  recordPlaying: act(({ context, event, enqueue }) => {
+    assertEvent(event, "playback.playing");
+    const rate = event.playbackRate !== undefined && Number.isFinite(event.playbackRate) && event.playbackRate > 0 ? event.playbackRate : 1;
+    const playback = {
+      track: event.track,
+      positionMs: Math.max(0, event.positionMs ?? 0),
+      playbackRate: rate,
+      paused: false,
+      at: event.at,
+      ...(event.player === undefined ? {} : { player: event.player }),
+    };
+    enqueue.assign({ playback });
+    const key = artworkKey(event.track);
+    if (context.artwork?.key !== key) {
+      // Wait a little for the cover, so that Discord is not sent the track twice (once without art).
+      enqueue.assign({ artwork: { key, image: null, pending: true } });
+      perform(enqueue, { type: "artwork.resolve", request: { kind: "track", key, track: event.track } });
+      enqueue.cancel("artworkWait");
+      enqueue.raise({ type: "artwork.waitOver", key }, { delay: "artworkWait", id: "artworkWait" });
+    }
+    enqueue.cancel("trackEnd");
+    // A track that ends with no further event is cleared at its end time plus a grace.
+    enqueue.raise({ type: "track.ended" }, { delay: "untilTrackEnd", id: "trackEnd" });
+  }),
+
+  recordPause: act(({ context, event, enqueue }) => {
+    assertEvent(event, "playback.paused");
+    const playback = context.playback;
+    if (!playback || playback.paused) return;
+    const positionMs = event.positionMs ?? estimatedPositionMs(playback, event.at);
+    enqueue.assign({ playback: { ...playback, paused: true, positionMs, at: event.at } });
+    enqueue.cancel("trackEnd");
+  }),
+
+  forgetPlayback: act(({ enqueue }) => {
+    enqueue.assign({ playback: null });
+    enqueue.cancel("trackEnd");
+  }),
+
+  storeArtwork: act(({ context, event, enqueue }) => {
+    assertEvent(event, ["artwork.resolved", "artwork.failed"]);
+    const image = event.type === "artwork.resolved" ? event.image : null;
+    if (event.key === "paused") {
+      enqueue.assign({ pausedImage: image });
+      return;
+    }
+    if (event.type === "artwork.failed") log(enqueue, "info", "no artwork for this track", { user: context.user, reason: event.reason });
+    enqueue.assign({ artwork: { key: event.key, image, pending: false } });
+    enqueue.cancel("artworkWait");
+  }),
+
+  stopWaitingForArtwork: act(({ context, enqueue }) => {
+    if (context.artwork) enqueue.assign({ artwork: { ...context.artwork, pending: false } });
+  }),
+
+  /**
+   * Brings what Discord shows in line with what should be shown: coalesced to the latest desired
+   * presence, identical repeats dropped, within 5 updates / 20 s and the frame budget. What cannot
+   * go now goes when a slot frees (`presence.slotFreed`, `frame.slotFreed`).
+   */
+  flushPresence: act(({ context, enqueue }) => {
+    if (!context.live) return;
+    const desired = desiredPresence(context);
+    if (desired && context.artwork?.pending) return;
+    const key = desired ? activityKey(desired) : null;
+    if (key === context.shownKey) return;
+    if (context.presenceInWindow >= PRESENCE_LIMIT || context.framesInWindow >= FRAME_BUDGET_OTHER) return;
+    const payload = desired ?? { since: 0, status: context.presence.status, afk: true, activities: [] };
+    const fitted = fitPresenceFrame(payload);
+    if (!fitted) {
+      // Never send a frame Discord would answer with 4002; keep showing what is shown.
+      log(enqueue, "error", "presence too large to send, even shortened", { user: context.user });
+      enqueue.assign({ lastError: "presence too large to send" });
+      return;
+    }
+    if (fitted.dropped.length > 0) log(enqueue, "warn", "presence shortened to fit 4096 bytes", { user: context.user, dropped: fitted.dropped });
+    sendFrame(enqueue, context, { op: Op.PresenceUpdate, d: fitted.payload });
+    enqueue.assign(({ context: c }) => ({
+      shown: desired ? fitted.payload : null,
+      shownKey: key,
+      presenceInWindow: c.presenceInWindow + 1,
+      counters: { ...c.counters, presenceUpdates: c.counters.presenceUpdates + 1 },
+    }));
+    enqueue.raise({ type: "presence.slotFreed" }, { delay: PRESENCE_WINDOW_MS });
+  }),
+
+  freePresenceSlot: act(({ enqueue }) => {
+    enqueue.assign(({ context }) => ({ presenceInWindow: Math.max(0, context.presenceInWindow - 1) }));
+  }),
+
+  beginShutdown: act(({ event, enqueue }) => {
+    assertEvent(event, "service.shutdown");
+    enqueue.assign({ shutdownClears: event.clear });
+    if (event.clear) {
+      enqueue.assign({ playback: null });
+      enqueue.cancel("trackEnd");
+    }
+  }),
+};

@@ -1,0 +1,81 @@
+/**
+ * What the presence machine's actions share: its own timer events, the rate limits, and the
+ * helpers every action uses to leave effects through `perform`.
+ */
+import { enqueueActions, type EventObject, type ParameterizedObject } from "xstate";
+import type { Effect, LogLevel, OutgoingFrame } from "./effects.ts";
+import type { DomainEvent } from "./events.ts";
+import type { PresenceContext } from "./presence-context.ts";
+import { nextRandom } from "./random.ts";
+
+/** Events the machine raises for itself (timers); never journaled, they follow from the clock. */
+export type TimerEvent =
+  | { type: "heartbeat.due"; socket: number }
+  | { type: "frame.slotFreed"; socket: number }
+  | { type: "presence.slotFreed" }
+  | { type: "identify.cooldownOver" }
+  | { type: "session.stable"; socket: number }
+  | { type: "track.ended" }
+  | { type: "artwork.waitOver"; key: string };
+
+export type PresenceEvent = DomainEvent | TimerEvent;
+
+/** PROTOCOL.md: 120 frames / 60 s per connection; keep 10 for heartbeats. */
+export const FRAME_LIMIT = 120;
+export const FRAME_BUDGET_OTHER = 110;
+export const FRAME_WINDOW_MS = 60_000;
+/** PROTOCOL.md: 5 presence updates / 20 s. */
+export const PRESENCE_LIMIT = 5;
+export const PRESENCE_WINDOW_MS = 20_000;
+
+/** Names of the machine's delays (see `presenceMachine`'s setup). */
+export type PresenceDelay =
+  | "heartbeatInterval" | "firstHeartbeat" | "helloTimeout" | "readyTimeout" | "idleTimeout"
+  | "identifyInterval" | "invalidSessionWait" | "stableSession" | "artworkWait" | "shutdownTimeout"
+  | "backoff" | "untilTrackEnd";
+
+type Params = ParameterizedObject["params"] | undefined;
+/** The only action the others enqueue by name. */
+type PerformAction = { type: "perform"; params: Effect };
+type Collect<P extends Params> = Parameters<
+  typeof enqueueActions<PresenceContext, PresenceEvent, P, PresenceEvent, never, PerformAction, never, PresenceDelay, EventObject>
+>[0];
+type Enqueue = Parameters<Collect<undefined>>[0]["enqueue"];
+
+/** `enqueueActions`, typed for this machine (outside `setup` XState cannot infer the types). */
+export function act<P extends Params = undefined>(collect: Collect<P>) {
+  return enqueueActions<PresenceContext, PresenceEvent, P, PresenceEvent, never, PerformAction, never, PresenceDelay, EventObject>(collect);
+}
+
+/** Every effect leaves the machine through the one `perform` action, which the service provides. */
+export function perform(enqueue: Enqueue, effect: Effect) {
+  enqueue({ type: "perform", params: effect });
+}
+
+export function log(enqueue: Enqueue, level: LogLevel, message: string, data?: Record<string, unknown>) {
+  perform(enqueue, data === undefined ? { type: "log", level, message } : { type: "log", level, message, data });
+}
+
+/** Sends a frame on the current socket and books it in the 60 s window. */
+export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame) {
+  perform(enqueue, { type: "socket.send", socket: context.socket, frame });
+  enqueue.assign(({ context: c }) => ({
+    framesInWindow: c.framesInWindow + 1,
+    counters: { ...c.counters, framesSent: c.counters.framesSent + 1 },
+  }));
+  enqueue.raise({ type: "frame.slotFreed", socket: context.socket }, { delay: FRAME_WINDOW_MS });
+}
+
+/** Draws the next random number in [0, 1) from the context's generator. */
+export function draw(enqueue: Enqueue, context: PresenceContext): number {
+  const [value, next] = nextRandom(context.random);
+  enqueue.assign({ random: next });
+  return value;
+}
+
+export function closeSocket(enqueue: Enqueue, context: PresenceContext, code: number, reason: string) {
+  if (context.socketOpen) perform(enqueue, { type: "socket.close", socket: context.socket, code, reason });
+  enqueue.cancel("heartbeat");
+  enqueue.cancel("sessionStable");
+  enqueue.assign({ socketOpen: false, live: false, awaitingAck: false });
+}
