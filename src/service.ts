@@ -206,7 +206,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       actor = createActor(machine, {
         clock,
         input: { users: userProfiles(config), sweepIntervalMs: config.sweepIntervalMs ?? 60_000 },
-        inspect: inspector(options, () => clock),
+        // Inspection costs on every transition: only when someone looks.
+        ...(options.trace || options.inspect ? { inspect: inspector(options, () => clock) } : {}),
       });
       actor.subscribe({ error: (error) => logger.log("error", "supervisor failed", { error: String(error) }) });
       actor.start();

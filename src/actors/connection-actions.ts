@@ -7,11 +7,11 @@ import { withGatewayQuery } from "./presence-context.ts";
 
 /** The gateway session: sockets, heartbeats, identify and resume, closes and backoff. */
 export const connectionActions = {
-  freeFrameSlot: act(({ context, event, enqueue }) => {
-    assertEvent(event, "frame.slotFreed");
-    // The window is per connection: slots of an older socket were reset when it closed.
+  endFrameWindow: act(({ context, event, enqueue }) => {
+    assertEvent(event, "frame.windowEnds");
+    // The window is per connection: an older socket's was reset when the new one opened.
     if (event.socket !== context.socket) return;
-    enqueue.assign({ framesInWindow: Math.max(0, context.framesInWindow - 1) });
+    enqueue.assign({ framesInWindow: 0 });
   }),
 
   discoverGateway: act(({ context, enqueue }) => {
@@ -28,6 +28,7 @@ export const connectionActions = {
     const base = context.session?.resumeUrl ?? context.gatewayUrl;
     if (!base) return;
     const socket = context.socket + 1;
+    enqueue.cancel("frameWindow");
     enqueue.assign({ socket, socketOpen: true, live: false, awaitingAck: false, framesInWindow: 0 });
     perform(enqueue, { type: "socket.open", socket, url: withGatewayQuery(base) });
   }),
@@ -45,8 +46,7 @@ export const connectionActions = {
   }),
 
   beat: act(({ context, enqueue }) => {
-    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.seq });
-    enqueue.assign({ awaitingAck: true });
+    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.seq }, { awaitingAck: true });
     enqueue.raise({ type: "heartbeat.due", socket: context.socket }, { delay: "heartbeatInterval", id: "heartbeat" });
   }),
 

@@ -1,8 +1,8 @@
 import { assertEvent } from "xstate";
-import { activityKey, fitPresenceFrame } from "./activity.ts";
+import { fitPresenceFrame } from "./activity.ts";
 import { Op, type Effect } from "./effects.ts";
 import { act, FRAME_BUDGET_OTHER, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
-import { artworkKey, desiredPresence, estimatedPositionMs } from "./presence-context.ts";
+import { artworkKey, desiredKey, desiredPresence, estimatedPositionMs } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
 export const playbackActions = {
@@ -72,13 +72,13 @@ export const playbackActions = {
   /**
    * Brings what Discord shows in line with what should be shown: coalesced to the latest desired
    * presence, identical repeats dropped, within 5 updates / 20 s and the frame budget. What cannot
-   * go now goes when a slot frees (`presence.slotFreed`, `frame.slotFreed`).
+   * go now goes when a slot frees (`presence.slotFreed`, `frame.windowEnds`).
    */
   flushPresence: act(({ context, enqueue }) => {
     if (!context.live) return;
     const desired = desiredPresence(context);
     if (desired && context.artwork?.pending) return;
-    const key = desired ? activityKey(desired) : null;
+    const key = desiredKey(context);
     if (key === context.shownKey) return;
     if (context.presenceInWindow >= PRESENCE_LIMIT || context.framesInWindow >= FRAME_BUDGET_OTHER) return;
     const payload = desired ?? { since: 0, status: context.presence.status, afk: true, activities: [] };
@@ -90,13 +90,12 @@ export const playbackActions = {
       return;
     }
     if (fitted.dropped.length > 0) log(enqueue, "warn", "presence shortened to fit 4096 bytes", { user: context.user, dropped: fitted.dropped });
-    sendFrame(enqueue, context, { op: Op.PresenceUpdate, d: fitted.payload });
-    enqueue.assign(({ context: c }) => ({
+    sendFrame(enqueue, context, { op: Op.PresenceUpdate, d: fitted.payload }, {
       shown: desired ? fitted.payload : null,
       shownKey: key,
-      presenceInWindow: c.presenceInWindow + 1,
-      counters: { ...c.counters, presenceUpdates: c.counters.presenceUpdates + 1 },
-    }));
+      presenceInWindow: context.presenceInWindow + 1,
+      counters: { ...context.counters, presenceUpdates: context.counters.presenceUpdates + 1 },
+    });
     enqueue.raise({ type: "presence.slotFreed" }, { delay: PRESENCE_WINDOW_MS });
   }),
 

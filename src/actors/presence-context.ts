@@ -96,8 +96,33 @@ export function initialContext(input: PresenceInput): PresenceContext {
   };
 }
 
-/** The presence this user should see now, or null for none (nothing playing, or paused with onPause "clear"). */
-export function desiredPresence(context: PresenceContext): PresencePayload | null {
+/**
+ * What a context should show depends only on its playback, artwork, paused image and settings,
+ * objects an assign passes along untouched. So it is worked out once per playback object and
+ * reused while those stay the same, however many guards ask: a replay asks thousands of times a
+ * second.
+ */
+interface Desired {
+  artwork: PresenceContext["artwork"];
+  pausedImage: string | null;
+  presence: PresenceSettings;
+  payload: PresencePayload | null;
+  key: string | null;
+}
+const desiredByPlayback = new WeakMap<Playback, Desired>();
+
+function desired(context: PresenceContext): { payload: PresencePayload | null; key: string | null } {
+  const { playback } = context;
+  if (!playback) return { payload: null, key: null };
+  const known = desiredByPlayback.get(playback);
+  if (known && known.artwork === context.artwork && known.pausedImage === context.pausedImage && known.presence === context.presence) return known;
+  const payload = buildDesired(context);
+  const fresh: Desired = { artwork: context.artwork, pausedImage: context.pausedImage, presence: context.presence, payload, key: payload ? activityKey(payload) : null };
+  desiredByPlayback.set(playback, fresh);
+  return fresh;
+}
+
+function buildDesired(context: PresenceContext): PresencePayload | null {
   const { playback, presence } = context;
   if (!playback) return null;
   if (playback.paused && presence.onPause === "clear") return null;
@@ -105,9 +130,14 @@ export function desiredPresence(context: PresenceContext): PresencePayload | nul
   return presencePayload(activity, presence.status);
 }
 
+/** The presence this user should see now, or null for none (nothing playing, or paused with onPause "clear"). */
+export function desiredPresence(context: PresenceContext): PresencePayload | null {
+  return desired(context).payload;
+}
+
+/** A cheap identity of `desiredPresence(context)`, to tell a change from an identical repeat. */
 export function desiredKey(context: PresenceContext): string | null {
-  const desired = desiredPresence(context);
-  return desired ? activityKey(desired) : null;
+  return desired(context).key;
 }
 
 /** Names a track's artwork, so that an answer can be matched to the track that asked. */

@@ -81,7 +81,7 @@ export const presenceMachine = setup({
     "artwork.failed": { guard: "isCurrentArtwork", actions: ["storeArtwork", "flushPresence"] },
     "artwork.waitOver": { guard: "isCurrentArtwork", actions: ["stopWaitingForArtwork", "flushPresence"] },
     "presence.slotFreed": { actions: ["freePresenceSlot", "flushPresence"] },
-    "frame.slotFreed": { actions: ["freeFrameSlot", "flushPresence"] },
+    "frame.windowEnds": { actions: ["endFrameWindow", "flushPresence"] },
     "identify.cooldownOver": { actions: "endIdentifyCooldown" },
     "session.stable": { guard: "fromOpenSocket", actions: "resetBackoff" },
     "heartbeat.due": [

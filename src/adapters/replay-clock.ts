@@ -20,6 +20,8 @@ export class ReplayClock implements ServiceClock {
   #now: number;
   #nextId = 1;
   readonly #timers = new Map<number, Timer>();
+  /** Timers by due time, then by age: a replay fires thousands of them per second. */
+  readonly #queue = new TimerQueue();
 
   constructor(live: ServiceClock, startAt: number) {
     this.#live = live;
@@ -37,7 +39,8 @@ export class ReplayClock implements ServiceClock {
   setTimeout(fn: (...args: unknown[]) => void, ms: number): number {
     const timer: Timer = { id: this.#nextId++, dueAt: this.now() + ms, fn: () => fn() };
     this.#timers.set(timer.id, timer);
-    if (!this.#replaying) this.#arm(timer);
+    if (this.#replaying) this.#queue.push(timer);
+    else this.#arm(timer);
     return timer.id;
   }
 
@@ -51,11 +54,11 @@ export class ReplayClock implements ServiceClock {
   /** Replay: moves time forward to `at`, firing every timer due by then, earliest (then oldest) first. */
   advanceTo(at: number): void {
     for (;;) {
-      let next: Timer | undefined;
-      for (const timer of this.#timers.values()) {
-        if (timer.dueAt <= at && (!next || timer.dueAt < next.dueAt)) next = timer;
-      }
-      if (!next) break;
+      const next = this.#queue.peek();
+      if (!next || next.dueAt > at) break;
+      this.#queue.pop();
+      // A cleared timer stays in the queue until it comes up (cheaper than removing it there).
+      if (this.#timers.get(next.id) !== next) continue;
       this.#timers.delete(next.id);
       this.#now = Math.max(this.#now, next.dueAt);
       next.fn();
@@ -67,6 +70,7 @@ export class ReplayClock implements ServiceClock {
   goLive(): void {
     this.advanceTo(this.#live.now());
     this.#replaying = false;
+    this.#queue.clear();
     for (const timer of this.#timers.values()) this.#arm(timer);
   }
 
@@ -77,3 +81,51 @@ export class ReplayClock implements ServiceClock {
     }, Math.max(0, timer.dueAt - this.#live.now()));
   }
 }
+
+/** A binary min-heap of timers ordered by (dueAt, id). */
+class TimerQueue {
+  readonly #heap: Timer[] = [];
+
+  peek(): Timer | undefined {
+    return this.#heap[0];
+  }
+
+  clear(): void {
+    this.#heap.length = 0;
+  }
+
+  push(timer: Timer): void {
+    const heap = this.#heap;
+    heap.push(timer);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): Timer | undefined {
+    const heap = this.#heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
+        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
+        if (smallest === i) break;
+        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+}
+
+const before = (a: Timer, b: Timer) => a.dueAt < b.dueAt || (a.dueAt === b.dueAt && a.id < b.id);
