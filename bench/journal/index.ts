@@ -1,2 +1,11 @@
 import type { Scenario } from "../figures.ts";
-export const journalScenarios: Record<string, Scenario> = {};
+import { journalAppend } from "./append.ts";
+import { recovery } from "./recovery.ts";
+import { replay } from "./replay.ts";
+
+/** The journal scenarios of the benchmarks issue, in the order they run. */
+export const journalScenarios: Record<string, Scenario> = {
+  "journal-append": journalAppend,
+  replay,
+  recovery,
+};

@@ -1,2 +1,12 @@
+/**
+ * The network scenarios of the benchmarks issue. Each runs nd-presence and the raw baseline
+ * (`raw-client.ts`) in separate child processes against a fake gateway in a third
+ * (`gateway-process.ts`), all on 127.0.0.1, and returns both values from the same run.
+ */
 import type { Scenario } from "../figures.ts";
-export const networkScenarios: Record<string, Scenario> = {};
+import { coldstart } from "./coldstart.ts";
+import { fanout } from "./fanout.ts";
+import { latency } from "./latency.ts";
+import { steady } from "./steady.ts";
+
+export const networkScenarios: Record<string, Scenario> = { fanout, steady, latency, coldstart };

@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { JournalEntry } from "../../src/adapters/journal.ts";
+import { JsonlJournal } from "../../src/adapters/jsonl-journal.ts";
+import { silentLogger } from "../../src/adapters/logger.ts";
+import { createPresenceService } from "../../src/service.ts";
+import type { BenchOptions, Figure } from "../figures.ts";
+import { median } from "./append.ts";
+import { applyPlain } from "./baseline.ts";
+import { checkAllPlaying, checkPlainPlaying } from "./check.ts";
+import { benchConfig, generateJournal } from "./generate.ts";
+
+const EVENTS_PER_USER = 20;
+
+/**
+ * recovery: time to rebuild N users' state at start-up, from `createPresenceService` (with a
+ * `JsonlJournal` on a file of ~20 entries per user) to `start()` resolved, in `mode: "replay"` so
+ * that nothing connects. Reading and parsing the file are included. Raw baseline: read the file,
+ * parse its lines, apply them to a plain Map. The file is freshly written, so both read it from
+ * the page cache: this measures CPU, not the disk.
+ */
+export async function recovery(options: BenchOptions): Promise<Figure[]> {
+  const folder = mkdtempSync(join(tmpdir(), "nd-bench-recovery-"));
+  try {
+    const warm = join(folder, "warm.jsonl");
+    writeJournal(warm, generateJournal({ users: 20, eventsPerUser: EVENTS_PER_USER, seed: 7 }));
+    await recoverService(warm, 20);
+    recoverPlain(warm, 20);
+    const figures: Figure[] = [];
+    for (const users of options.users) {
+      const path = join(folder, `journal-${users}.jsonl`);
+      const count = writeJournal(path, generateJournal({ users, eventsPerUser: options.quick ? 10 : EVENTS_PER_USER }));
+      const ndMs = await recoverService(path, users);
+      const rawMs = median([0, 1, 2].map(() => recoverPlain(path, users)));
+      options.log(`  ${users} users, ${count} entries: nd-presence ${ndMs.toFixed(0)} ms, raw ${rawMs.toFixed(1)} ms`);
+      figures.push({
+        scenario: "recovery",
+        metric: `start-up, ${count} events`,
+        unit: "ms",
+        users,
+        ndPresence: ndMs,
+        raw: rawMs,
+        better: "lower",
+        ...(users >= 10_000 ? { target: { op: "<" as const, value: 3_000 } } : {}),
+      });
+    }
+    return figures;
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+function writeJournal(path: string, entries: JournalEntry[]): number {
+  writeFileSync(path, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(""), { mode: 0o600 });
+  return entries.length;
+}
+
+async function recoverService(path: string, users: number): Promise<number> {
+  const started = performance.now();
+  const service = createPresenceService({ config: benchConfig(users), journal: new JsonlJournal({ path, logger: silentLogger }), mode: "replay", logger: silentLogger });
+  await service.start();
+  const ms = performance.now() - started;
+  checkAllPlaying(service, users);
+  service.actor?.stop();
+  return ms;
+}
+
+function recoverPlain(path: string, users: number): number {
+  const started = performance.now();
+  const entries = readFileSync(path, "utf8").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as JournalEntry);
+  const state = applyPlain(entries);
+  const ms = performance.now() - started;
+  checkPlainPlaying(state, users);
+  return ms;
+}

@@ -1,0 +1,81 @@
+/**
+ * coldstart: from `spawn` to the process accepting events.
+ *
+ * - nd-presence: the CLI as it is run from a checkout (`node --import tsx src/cli/main.ts start`)
+ *   with a minimal config (one user, HTTP on port 0, no sources, the journal in a temp dir), until
+ *   its "nd-presence started" log line arrives on stderr.
+ * - raw: `node` importing `ws` and printing "ready" (plain ESM, no TypeScript loader).
+ *
+ * One warm-up run of each is not counted (it fills the OS page cache and tsx's transform cache, as
+ * any second start would find them), then the median of 5. The time of a tsx loader that does
+ * nothing is logged too, to tell the loader's share from the app's.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchOptions, Figure } from "../figures.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const RUNS = 5;
+
+/** Spawns `args`, resolves with the ms until a line containing `marker` shows on stdout or stderr. */
+function timeUntil(args: string[], marker: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let seen = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`coldstart: no "${marker}" within 30 s; output:\n${seen.slice(-2000)}`));
+    }, 30_000);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (!seen.includes(marker)) return;
+      const ms = performance.now() - t0;
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      child.once("exit", () => resolve(ms));
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.once("error", reject);
+  });
+}
+
+async function median(run: () => Promise<number>): Promise<number> {
+  await run(); // warm-up, not counted
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) times.push(await run());
+  times.sort((a, b) => a - b);
+  return times[Math.floor(RUNS / 2)]!;
+}
+
+export async function coldstart(options: BenchOptions): Promise<Figure[]> {
+  const dir = mkdtempSync(join(tmpdir(), "nd-bench-cold-"));
+  try {
+    const config = join(dir, "nd-presence.json");
+    const journal = join(dir, "journal.jsonl");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        discord: { applicationId: "1234567890123456789" },
+        http: { port: 0 },
+        journal: { path: journal },
+        users: [{ username: "u0", discordToken: "env:ND_BENCH_TOKEN" }],
+      }),
+    );
+    const env = { ...process.env, ND_BENCH_TOKEN: "bench-u0" };
+    const nd = await median(() => {
+      rmSync(journal, { force: true }); // each start replays an empty journal, as a first start does
+      return timeUntil(["--import", "tsx", "src/cli/main.ts", "start", "--config", config], "nd-presence started", env);
+    });
+    const raw = await median(() => timeUntil(["--input-type=module", "-e", "await import('ws'); console.log('ready')"], "ready"));
+    const loader = await median(() => timeUntil(["--import", "tsx", "-e", "console.log('ready')"], "ready"));
+    options.log(`  nd-presence ${nd.toFixed(0)} ms, raw ${raw.toFixed(0)} ms (node with the tsx loader alone: ${loader.toFixed(0)} ms)`);
+    return [{ scenario: "coldstart", metric: "spawn to accepting events, median of 5", unit: "ms", ndPresence: nd, raw, better: "lower", target: { op: "<", value: 500 } }];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * fanout: N users start playing at once; each connects, identifies and presents.
+ *
+ * - users presenting: users the gateway has an op 3 from when every user did, or when the
+ *   bring-up timeout (`bringUpTimeoutMs`) struck. The target "10,000 users in one process".
+ * - time to all presenting: from the side's first dispatch to the gateway's receipt of the last
+ *   user's first op 3, both read as `performance.timeOrigin + performance.now()`.
+ * - RSS and heap per user: (after - before) / N in the side's own process, forked with
+ *   `--expose-gc` and read after `global.gc()`. "Before" is read once the side's code is loaded and
+ *   before any user exists; "after" once every user is presenting.
+ */
+import type { BenchOptions, Figure } from "../figures.ts";
+import { REAL_HEARTBEAT_MS, openSession, sideName } from "./session.ts";
+import type { SideKind } from "./side.ts";
+
+interface FanoutResult {
+  presented: number;
+  fanoutMs: number;
+  rssPerUser: number;
+  heapPerUser: number;
+}
+
+async function measure(kind: SideKind, users: number, options: BenchOptions): Promise<FanoutResult> {
+  const session = await openSession(kind, users, REAL_HEARTBEAT_MS, options);
+  try {
+    if (!session.up) return { presented: session.presented, fanoutMs: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN };
+    const after = await session.side.memory();
+    const result = {
+      presented: session.presented,
+      fanoutMs: session.fanoutMs,
+      rssPerUser: (after.rss - session.before.rss) / users / 1024,
+      heapPerUser: (after.heapUsed - session.before.heapUsed) / users / 1024,
+    };
+    options.log(`  ${sideName(kind)} ${users}: all presenting in ${result.fanoutMs.toFixed(0)} ms; RSS ${result.rssPerUser.toFixed(1)} KiB/user, heap ${result.heapPerUser.toFixed(1)} KiB/user`);
+    return result;
+  } finally {
+    await session.close();
+  }
+}
+
+export async function fanout(options: BenchOptions): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  for (const users of options.users) {
+    // One side at a time, each in a fresh process: neither's memory or CPU mixes with the other's.
+    const raw = await measure("raw", users, options);
+    const nd = await measure("nd", users, options);
+    const figure = (metric: string, unit: string, pick: (r: FanoutResult) => number, extra: Partial<Figure> = {}): Figure => ({
+      scenario: "fanout",
+      metric,
+      unit,
+      users,
+      ndPresence: pick(nd),
+      raw: pick(raw),
+      better: "lower",
+      ...extra,
+    });
+    figures.push(
+      figure("users presenting", "users", (r) => r.presented, { better: "higher", target: { op: ">=", value: users } }),
+      figure("time to all presenting", "ms", (r) => r.fanoutMs),
+      figure("RSS per user", "KiB", (r) => r.rssPerUser, { target: { op: "<=", value: 2, on: "ratio" } }),
+      figure("heap per user", "KiB", (r) => r.heapPerUser),
+    );
+  }
+  return figures;
+}

@@ -1,0 +1,171 @@
+/**
+ * A lean fake Discord gateway (PROTOCOL.md section 1) for the network benchmarks, run as its own
+ * process (`startGateway` forks it) so that its CPU never counts against the side being measured.
+ *
+ * It speaks just enough of the protocol: Hello with a configurable interval, READY for an identify
+ * (the user is taken from the token `bench-<user>`), RESUMED for a resume, an ACK for every
+ * heartbeat. It counts op 1 and op 3 and, for the latency figure, reads the send time `t=<epoch ms>`
+ * the client put in the activity's `state` and keeps `receivedAt - t`.
+ *
+ * It must hold 10,000+ connections next to a busy client on a 2-core machine, so it records nothing
+ * per frame but counters, keeps one small object per connection, and never logs per frame. The test
+ * fake (test/fakes/gateway.ts) records every frame and is far too slow for this.
+ */
+import type { AddressInfo } from "node:net";
+import { WebSocketServer, type WebSocket } from "ws";
+import { Child, epochNow, serve } from "./ipc.ts";
+
+/** What `stats` returns. `latencyMs` holds the samples since the previous `stats` (then cleared). */
+export interface GatewayStats {
+  /** Connections open now that identified (or resumed). */
+  identified: number;
+  /** Since the last reset. */
+  op1: number;
+  op3: number;
+  /** Users with at least one op 3 since the last reset. */
+  presentedUsers: number;
+  /** Connections closed since the last reset (a healthy run has none until the end). */
+  closed: number;
+  latencyMs: number[];
+}
+
+const ACK = JSON.stringify({ op: 11, d: null });
+
+function runGateway(): void {
+  let server: WebSocketServer | null = null;
+  let url = "";
+  let sessions = 0;
+  let identified = 0;
+  let op1 = 0;
+  let op3 = 0;
+  let closed = 0;
+  const presented = new Set<string>();
+  let samples: number[] = [];
+  /** `waitPresented`: resolves once `presented` holds `count` users, with the time it happened. */
+  let target: { count: number; resolve(at: number): void } | null = null;
+
+  /** A connection's whole state: the user once identified. */
+  function onConnection(ws: WebSocket, hello: string): void {
+    let user: string | null = null;
+    ws.on("error", () => {}); // 'close' follows
+    ws.on("close", () => {
+      closed += 1;
+      if (user !== null) identified -= 1;
+    });
+    ws.on("message", (data, isBinary) => {
+      const receivedAt = epochNow();
+      if (isBinary) return ws.close(4002, "Decode error.");
+      let frame: { op?: unknown; d?: any };
+      try {
+        frame = JSON.parse(data.toString());
+      } catch {
+        return ws.close(4002, "Decode error.");
+      }
+      switch (frame.op) {
+        case 1:
+          op1 += 1;
+          ws.send(ACK);
+          return;
+        case 3: {
+          if (user === null) return ws.close(4003, "Not authenticated.");
+          op3 += 1;
+          if (!presented.has(user)) {
+            presented.add(user);
+            if (target && presented.size >= target.count) {
+              target.resolve(receivedAt);
+              target = null;
+            }
+          }
+          const state = frame.d?.activities?.[0]?.state;
+          if (typeof state === "string" && state.startsWith("t=")) samples.push(receivedAt - Number(state.slice(2)));
+          return;
+        }
+        case 2:
+        case 6: {
+          if (user !== null) return ws.close(4005, "Already authenticated.");
+          const token = frame.d?.token;
+          if (typeof token !== "string" || !token.startsWith("bench-")) return ws.close(4004, "Authentication failed.");
+          user = token.slice("bench-".length);
+          identified += 1;
+          if (frame.op === 6) return ws.send(JSON.stringify({ op: 0, t: "RESUMED", s: 2, d: {} }));
+          sessions += 1;
+          const d = { v: 10, user: { id: user, username: user }, session_id: `bench-session-${sessions}`, resume_gateway_url: url, session_type: "normal" };
+          return ws.send(JSON.stringify({ op: 0, t: "READY", s: 1, d }));
+        }
+        default:
+          return; // other client ops are legal and ignored
+      }
+    });
+    ws.send(hello);
+  }
+
+  serve({
+    async listen({ heartbeatIntervalMs }: { heartbeatIntervalMs: number }) {
+      const hello = JSON.stringify({ op: 10, d: { heartbeat_interval: heartbeatIntervalMs } });
+      // clientTracking off: no Set of 10,000 sockets; a deep backlog for a burst of connects.
+      server = new WebSocketServer({ host: "127.0.0.1", port: 0, backlog: 8192, clientTracking: false, perMessageDeflate: false, skipUTF8Validation: true });
+      server.on("connection", (ws) => onConnection(ws, hello));
+      await new Promise<void>((resolve, reject) => {
+        server!.once("listening", resolve);
+        server!.once("error", reject);
+      });
+      url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      return { url };
+    },
+    stats(): GatewayStats {
+      const latencyMs = samples;
+      samples = [];
+      return { identified, op1, op3, presentedUsers: presented.size, closed, latencyMs };
+    },
+    reset() {
+      op1 = op3 = closed = 0;
+      presented.clear();
+      samples = [];
+    },
+    /** Resolves with the gateway's clock when `count` users have sent an op 3 (since the last reset). */
+    waitPresented({ count, timeoutMs }: { count: number; timeoutMs: number }) {
+      if (presented.size >= count) return Promise.resolve({ at: epochNow(), presentedUsers: presented.size });
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          target = null;
+          reject(new Error(`gateway: ${presented.size} of ${count} users presented after ${timeoutMs} ms`));
+        }, timeoutMs);
+        target = {
+          count,
+          resolve: (at) => {
+            clearTimeout(timer);
+            resolve({ at, presentedUsers: presented.size });
+          },
+        };
+      });
+    },
+    close() {
+      setImmediate(() => process.exit(0));
+    },
+  });
+}
+
+/** The parent's handle on a gateway process. */
+export interface GatewayHandle {
+  url: string;
+  stats(): Promise<GatewayStats>;
+  reset(): Promise<void>;
+  waitPresented(count: number, timeoutMs: number): Promise<{ at: number; presentedUsers: number }>;
+  close(): Promise<void>;
+}
+
+/** Forks a gateway process listening on 127.0.0.1 (a random port) with the given Hello interval. */
+export async function startGateway(heartbeatIntervalMs: number): Promise<GatewayHandle> {
+  const child = new Child(new URL(import.meta.url), { args: ["--gateway"] });
+  const { url } = await child.call<{ url: string }>("listen", { heartbeatIntervalMs });
+  return {
+    url,
+    stats: () => child.call<GatewayStats>("stats"),
+    reset: () => child.call("reset").then(() => {}),
+    waitPresented: (count, timeoutMs) => child.call("waitPresented", { count, timeoutMs }),
+    close: () => child.kill(),
+  };
+}
+
+// Forked with --gateway: this process is the gateway. Imported by the parent: just the handle.
+if (process.argv.includes("--gateway")) runGateway();

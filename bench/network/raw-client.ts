@@ -1,0 +1,88 @@
+/**
+ * The raw baseline: a minimal imperative Discord gateway client over `ws`, doing the same protocol
+ * work as nd-presence for N users (PROTOCOL.md section 1): connect with `?v=10&encoding=json`,
+ * identify on Hello, heartbeat every interval (the first beat after interval x random), track the
+ * seq, and send a presence update (op 3) once READY. No actors, no journal, no rate windows, no
+ * reconnects: what a careful engineer would write as the least that works. It is the yardstick.
+ */
+import WebSocket from "ws";
+import type { Activity } from "../../src/actors/effects.ts";
+
+interface Connection {
+  ws: WebSocket;
+  seq: number | null;
+  ready: boolean;
+  /** The activity to send once READY (the latest asked for wins). */
+  pending: Activity | null;
+  timer: NodeJS.Timeout | null;
+}
+
+const PROPERTIES = { os: "Linux", browser: "Discord Client", device: "", system_locale: "en-US" };
+
+export class RawClient {
+  readonly #connections = new Map<string, Connection>();
+
+  constructor(private readonly options: { url: string; userAgent: string; tokenFor(user: string): string }) {}
+
+  /** Shows `activity` for `user`, connecting first if needed; sent as soon as the session is READY. */
+  present(user: string, activity: Activity): void {
+    const conn = this.#connections.get(user) ?? this.#connect(user);
+    if (conn.ready) this.#sendPresence(conn, activity);
+    else conn.pending = activity;
+  }
+
+  /** How many users are READY. */
+  get readyCount(): number {
+    let n = 0;
+    for (const conn of this.#connections.values()) if (conn.ready) n += 1;
+    return n;
+  }
+
+  #connect(user: string): Connection {
+    const ws = new WebSocket(`${this.options.url}/?v=10&encoding=json`, { headers: { "User-Agent": this.options.userAgent }, perMessageDeflate: false });
+    const conn: Connection = { ws, seq: null, ready: false, pending: null, timer: null };
+    this.#connections.set(user, conn);
+    ws.on("message", (data) => this.#onMessage(user, conn, data.toString()));
+    ws.on("error", () => {}); // 'close' follows
+    ws.on("close", () => {
+      if (conn.timer) clearTimeout(conn.timer); // clears an interval too
+      conn.ready = false;
+    });
+    return conn;
+  }
+
+  #onMessage(user: string, conn: Connection, text: string): void {
+    const frame = JSON.parse(text) as { op: number; d: any; s?: number | null; t?: string };
+    if (frame.s != null) conn.seq = frame.s;
+    switch (frame.op) {
+      case 10: {
+        const interval = frame.d.heartbeat_interval as number;
+        const beat = () => conn.ws.send(JSON.stringify({ op: 1, d: conn.seq }));
+        conn.timer = setTimeout(() => {
+          beat();
+          conn.timer = setInterval(beat, interval);
+        }, interval * Math.random());
+        const presence = { status: "unknown", since: 0, activities: [], afk: true };
+        const d = { token: this.options.tokenFor(user), capabilities: 0, properties: PROPERTIES, presence, compress: false, client_state: { guild_versions: {} } };
+        conn.ws.send(JSON.stringify({ op: 2, d }));
+        return;
+      }
+      case 0:
+        if (frame.t === "READY") {
+          conn.ready = true;
+          if (conn.pending) this.#sendPresence(conn, conn.pending);
+          conn.pending = null;
+        }
+        return;
+      case 1: // the server asks for a beat now
+        conn.ws.send(JSON.stringify({ op: 1, d: conn.seq }));
+        return;
+      default:
+        return; // 11 (ACK) and the rest need nothing here
+    }
+  }
+
+  #sendPresence(conn: Connection, activity: Activity): void {
+    conn.ws.send(JSON.stringify({ op: 3, d: { since: 0, status: "online", afk: true, activities: [activity] } }));
+  }
+}

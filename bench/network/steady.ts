@@ -1,0 +1,65 @@
+/**
+ * steady: N users connected and presenting, nothing changing: only heartbeats and their ACKs.
+ *
+ * - CPU per 1,000 users: the side's `process.cpuUsage()` (user + system, all its threads) over the
+ *   window, in ms per second of wall time, divided by N / 1,000. The window opens after a settle
+ *   (the bring-up's garbage and timers) and the first beats are spread over an interval (interval x
+ *   random), so the window sees beats at their steady rate.
+ * - heartbeats per second: op 1 frames the gateway counted in the window; the load the CPU paid for.
+ *
+ * At Discord's 41,250 ms interval, then compressed to `COMPRESSED_HEARTBEAT_MS` for a stress figure.
+ * 2,000 ms rather than shorter: 20x the real rate, yet 31 frames per 60 s per connection, inside
+ * Discord's 120 (a real gateway would close a 500 ms client with 4008), and 5,000 beats/s at 10,000
+ * users, which neither side nor the gateway has to saturate a core for: a saturated process would
+ * report its core, not its cost.
+ */
+import type { BenchOptions, Figure } from "../figures.ts";
+import { REAL_HEARTBEAT_MS, knownToFail, openSession, sideName, sleep } from "./session.ts";
+import type { SideKind } from "./side.ts";
+
+export const COMPRESSED_HEARTBEAT_MS = 2_000;
+
+interface SteadyResult {
+  cpuPerThousand: number;
+  beatsPerSecond: number;
+}
+
+const none: SteadyResult = { cpuPerThousand: Number.NaN, beatsPerSecond: Number.NaN };
+
+async function measure(kind: SideKind, users: number, intervalMs: number, options: BenchOptions): Promise<SteadyResult> {
+  if (knownToFail(kind, users)) {
+    options.log(`  ${sideName(kind)} ${users}: skipped (could not bring up ${users} users earlier in this run)`);
+    return none;
+  }
+  const session = await openSession(kind, users, intervalMs, options);
+  try {
+    if (!session.up) return none;
+    await sleep(options.quick ? 2_000 : 5_000);
+    await session.gateway.reset();
+    const cpu = await session.side.cpu(options.quick ? 10_000 : 30_000);
+    const stats = await session.gateway.stats();
+    const seconds = cpu.wallMs / 1000;
+    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds };
+    if (stats.closed > 0) options.log(`  warning: ${stats.closed} connections closed during the window`);
+    options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${result.beatsPerSecond.toFixed(0)} beats/s`);
+    return result;
+  } finally {
+    await session.close();
+  }
+}
+
+export async function steady(options: BenchOptions): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  for (const users of options.users) {
+    for (const [label, intervalMs] of [["", REAL_HEARTBEAT_MS], [` @ ${COMPRESSED_HEARTBEAT_MS / 1000} s beats`, COMPRESSED_HEARTBEAT_MS]] as const) {
+      const raw = await measure("raw", users, intervalMs, options);
+      const nd = await measure("nd", users, intervalMs, options);
+      const base = { scenario: "steady", users, better: "lower" as const };
+      figures.push(
+        { ...base, metric: `CPU per 1,000 users${label}`, unit: "ms/s", ndPresence: nd.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 1.5, on: "ratio" } },
+        { ...base, metric: `heartbeats${label}`, unit: "/s", ndPresence: nd.beatsPerSecond, raw: raw.beatsPerSecond, better: "higher" },
+      );
+    }
+  }
+  return figures;
+}
