@@ -31,7 +31,8 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
       rssPerUser: (after.rss - session.before.rss) / users / 1024,
       heapPerUser: (after.heapUsed - session.before.heapUsed) / users / 1024,
     };
-    options.log(`  ${sideName(kind)} ${users}: all presenting in ${result.fanoutMs.toFixed(0)} ms; RSS ${result.rssPerUser.toFixed(1)} KiB/user, heap ${result.heapPerUser.toFixed(1)} KiB/user`);
+    const heapTotalPerUser = (after.heapTotal - session.before.heapTotal) / users / 1024;
+    options.log(`  ${sideName(kind)} ${users}: all presenting in ${result.fanoutMs.toFixed(0)} ms; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, V8 heap ${heapTotalPerUser.toFixed(1)} KiB held, ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
   } finally {
     await session.close();

@@ -156,7 +156,7 @@ export interface GatewayHandle {
 
 /** Forks a gateway process listening on 127.0.0.1 (a random port) with the given Hello interval. */
 export async function startGateway(heartbeatIntervalMs: number): Promise<GatewayHandle> {
-  const child = new Child(new URL(import.meta.url), { args: ["--gateway"] });
+  const child = new Child(new URL(import.meta.url), { args: ["--bench-gateway-process"] });
   const { url } = await child.call<{ url: string }>("listen", { heartbeatIntervalMs });
   return {
     url,
@@ -167,5 +167,5 @@ export async function startGateway(heartbeatIntervalMs: number): Promise<Gateway
   };
 }
 
-// Forked with --gateway: this process is the gateway. Imported by the parent: just the handle.
-if (process.argv.includes("--gateway")) runGateway();
+// Forked with --bench-gateway-process: this process is the gateway. Imported by the parent: just the handle.
+if (process.argv.includes("--bench-gateway-process")) runGateway();

@@ -7,7 +7,7 @@
  * side's modules are ever loaded, so the baseline read before the users exist holds no per-user
  * memory of either side.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Activity } from "../../src/actors/effects.ts";
@@ -16,15 +16,26 @@ import { Child, epochNow, serve } from "./ipc.ts";
 
 export type SideKind = "nd" | "raw";
 
+/** process.memoryUsage() fields, bytes, read after global.gc(). */
 export interface MemoryReading {
   rss: number;
   heapUsed: number;
+  /** What V8 holds for its heap, used or not: RSS's share that garbage grew and GC did not return. */
+  heapTotal: number;
 }
 
 export interface CpuReading {
-  /** process.cpuUsage() user + system over the window, ms. */
+  /** process.cpuUsage() user + system over the window, ms (every thread of the process). */
   cpuMs: number;
+  /** The system (kernel) part of it: syscalls such as socket and journal writes. */
+  systemMs: number;
   wallMs: number;
+}
+
+/** CPU used since `start` (a process.cpuUsage() reading) and wall time since `t0` (performance.now()). */
+function cpuSince(start: NodeJS.CpuUsage, t0: number): CpuReading {
+  const used = process.cpuUsage(start);
+  return { cpuMs: (used.user + used.system) / 1000, systemMs: used.system / 1000, wallMs: performance.now() - t0 };
 }
 
 const APP_ID = "1234567890123456789";
@@ -58,52 +69,73 @@ type Play = (user: string, i: number) => void;
 function readMemory(): MemoryReading {
   // Several passes: the first may only promote what the next one frees.
   for (let i = 0; i < 3; i++) global.gc?.();
-  const { rss, heapUsed } = process.memoryUsage();
-  return { rss, heapUsed };
+  const { rss, heapUsed, heapTotal } = process.memoryUsage();
+  return { rss, heapUsed, heapTotal };
 }
 
-async function loadNd(users: number, gatewayUrl: string): Promise<{ play: Play; cleanup(): void }> {
+interface Side {
+  play: Play;
+  cleanup(): void;
+}
+
+/** Brings up a side's users; its modules are already loaded, so that they are not counted per user. */
+type SetUp = (users: number, gatewayUrl: string) => Promise<Side>;
+
+async function ndSide(): Promise<SetUp> {
   const { createPresenceService } = await import("../../src/service.ts");
   const { JsonlJournal } = await import("../../src/adapters/jsonl-journal.ts");
   const { silentLogger } = await import("../../src/adapters/logger.ts");
-  const dir = mkdtempSync(join(tmpdir(), "nd-bench-"));
-  const names = Array.from({ length: users }, (_, i) => `u${i}`);
-  const service = createPresenceService({
-    config: {
-      // gatewayUrl set: no discovery. No MBIDs, no public URL, no default image: no REST at all.
-      discord: { applicationId: APP_ID, apiBaseUrl: NOWHERE, gatewayUrl, userAgent: USER_AGENT },
-      presence: { links: "none" },
-      artwork: { order: ["coverartarchive", "public"], defaultImage: null, coverArtArchiveUrl: NOWHERE },
-      users: names.map((username) => ({ username, discordToken: token(username) })),
-    },
-    journal: new JsonlJournal({ path: join(dir, "journal.jsonl"), logger: silentLogger }),
-    logger: silentLogger,
-  });
-  await service.start();
-  return {
-    play: (user, i) => {
-      const at = epochNow();
-      service.dispatch({ type: "playback.playing", user, track: trackAt(i, at), positionMs: 0 });
-    },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  return async (users, gatewayUrl) => {
+    const dir = mkdtempSync(join(tmpdir(), "nd-bench-"));
+    const names = Array.from({ length: users }, (_, i) => `u${i}`);
+    const service = createPresenceService({
+      config: {
+        // gatewayUrl set: no discovery. No MBIDs, no public URL, no default image: no REST at all.
+        discord: { applicationId: APP_ID, apiBaseUrl: NOWHERE, gatewayUrl, userAgent: USER_AGENT },
+        presence: { links: "none" },
+        artwork: { order: ["coverartarchive", "public"], defaultImage: null, coverArtArchiveUrl: NOWHERE },
+        users: names.map((username) => ({ username, discordToken: token(username) })),
+      },
+      journal: new JsonlJournal({ path: join(dir, "journal.jsonl"), logger: silentLogger }),
+      logger: silentLogger,
+    });
+    await service.start();
+    return {
+      play: (user, i) => {
+        const at = epochNow();
+        service.dispatch({ type: "playback.playing", user, track: trackAt(i, at), positionMs: 0 });
+      },
+      cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    };
   };
 }
 
-async function loadRaw(gatewayUrl: string): Promise<{ play: Play; cleanup(): void }> {
+async function rawSide(): Promise<SetUp> {
   const { RawClient } = await import("./raw-client.ts");
-  const client = new RawClient({ url: gatewayUrl, userAgent: USER_AGENT, tokenFor: token });
-  return {
-    play: (user, i) => {
-      const at = epochNow();
-      client.present(user, rawActivity(trackAt(i, at), at));
-    },
-    cleanup: () => {},
+  return async (_users, gatewayUrl) => {
+    const client = new RawClient({ url: gatewayUrl, userAgent: USER_AGENT, tokenFor: token });
+    return {
+      play: (user, i) => {
+        const at = epochNow();
+        client.present(user, rawActivity(trackAt(i, at), at));
+      },
+      cleanup: () => {},
+    };
   };
+}
+
+let inspectorSession: import("node:inspector/promises").Session | null = null;
+async function inspector() {
+  if (inspectorSession) return inspectorSession;
+  const { Session } = await import("node:inspector/promises");
+  inspectorSession = new Session();
+  inspectorSession.connect();
+  return inspectorSession;
 }
 
 function runSide(): void {
   let users = 0;
-  let side: { play: Play; cleanup(): void } | null = null;
+  let side: Side | null = null;
   const ready = () => {
     if (!side) throw new Error("side: start first");
     return side;
@@ -113,18 +145,16 @@ function runSide(): void {
     /** Loads the side's modules first (not counted per user), then reads the baseline memory. */
     async start({ kind, users: n, gatewayUrl }: { kind: SideKind; users: number; gatewayUrl: string }) {
       users = n;
-      // Load the code before the baseline, so that only what the users cost is counted.
-      if (kind === "nd") await import("../../src/service.ts");
-      else await import("./raw-client.ts");
+      const setUp = kind === "nd" ? await ndSide() : await rawSide();
       const before = readMemory();
-      side = kind === "nd" ? await loadNd(n, gatewayUrl) : await loadRaw(gatewayUrl);
+      side = await setUp(n, gatewayUrl);
       return { before, gc: typeof global.gc === "function" };
     },
-    /** Every user starts playing: each connects, identifies and presents. */
-    playAll() {
+    /** Users `from..to-1` (default: all) start playing at once: each connects, identifies and presents. */
+    playAll({ from = 0, to = users }: { from?: number; to?: number } = {}) {
       const { play } = ready();
       const firstAt = epochNow();
-      for (let i = 0; i < users; i++) play(`u${i}`, i);
+      for (let i = from; i < to; i++) play(`u${i}`, i);
       return { firstAt, lastAt: epochNow() };
     },
     memory: () => readMemory(),
@@ -132,8 +162,7 @@ function runSide(): void {
       const start = process.cpuUsage();
       const t0 = performance.now();
       await new Promise((resolve) => setTimeout(resolve, windowMs));
-      const used = process.cpuUsage(start);
-      return { cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - t0 };
+      return cpuSince(start, t0);
     },
     /** Track changes at `perSecond`, round-robin over the users, for `durationMs`. */
     async changes({ perSecond, durationMs }: { perSecond: number; durationMs: number }) {
@@ -159,6 +188,27 @@ function runSide(): void {
       });
       return { sent, maxLagMs };
     },
+    // Diagnostics for profile.ts: a CPU profile of one window, and the allocation sites of live memory.
+    async cpuProfile({ windowMs, path }: { windowMs: number; path: string }): Promise<CpuReading> {
+      const session = await inspector();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+      const start = process.cpuUsage();
+      const t0 = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, windowMs));
+      const reading = cpuSince(start, t0);
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(path, JSON.stringify(profile));
+      return reading;
+    },
+    async heapSamplingStart() {
+      await (await inspector()).post("HeapProfiler.startSampling", { samplingInterval: 4096 });
+    },
+    async heapSamplingStop({ path }: { path: string }) {
+      global.gc?.(); // what is sampled and then freed leaves the profile
+      const { profile } = await (await inspector()).post("HeapProfiler.stopSampling");
+      writeFileSync(path, JSON.stringify(profile));
+    },
     exit() {
       side?.cleanup();
       setImmediate(() => process.exit(0));
@@ -170,24 +220,30 @@ function runSide(): void {
 export interface SideHandle {
   kind: SideKind;
   start(users: number, gatewayUrl: string): Promise<{ before: MemoryReading; gc: boolean }>;
-  playAll(): Promise<{ firstAt: number; lastAt: number }>;
+  playAll(range?: { from: number; to: number }): Promise<{ firstAt: number; lastAt: number }>;
   memory(): Promise<MemoryReading>;
   cpu(windowMs: number): Promise<CpuReading>;
   changes(perSecond: number, durationMs: number): Promise<{ sent: number; maxLagMs: number }>;
+  cpuProfile(windowMs: number, path: string): Promise<CpuReading>;
+  heapSamplingStart(): Promise<void>;
+  heapSamplingStop(path: string): Promise<void>;
   /** Removes the journal's temp dir and ends the process (its sockets die with it). */
   close(): Promise<void>;
 }
 
 /** Forks a side process; `execArgv` adds node flags (e.g. `--cpu-prof`). */
 export function startSide(kind: SideKind, execArgv: string[] = []): SideHandle {
-  const child = new Child(new URL(import.meta.url), { args: ["--side"], execArgv: ["--expose-gc", ...execArgv] });
+  const child = new Child(new URL(import.meta.url), { args: ["--bench-side-process"], execArgv: ["--expose-gc", ...execArgv] });
   return {
     kind,
     start: (users, gatewayUrl) => child.call("start", { kind, users, gatewayUrl }),
-    playAll: () => child.call("playAll"),
+    playAll: (range) => child.call("playAll", range ?? {}),
     memory: () => child.call("memory"),
     cpu: (windowMs) => child.call("cpu", { windowMs }),
     changes: (perSecond, durationMs) => child.call("changes", { perSecond, durationMs }),
+    cpuProfile: (windowMs, path) => child.call("cpuProfile", { windowMs, path }),
+    heapSamplingStart: () => child.call("heapSamplingStart").then(() => {}),
+    heapSamplingStop: (path) => child.call("heapSamplingStop", { path }).then(() => {}),
     close: async () => {
       // Only a clean exit writes a --cpu-prof / --heap-prof profile: when profiling, wait for a
       // busy side to get to the exit request; otherwise a killed side is as good as an exited one.
@@ -198,4 +254,4 @@ export function startSide(kind: SideKind, execArgv: string[] = []): SideHandle {
   };
 }
 
-if (process.argv.includes("--side")) runSide();
+if (process.argv.includes("--bench-side-process")) runSide();

@@ -1,0 +1,82 @@
+/**
+ * Profiling driver for the network scenarios: one side, one gateway, N users, then what was asked:
+ *
+ *   tsx bench/network/profile.ts --side nd --users 1000 --interval 2000 --cpu 30 --out /tmp/prof
+ *   tsx bench/network/profile.ts --side nd --users 10000 --ramp 500 --cpu 30 --changes 20
+ *   tsx bench/network/profile.ts --side nd --users 1000 --heap
+ *
+ * --ramp B  brings the users up B at a time (each batch presenting before the next), where the
+ *           scenarios start them all at once: to reach steady state when a burst does not make it.
+ * --cpu S   a plain S-second CPU window (the steady figure), then a profiled one: steady.cpuprofile.
+ * --changes S  100 track changes/s for S seconds, plain then profiled: changes.cpuprofile.
+ * --heap    samples the allocations of the bring-up still live after it: bringup.heapprofile.
+ *
+ * Read them with `tsx bench/journal/profile-summary.ts <file>.cpuprofile` and
+ * `tsx bench/network/heap-summary.ts <file>.heapprofile` (both map tsx's output back to .ts lines).
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { percentile } from "../figures.ts";
+import { startGateway } from "./gateway-process.ts";
+import { REAL_HEARTBEAT_MS, sleep } from "./session.ts";
+import { startSide, type SideKind } from "./side.ts";
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : (argv[i + 1] ?? "");
+};
+const kind = (flag("side") ?? "nd") as SideKind;
+const users = Number(flag("users") ?? 1000);
+const interval = Number(flag("interval") ?? REAL_HEARTBEAT_MS);
+const ramp = Number(flag("ramp") ?? users);
+const out = flag("out") ?? "/tmp/nd-bench-profile";
+mkdirSync(out, { recursive: true });
+
+const gateway = await startGateway(interval);
+const side = startSide(kind);
+try {
+  const { before } = await side.start(users, gateway.url);
+  if (argv.includes("--heap")) await side.heapSamplingStart();
+  const t0 = performance.now();
+  for (let from = 0; from < users; from += ramp) {
+    const to = Math.min(users, from + ramp);
+    const t = performance.now();
+    await side.playAll({ from, to });
+    await gateway.waitPresented(to, 600_000);
+    if (ramp < users) console.log(`users ${to}: batch presenting in ${(performance.now() - t).toFixed(0)} ms`);
+  }
+  console.log(`${kind} ${users}: all presenting in ${(performance.now() - t0).toFixed(0)} ms`);
+  if (argv.includes("--heap")) await side.heapSamplingStop(join(out, "bringup.heapprofile"));
+  const after = await side.memory();
+  const perUser = (field: "rss" | "heapTotal" | "heapUsed") => ((after[field] - before[field]) / users / 1024).toFixed(1);
+  console.log(`per user: RSS ${perUser("rss")} KiB, V8 heap ${perUser("heapTotal")} KiB held, ${perUser("heapUsed")} KiB live`);
+  await sleep(5_000);
+
+  const cpuSeconds = Number(flag("cpu") ?? 0);
+  if (cpuSeconds > 0) {
+    for (const profiled of [false, true]) {
+      await gateway.reset();
+      const cpu = profiled ? await side.cpuProfile(cpuSeconds * 1000, join(out, "steady.cpuprofile")) : await side.cpu(cpuSeconds * 1000);
+      const stats = await gateway.stats();
+      const seconds = cpu.wallMs / 1000;
+      console.log(`steady${profiled ? " (profiled)" : ""}: ${(cpu.cpuMs / seconds / (users / 1000)).toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${(stats.op1 / seconds).toFixed(0)} beats/s, ${stats.closed} closed`);
+    }
+  }
+
+  const changeSeconds = Number(flag("changes") ?? 0);
+  if (changeSeconds > 0) {
+    for (const profiled of [false, true]) {
+      await gateway.stats();
+      const profiling = profiled ? side.cpuProfile(changeSeconds * 1000 + 500, join(out, "changes.cpuprofile")) : null;
+      const { sent } = await side.changes(100, changeSeconds * 1000);
+      await profiling;
+      await sleep(1_000);
+      const samples = (await gateway.stats()).latencyMs.sort((a, b) => a - b);
+      console.log(`changes${profiled ? " (profiled)" : ""}: ${samples.length}/${sent} arrived, p50 ${percentile(samples, 50).toFixed(2)} ms, p99 ${percentile(samples, 99).toFixed(2)} ms, max ${(samples.at(-1) ?? Number.NaN).toFixed(2)} ms`);
+    }
+  }
+} finally {
+  await side.close();
+  await gateway.close();
+}
