@@ -10,6 +10,8 @@
  * --cpu S   a plain S-second CPU window (the steady figure), then a profiled one: steady.cpuprofile.
  * --changes S  100 track changes/s for S seconds, plain then profiled: changes.cpuprofile.
  * --heap    samples the allocations of the bring-up still live after it: bringup.heapprofile.
+ * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
+ *           if the users are not all presenting by then.
  *
  * Read them with `tsx bench/journal/profile-summary.ts <file>.cpuprofile` and
  * `tsx bench/network/heap-summary.ts <file>.heapprofile` (both map tsx's output back to .ts lines).
@@ -38,14 +40,25 @@ const side = startSide(kind);
 try {
   const { before } = await side.start(users, gateway.url);
   if (argv.includes("--heap")) await side.heapSamplingStart();
+  // --bringup S: profile the first S seconds of the bring-up, and give up on it after them.
+  const bringUpSeconds = Number(flag("bringup") ?? 0);
+  const profiling = bringUpSeconds > 0;
+  if (profiling) await side.cpuProfileStart();
   const t0 = performance.now();
   for (let from = 0; from < users; from += ramp) {
     const to = Math.min(users, from + ramp);
     const t = performance.now();
-    await side.playAll({ from, to });
-    await gateway.waitPresented(to, 600_000);
+    const { firstAt, lastAt } = await side.playAll({ from, to });
+    if (profiling) console.log(`dispatching ${to - from} playbacks took ${(lastAt - firstAt).toFixed(0)} ms (one synchronous loop)`);
+    const up = await gateway.waitPresented(to, profiling ? bringUpSeconds * 1000 : 600_000).then(() => true, () => false);
+    if (!up) {
+      const stats = await gateway.stats();
+      await side.cpuProfileStop(join(out, "bringup.cpuprofile"));
+      throw new Error(`${kind} ${users}: ${stats.presentedUsers} presenting, ${stats.identified} identified after ${bringUpSeconds} s; giving up`);
+    }
     if (ramp < users) console.log(`users ${to}: batch presenting in ${(performance.now() - t).toFixed(0)} ms`);
   }
+  if (profiling) await side.cpuProfileStop(join(out, "bringup.cpuprofile"));
   console.log(`${kind} ${users}: all presenting in ${(performance.now() - t0).toFixed(0)} ms`);
   if (argv.includes("--heap")) await side.heapSamplingStop(join(out, "bringup.heapprofile"));
   const after = await side.memory();

@@ -133,6 +133,17 @@ async function inspector() {
   return inspectorSession;
 }
 
+async function startCpuProfile(): Promise<void> {
+  const session = await inspector();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+}
+
+async function stopCpuProfile(path: string): Promise<void> {
+  const { profile } = await (await inspector()).post("Profiler.stop");
+  writeFileSync(path, JSON.stringify(profile));
+}
+
 function runSide(): void {
   let users = 0;
   let side: Side | null = null;
@@ -189,16 +200,15 @@ function runSide(): void {
       return { sent, maxLagMs };
     },
     // Diagnostics for profile.ts: a CPU profile of one window, and the allocation sites of live memory.
+    cpuProfileStart: () => startCpuProfile(),
+    cpuProfileStop: ({ path }: { path: string }) => stopCpuProfile(path),
     async cpuProfile({ windowMs, path }: { windowMs: number; path: string }): Promise<CpuReading> {
-      const session = await inspector();
-      await session.post("Profiler.enable");
-      await session.post("Profiler.start");
+      await startCpuProfile();
       const start = process.cpuUsage();
       const t0 = performance.now();
       await new Promise((resolve) => setTimeout(resolve, windowMs));
       const reading = cpuSince(start, t0);
-      const { profile } = await session.post("Profiler.stop");
-      writeFileSync(path, JSON.stringify(profile));
+      await stopCpuProfile(path);
       return reading;
     },
     async heapSamplingStart() {
@@ -225,6 +235,8 @@ export interface SideHandle {
   cpu(windowMs: number): Promise<CpuReading>;
   changes(perSecond: number, durationMs: number): Promise<{ sent: number; maxLagMs: number }>;
   cpuProfile(windowMs: number, path: string): Promise<CpuReading>;
+  cpuProfileStart(): Promise<void>;
+  cpuProfileStop(path: string): Promise<void>;
   heapSamplingStart(): Promise<void>;
   heapSamplingStop(path: string): Promise<void>;
   /** Removes the journal's temp dir and ends the process (its sockets die with it). */
@@ -242,6 +254,8 @@ export function startSide(kind: SideKind, execArgv: string[] = []): SideHandle {
     cpu: (windowMs) => child.call("cpu", { windowMs }),
     changes: (perSecond, durationMs) => child.call("changes", { perSecond, durationMs }),
     cpuProfile: (windowMs, path) => child.call("cpuProfile", { windowMs, path }),
+    cpuProfileStart: () => child.call("cpuProfileStart").then(() => {}),
+    cpuProfileStop: (path) => child.call("cpuProfileStop", { path }).then(() => {}),
     heapSamplingStart: () => child.call("heapSamplingStart").then(() => {}),
     heapSamplingStop: (path) => child.call("heapSamplingStop", { path }).then(() => {}),
     close: async () => {
