@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { memoryLogger, redactingLogger, SecretScrubber } from "../src/adapters/logger.ts";
+
+describe("redacting logger", () => {
+  it("replaces every secret, adjacent, repeated, sharing a prefix, or one inside another", () => {
+    const scrubber = new SecretScrubber(["token-alice-1234", "token-alice-1234-long", "token-bob-9999", "abc"]);
+    expect(scrubber.scrub("a token-alice-1234 b token-bob-9999token-bob-9999 c")).toBe("a [redacted] b [redacted][redacted] c");
+    expect(scrubber.scrub("x token-alice-1234-long y")).toBe("x [redacted] y");
+    expect(scrubber.scrub("token-alice-123 is not a token; abc is too short to redact")).toBe("token-alice-123 is not a token; abc is too short to redact");
+  });
+
+  it("scrubs the message and the data, and passes clean data through untouched", () => {
+    const inner = memoryLogger();
+    const secrets = ["mfa.SECRET-token-for-alice"];
+    const logger = redactingLogger(inner, () => secrets);
+    const clean = { user: "alice", code: 4000 };
+    logger.log("warn", "closed for mfa.SECRET-token-for-alice", { nested: { t: "Bearer mfa.SECRET-token-for-alice" } });
+    logger.log("info", "closed", clean);
+    expect(inner.text()).not.toContain(secrets[0]);
+    expect(inner.entries[0]).toEqual({ level: "warn", message: "closed for [redacted]", data: { nested: { t: "Bearer [redacted]" } } });
+    expect(inner.entries[1]!.data).toBe(clean);
+  });
+
+  it("finds a secret among 10,000 and leaves a clean line as it is", () => {
+    const many = new SecretScrubber(Array.from({ length: 10_000 }, (_, i) => `token-${i}-abcdefghijklmnop`));
+    const line = "gateway closed: connection dropped for user u1234 on socket 7 ".repeat(3);
+    expect(many.scrub(line)).toBe(line);
+    expect(many.scrub(`${line}token-9999-abcdefghijklmnop`)).toBe(`${line}[redacted]`);
+  });
+});
