@@ -44,7 +44,15 @@ afterEach(async () => {
   // Checked after every test, whatever it did: no token in any log entry.
   expect(logger.text()).not.toContain(LB_TOKEN);
   expect(logger.text()).not.toContain(OTHER_TOKEN);
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+  // Close idle keep-alive connections too: under Deno a pooled fetch connection to a closed server
+  // could otherwise be reused by a later test's server on the same port, and hang.
+  await Promise.all(
+    servers.splice(0).map((s) => {
+      const closed = new Promise((resolve) => s.close(resolve));
+      s.closeAllConnections?.();
+      return closed;
+    }),
+  );
   logger = memoryLogger();
 });
 
@@ -198,10 +206,15 @@ describe("POST /1/submit-listens", () => {
 describe("GET /1/validate-token", () => {
   it("answers ListenBrainz's shape for a known token and 401 for an unknown one", async () => {
     const { url } = await startReceiver();
-    const validate = async (token?: string) => {
-      const response = await fetch(`${url}/1/validate-token`, { headers: token ? { authorization: `Token ${token}` } : {} });
-      return { status: response.status, body: await response.json() };
-    };
+    // A fresh connection per call (agent: false): no pooled connection can outlive its server.
+    const validate = (token?: string) =>
+      new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+        const req = request(`${url}/1/validate-token`, { agent: false, headers: token ? { authorization: `Token ${token}` } : {} }, (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        });
+        req.on("error", reject).end();
+      });
     expect(await validate(LB_TOKEN)).toEqual({ status: 200, body: { code: 200, message: "Token valid.", valid: true, user_name: "alice" } });
     const invalid = { status: 401, body: { code: 401, message: "Invalid authorization token.", valid: false } };
     expect(await validate(OTHER_TOKEN)).toEqual(invalid);
