@@ -142,7 +142,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   function apply(running: Actor<typeof supervisorMachine>, entry: JournalEntry): void {
     const user = "user" in entry.event ? entry.event.user : null;
     const before = user === null ? undefined : running.getSnapshot().context.machines[user];
-    seqOf.set(entry.event, entry.seq);
+    if (options.trace) seqOf.set(entry.event, entry.seq); // only the trace names causes
     running.send(entry.event);
     const after = user === null ? undefined : running.getSnapshot().context.machines[user];
     if (user !== null && after && after !== before) history.started(user, entry.seq);

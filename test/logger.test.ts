@@ -28,3 +28,12 @@ describe("redacting logger", () => {
     expect(many.scrub(`${line}token-9999-abcdefghijklmnop`)).toBe(`${line}[redacted]`);
   });
 });
+
+describe("redacting logger layers", () => {
+  it("a redacting logger wrapped again scrubs both layers' secrets in one layer", () => {
+    const inner = memoryLogger();
+    const outer = redactingLogger(redactingLogger(inner, () => ["cli-SECRET-from-env"]), () => ["service-SECRET-token"]);
+    outer.log("info", "cli-SECRET-from-env and service-SECRET-token");
+    expect(inner.entries).toEqual([{ level: "info", message: "[redacted] and [redacted]" }]);
+  });
+});

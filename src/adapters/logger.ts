@@ -43,6 +43,10 @@ export function memoryLogger(): Logger & { entries: LogEntry[]; text(): string }
  * secrets in the first place.
  */
 export function redactingLogger(inner: Logger, secrets: () => Iterable<string>): Logger {
+  // Wrapping a redacting logger (the CLI's, then startApp's, then the service's) makes one layer
+  // over all the secrets, not one pass per layer.
+  const wrapped = redacting.get(inner);
+  if (wrapped) return redactingLogger(wrapped.inner, union(wrapped.secrets, secrets));
   let source: Iterable<string> | undefined;
   let scrubber = new SecretScrubber([]);
   // The index is rebuilt only when the list changes (the service passes one fixed array).
@@ -54,7 +58,7 @@ export function redactingLogger(inner: Logger, secrets: () => Iterable<string>):
     }
     return scrubber;
   };
-  return {
+  const logger: Logger = {
     log(level, message, data) {
       const scrub = current();
       const json = data === undefined ? undefined : JSON.stringify(data);
@@ -63,7 +67,22 @@ export function redactingLogger(inner: Logger, secrets: () => Iterable<string>):
       inner.log(level, scrub.scrub(message), cleanData);
     },
   };
+  redacting.set(logger, { inner, secrets });
+  return logger;
 }
+
+/** Both lists as one, the same array as long as neither source changes (the index is kept). */
+function union(a: () => Iterable<string>, b: () => Iterable<string>): () => Iterable<string> {
+  let last: [Iterable<string>, Iterable<string>, string[]] | undefined;
+  return () => {
+    const [x, y] = [a(), b()];
+    if (!last || last[0] !== x || last[1] !== y) last = [x, y, [...x, ...y]];
+    return last[2];
+  };
+}
+
+/** The redacting loggers made here, with what they wrap. */
+const redacting = new WeakMap<Logger, { inner: Logger; secrets: () => Iterable<string> }>();
 
 /**
  * Replaces every occurrence of any of many secrets in one pass over the text. Secrets are indexed
