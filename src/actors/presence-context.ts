@@ -97,6 +97,14 @@ export function initialContext(input: PresenceInput): PresenceContext {
 }
 
 /**
+ * A disconnected machine whose context holds nothing (nothing to show, no open rate window, no
+ * identify cooldown) is as good as a fresh one, so the supervisor may stop it.
+ */
+export function isIdleContext(c: PresenceContext): boolean {
+  return c.playback === null && c.presenceInWindow === 0 && c.framesInWindow === 0 && !c.identifyCoolingDown;
+}
+
+/**
  * What a context should show depends only on its playback, artwork, paused image and settings,
  * objects an assign passes along untouched. So it is worked out once per playback object and
  * reused while those stay the same, however many guards ask: a replay asks thousands of times a

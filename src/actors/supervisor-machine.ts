@@ -1,6 +1,7 @@
 import { assertEvent, enqueueActions, setup, type ActorRefFrom, type SnapshotFrom } from "xstate";
 import type { Effect } from "./effects.ts";
 import type { DomainEvent } from "./events.ts";
+import { isIdleContext } from "./presence-context.ts";
 import { presenceMachine } from "./presence-machine.ts";
 import { seedFrom } from "./random.ts";
 import type { PresenceInput } from "./settings.ts";
@@ -33,18 +34,9 @@ export type SupervisorEvent = DomainEvent | ChildFailure | ChildDone;
 const machineId = (user: string) => `presence:${user}`;
 const userOf = (event: { type: string }) => event.type.replace(/^xstate\.(error|done)\.actor\.presence:/, "");
 
-/** A machine may be stopped when it holds nothing: no socket, nothing to show, no open rate window. */
-function isIdle(snapshot: SnapshotFrom<typeof presenceMachine>): boolean {
-  if (snapshot.status !== "active") return true;
-  const c = snapshot.context;
-  return (
-    snapshot.value === "disconnected" &&
-    c.playback === null &&
-    c.presenceInWindow === 0 &&
-    c.framesInWindow === 0 &&
-    !c.identifyCoolingDown
-  );
-}
+/** A machine may be stopped when it holds nothing (see `isIdleContext`). */
+const isIdle = (snapshot: SnapshotFrom<typeof presenceMachine>) =>
+  snapshot.status !== "active" || (snapshot.value === "disconnected" && isIdleContext(snapshot.context));
 
 /**
  * The root of the actor system. It spawns one `presenceMachine` per user on that user's first
