@@ -4,7 +4,8 @@ import type { Activity, Effect } from "./actors/effects.ts";
 import type { DomainEvent, DomainEventInput, ServiceEvent } from "./actors/events.ts";
 import type { Track } from "./actors/track.ts";
 import { presenceMachine } from "./actors/presence-machine.ts";
-import { supervisorMachine } from "./actors/supervisor-machine.ts";
+import { shardMachine } from "./actors/shard-machine.ts";
+import { hasPresence, presenceOf, supervisorMachine } from "./actors/supervisor-machine.ts";
 import { ArtworkResolver } from "./adapters/artwork.ts";
 import { DiscordRest } from "./adapters/discord-rest.ts";
 import { runEffect, type EffectPorts } from "./adapters/effect-runner.ts";
@@ -127,11 +128,17 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     options.trace?.({ kind: "effect", at: clock.now(), live, user, cause: cause.type, causeSeq: seqOf.get(cause) ?? null, effect });
     if (live) runEffect(ports, user, effect);
   }
+  const performFor = ({ event }: { event: { type: string } }, { user, effect }: { user: string; effect: Effect }) => perform(user, event, effect);
   const machine = supervisorMachine.provide({
-    actions: { perform: ({ event }, { user, effect }: { user: string; effect: Effect }) => perform(user, event, effect) },
+    actions: { perform: performFor },
     actors: {
-      presence: presenceMachine.provide({
-        actions: { perform: ({ context, event }, effect: Effect) => perform(context.user, event, effect) },
+      shard: shardMachine.provide({
+        actions: { perform: performFor },
+        actors: {
+          presence: presenceMachine.provide({
+            actions: { perform: ({ context, event }, effect: Effect) => perform(context.user, event, effect) },
+          }),
+        },
       }),
     },
   });
@@ -141,10 +148,10 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   /** Applies one journaled input, noting when it started a user's current machine (for compaction). */
   function apply(running: Actor<typeof supervisorMachine>, entry: JournalEntry): void {
     const user = "user" in entry.event ? entry.event.user : null;
-    const before = user === null ? undefined : running.getSnapshot().context.machines[user];
+    const before = user === null ? undefined : presenceOf(running.getSnapshot(), user);
     if (options.trace) seqOf.set(entry.event, entry.seq); // only the trace names causes
     running.send(entry.event);
-    const after = user === null ? undefined : running.getSnapshot().context.machines[user];
+    const after = user === null ? undefined : presenceOf(running.getSnapshot(), user);
     if (user !== null && after && after !== before) history.started(user, entry.seq);
   }
 
@@ -215,8 +222,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     },
     async compact() {
       if (!actor) return;
-      const machines = actor.getSnapshot().context.machines;
-      await compactJournal(journal, history, (user) => Object.hasOwn(machines, user));
+      const snapshot = actor.getSnapshot();
+      await compactJournal(journal, history, (user) => hasPresence(snapshot, user));
     },
     journalBytes: () => journal.size(),
     dispatch,

@@ -1,6 +1,6 @@
 import type { SnapshotFrom } from "xstate";
 import type { Activity } from "./actors/effects.ts";
-import type { supervisorMachine } from "./actors/supervisor-machine.ts";
+import { presenceOf, type supervisorMachine } from "./actors/supervisor-machine.ts";
 import type { ServiceConfig } from "./config/service-config.ts";
 
 /** One user as the status page, `/status` and `service.status()` show them. No secret. */
@@ -35,7 +35,7 @@ export function stateName(value: unknown): string {
 
 export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeof supervisorMachine>): UserStatusReport[] {
   return config.users.map((user, index) => {
-    const machine = snapshot.context.machines[user.username]?.getSnapshot();
+    const machine = presenceOf(snapshot, user.username)?.getSnapshot();
     if (user.enabled === false || !machine) {
       return {
         user: user.username,

@@ -35,7 +35,7 @@ describe("nd-presence charts", () => {
   it("writes each machine as JSON for Stately and as Mermaid, and says what it wrote", { timeout }, async () => {
     const result = await run(["charts", "--out", "out"]);
     expect(result.code).toBe(0);
-    for (const name of ["presence", "supervisor"]) {
+    for (const name of ["presence", "shard", "supervisor"]) {
       for (const ext of ["json", "mmd"]) expect(result.stdout).toContain(`wrote ${join("out", `${name}.${ext}`)}`);
       expect(read(`out/${name}.mmd`).startsWith("stateDiagram-v2\n")).toBe(true);
     }
@@ -55,9 +55,13 @@ describe("nd-presence charts", () => {
     const supervisor = JSON.parse(read("out/supervisor.json"));
     expect(supervisor).toMatchObject({ id: "supervisor", initial: "running" });
     expect(stateNames(supervisor)).toEqual(["running", "stopping", "stopped"]);
-    expect(supervisor.states.running.after).toHaveProperty("sweepInterval");
-    expect(supervisor.meta.implementations).toMatchObject({ delays: ["sweepInterval"], actors: ["presence"] });
+    expect(supervisor.meta.implementations).toMatchObject({ actors: ["shard"] });
     expect(read("out/supervisor.json")).toContain('"guard": "isConfiguredUser"');
+    const shard = JSON.parse(read("out/shard.json"));
+    expect(shard).toMatchObject({ id: "shard", initial: "running" });
+    expect(stateNames(shard)).toEqual(["running", "stopping", "stopped"]);
+    expect(shard.states.running.after).toHaveProperty("sweepInterval");
+    expect(shard.meta.implementations).toMatchObject({ delays: ["sweepInterval"], actors: ["presence"] });
   });
 
   it("writes to ./charts by default; --help says so", { timeout }, async () => {

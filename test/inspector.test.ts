@@ -66,15 +66,17 @@ const showsTrack = (messages: Message[], sessionId: string) =>
   messages.some((m) => m.type === "@xstate.snapshot" && m.sessionId === sessionId && JSON.stringify(m.snapshot?.context).includes(song.title));
 
 describe("Stately inspector relay", () => {
-  it("streams the supervisor and each user's machine live, with the playback in their snapshots", async () => {
+  it("streams the supervisor, its shards and each user's machine live, with the playback in their snapshots", async () => {
     const { gateway, inspector, viewer, service } = await startWithInspector();
     service.dispatch({ type: "playback.playing", user: "alice", track: song, positionMs: 0 });
     await gateway.waitForFrame((f) => f.op === 3, 5_000);
 
     const alice = await until(() => registrationOf(viewer.messages(), "presence:alice"), 2_000, "presence:alice registered");
     const supervisor = registrationOf(viewer.messages(), "supervisor");
+    const shard = registrationOf(viewer.messages(), "shard:0");
     expect(supervisor?.parentId).toBeUndefined();
-    expect(alice.parentId).toBe(supervisor?.sessionId);
+    expect(shard?.parentId).toBe(supervisor?.sessionId);
+    expect(alice.parentId).toBe(shard?.sessionId);
     await until(() => showsTrack(viewer.messages(), alice.sessionId), 2_000, "a snapshot showing the track");
     expect(viewer.messages().some((m) => m.type === "@xstate.event" && m.event?.type === "playback.playing")).toBe(true);
     expect(viewer.messages().some((m) => m.type === "@xstate.snapshot" && m.sessionId === alice.sessionId && JSON.stringify(m.snapshot?.value).includes("presenting"))).toBe(true);

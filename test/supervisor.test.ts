@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { until } from "./fakes/wait.ts";
 import { TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 
 let h: Harness;
@@ -84,6 +85,56 @@ describe("supervisor", () => {
     // The service still takes events, for everyone.
     h.play(song, { user: "bob" });
     await h.gateway.waitForFrame((f) => f.op === 3 && h.activityOf(f)?.details === song.title);
+  });
+
+  it("spreads a large household over shards, routes each user's events to the right one, and stops them all", async () => {
+    // 250 users: three shards (100, 100, 50). The fake accepts the same token for everyone.
+    const household = Array.from({ length: 250 }, (_, i) => ({ username: `user${i}`, discordToken: TOKENS.alice }));
+    h = await startHarness({ users: household });
+    const listeners = ["user0", "user150", "user249"];
+    for (const [i, user] of listeners.entries()) h.play(i === 1 ? otherSong : song, { user });
+    await h.gateway.waitForFrame((f) => f.op === 3 && h.activityOf(f)?.details === otherSong.title);
+    await until(() => h.framesWithOp(3).length >= 3, 2_000, "three presences");
+    expect(h.gateway.connections).toHaveLength(3);
+    const states = h.service.status().users.filter((u) => u.state !== "idle");
+    expect(states.map((u) => [u.user, u.state, u.showing?.details])).toEqual([
+      ["user0", "presenting.playing", song.title],
+      ["user150", "presenting.playing", otherSong.title],
+      ["user249", "presenting.playing", song.title],
+    ]);
+    expect(h.service.actor?.getSnapshot().children).toHaveProperty("shard:2");
+
+    // A gateway event (op 7 on one socket) reaches only the machine that owns that socket.
+    h.gateway.send({ op: 7, d: null }, 1);
+    const presenting = () => h.service.status().users.filter((u) => u.state === "presenting.playing" && u.connected).length === 3;
+    for (let i = 0; i < 20 && !(h.gateway.connections.length === 4 && presenting()); i++) await h.advance(100);
+    expect(presenting()).toBe(true);
+    const reconnected = h.service.status().users.filter((u) => u.reconnects > 0).map((u) => u.user);
+    expect(reconnected).toHaveLength(1);
+    expect(listeners).toContain(reconnected[0]);
+
+    // Fill user249's presence window (5 per 20 s), so that their clear would have to wait for a slot.
+    for (let i = 0; i < 4; i++) {
+      const before = h.framesWithOp(3).length;
+      h.play(i % 2 ? song : otherSong, { user: "user249" });
+      await until(() => h.framesWithOp(3).length > before, 2_000, "the track change");
+    }
+
+    // Shutdown waits for every shard: the supervisor stops only when user249's machine has given up
+    // waiting (shutdownTimeoutMs, 4 s) and closed its session, which clears it on Discord's side.
+    const clears = () => h.framesWithOp(3).filter((f) => h.activityOf(f) === null);
+    const stopped = h.service.stop({ clear: true });
+    await h.advance(0);
+    expect(clears()).toHaveLength(2);
+    expect(h.service.actor?.getSnapshot().value).toBe("stopping");
+    await h.advance(3_900);
+    expect(h.service.actor?.getSnapshot().value).toBe("stopping");
+    await h.advance(100);
+    await stopped;
+    expect(h.service.actor?.getSnapshot().value).toBe("stopped");
+    // Connection 1 was closed with 4000 after op 7 (to resume); the three live ones close with 1000.
+    const live = h.gateway.connections.filter((_, i) => i !== 1);
+    expect(await Promise.all(live.map((_, i) => h.gateway.waitForClose(i === 0 ? 0 : i + 1).then((c) => c.code)))).toEqual([1000, 1000, 1000]);
   });
 
   it("stops machines with nothing left to do, and starts a fresh one on the next track", async () => {

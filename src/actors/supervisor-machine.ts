@@ -1,13 +1,9 @@
 import { assertEvent, enqueueActions, setup, type ActorRefFrom, type SnapshotFrom } from "xstate";
 import type { Effect } from "./effects.ts";
 import type { DomainEvent } from "./events.ts";
-import { isIdleContext } from "./presence-context.ts";
-import { presenceMachine } from "./presence-machine.ts";
-import { seedFrom } from "./random.ts";
-import type { PresenceInput } from "./settings.ts";
+import { shardMachine, type PresenceRef, type UserProfile } from "./shard-machine.ts";
 
-/** A configured user, as the supervisor knows them: everything but the seed, and no secret. */
-export type UserProfile = Omit<PresenceInput, "seed">;
+export type { PresenceRef, UserProfile } from "./shard-machine.ts";
 
 export interface SupervisorInput {
   users: UserProfile[];
@@ -15,34 +11,45 @@ export interface SupervisorInput {
   sweepIntervalMs: number;
 }
 
-type PresenceRef = ActorRefFrom<typeof presenceMachine>;
+type ShardRef = ActorRefFrom<typeof shardMachine>;
 
 export interface SupervisorContext {
-  profiles: Record<string, UserProfile>;
-  /** The running presence machine of each user who has one. */
-  machines: Record<string, PresenceRef>;
+  /** The shards, each supervising up to `USERS_PER_SHARD` users. */
+  shards: ShardRef[];
+  /** The index in `shards` of each configured (and enabled) user's shard. */
+  shardOf: Record<string, number>;
   /** Events refused because their user is not configured, by user name. */
   refused: Record<string, number>;
-  sweepIntervalMs: number;
 }
 
-/** A child crashed (a bug): XState sends its parent `xstate.error.actor.<id>`. */
-type ChildFailure = { type: `xstate.error.actor.${string}`; error: unknown };
-type ChildDone = { type: `xstate.done.actor.${string}` };
-export type SupervisorEvent = DomainEvent | ChildFailure | ChildDone;
-
-const machineId = (user: string) => `presence:${user}`;
-const userOf = (event: { type: string }) => event.type.replace(/^xstate\.(error|done)\.actor\.presence:/, "");
-
-/** A machine may be stopped when it holds nothing (see `isIdleContext`). */
-const isIdle = (snapshot: SnapshotFrom<typeof presenceMachine>) =>
-  snapshot.status !== "active" || (snapshot.value === "disconnected" && isIdleContext(snapshot.context));
+/** A shard said it has stopped every machine it had (after `service.shutdown`). */
+type ShardStopped = { type: "shard.stopped" };
+export type SupervisorEvent = DomainEvent | ShardStopped;
 
 /**
- * The root of the actor system. It spawns one `presenceMachine` per user on that user's first
- * playback event, routes every other event to the user's machine, refuses events for users who
- * are not configured (counted, logged once), stops machines that have nothing left to do, and
- * keeps a crashed machine from touching any other user.
+ * Users per shard. Spawning or stopping a machine copies its parent's map of children (XState),
+ * so the cost of a spawn grows with the shard, not with the household: 100 keeps it small while
+ * 10,000 users need only 100 shards.
+ */
+export const USERS_PER_SHARD = 100;
+
+/** The user's running presence machine, if they have one. */
+export function presenceOf(snapshot: SnapshotFrom<typeof supervisorMachine>, user: string): PresenceRef | undefined {
+  const { shards, shardOf } = snapshot.context;
+  if (!Object.hasOwn(shardOf, user)) return undefined;
+  return shards[shardOf[user]!]?.getSnapshot().context.machines[user];
+}
+
+/** Whether a user has a running presence machine. */
+export function hasPresence(snapshot: SnapshotFrom<typeof supervisorMachine>, user: string): boolean {
+  return presenceOf(snapshot, user) !== undefined;
+}
+
+/**
+ * The root of the actor system. Each configured user belongs to one shard (`shardMachine`),
+ * which spawns the user's `presenceMachine` on their first playback event. The supervisor routes
+ * every event to its user's shard, refuses events for users who are not configured (counted,
+ * logged once), and passes shutdown and the runtime's own events to every shard.
  *
  * @example
  * const supervisor = createActor(supervisorMachine.provide({ actions: { perform: (_, e) => log(e) } }), {
@@ -56,31 +63,15 @@ export const supervisorMachine = setup({
     events: {} as SupervisorEvent,
     input: {} as SupervisorInput,
   },
-  actors: { presence: presenceMachine },
+  actors: { shard: shardMachine },
   actions: {
     /** Replaced by the host: carries out (or records) an effect on behalf of `user`. */
     perform: (_: unknown, _params: { user: string; effect: Effect }) => {},
 
-    spawnPresence: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, ["playback.playing", "playback.paused", "playback.stopped"]);
-      const profile = context.profiles[event.user]!;
-      enqueue.assign({
-        // The map is updated in place: copying it for every spawn made starting N users O(N²)
-        // (70 s for 10,000 at start-up). It is only ever read through the latest context.
-        machines: ({ context: c, spawn }) => {
-          c.machines[event.user] = spawn("presence", {
-            id: machineId(event.user),
-            input: { ...profile, seed: seedFrom(event.user, event.at) },
-          });
-          return c.machines;
-        },
-      });
-    }),
-
-    routeToUser: enqueueActions(({ context, event, enqueue }) => {
+    routeToShard: enqueueActions(({ context, event, enqueue }) => {
       if (!("user" in event)) return;
-      const machine = context.machines[event.user];
-      if (machine) enqueue.sendTo(machine, event);
+      const shard = context.shards[context.shardOf[event.user]!];
+      if (shard) enqueue.sendTo(shard, event);
     }),
 
     refuseUnknownUser: enqueueActions(({ context, event, enqueue }) => {
@@ -93,103 +84,52 @@ export const supervisorMachine = setup({
       enqueue.assign({ refused: { ...context.refused, [event.user]: count + 1 } });
     }),
 
-    stopIdleMachines: enqueueActions(({ context, enqueue }) => {
-      const idle = Object.entries(context.machines).filter(([, ref]) => isIdle(ref.getSnapshot()));
-      if (idle.length === 0) return;
-      for (const [, ref] of idle) enqueue.stopChild(ref);
-      const machines = { ...context.machines };
-      for (const [user] of idle) delete machines[user];
-      enqueue.assign({ machines });
-    }),
-
-    /** A machine crashed: log it and drop it; the user's next playback event starts a fresh one. */
-    dropFailedMachine: enqueueActions(({ context, event, enqueue }) => {
-      const user = userOf(event);
-      if (event.type.startsWith("xstate.error.")) {
-        const error = (event as ChildFailure).error;
-        const effect: Effect = { type: "log", level: "error", message: "presence machine crashed; it will restart on the next event", data: { user, error: String(error) } };
-        enqueue({ type: "perform", params: { user, effect } });
-        // End the orphaned session (1000), so that nothing it showed lingers.
-        const close: Effect = { type: "socket.closeAny", code: 1000, reason: "restarting after an error" };
-        enqueue({ type: "perform", params: { user, effect: close } });
-      }
-      const ref = context.machines[user];
-      if (!ref) return;
-      enqueue.stopChild(ref);
-      const { [user]: _dropped, ...machines } = context.machines;
-      enqueue.assign({ machines });
-    }),
-
-    shutDownMachines: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "service.shutdown");
-      for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
-    }),
-
     broadcast: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, ["runtime.stopped", "runtime.resumed"]);
-      for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
-    }),
-
-    stopIdleMachine: enqueueActions(({ context, event, enqueue }) => {
-      if (!("user" in event)) return;
-      const ref = context.machines[event.user];
-      if (ref) enqueue.stopChild(ref);
+      assertEvent(event, ["service.shutdown", "runtime.stopped", "runtime.resumed"]);
+      for (const shard of context.shards) enqueue.sendTo(shard, event);
     }),
   },
   guards: {
-    isConfiguredUser: ({ context, event }) => "user" in event && Object.hasOwn(context.profiles, event.user),
-    hasMachine: ({ context, event }) => "user" in event && Object.hasOwn(context.machines, event.user),
-    hasIdleMachine: ({ context, event }) =>
-      "user" in event && Object.hasOwn(context.machines, event.user) && isIdle(context.machines[event.user]!.getSnapshot()),
-    noMachinesLeft: ({ context }) => Object.keys(context.machines).length === 0,
-  },
-  delays: {
-    sweepInterval: ({ context }) => context.sweepIntervalMs,
+    isConfiguredUser: ({ context, event }) => "user" in event && Object.hasOwn(context.shardOf, event.user),
+    allShardsStopped: ({ context }) => context.shards.every((shard) => shard.getSnapshot().value === "stopped"),
   },
 }).createMachine({
   id: "supervisor",
-  context: ({ input }) => ({
-    profiles: Object.fromEntries(input.users.map((profile) => [profile.user, profile])),
-    machines: {},
-    refused: {},
-    sweepIntervalMs: input.sweepIntervalMs,
-  }),
-  initial: "running",
-  on: {
-    "xstate.error.actor.*": { actions: "dropFailedMachine" },
-    "xstate.done.actor.*": { actions: "dropFailedMachine" },
+  context: ({ input, spawn }) => {
+    const shards: ShardRef[] = [];
+    const shardOf: Record<string, number> = {};
+    for (let first = 0; first < input.users.length; first += USERS_PER_SHARD) {
+      const users = input.users.slice(first, first + USERS_PER_SHARD);
+      for (const profile of users) shardOf[profile.user] = shards.length;
+      shards.push(spawn("shard", { id: `shard:${shards.length}`, input: { users, sweepIntervalMs: input.sweepIntervalMs } }));
+    }
+    return { shards, shardOf, refused: {} };
   },
+  initial: "running",
   states: {
     running: {
       on: {
-        "playback.*": [
-          // An idle machine is as good as a fresh one; replacing it here (not only at the sweep,
-          // whose timing a replay does not share) keeps a replay identical to the live run.
-          { guard: "hasIdleMachine", actions: ["stopIdleMachine", "spawnPresence", "routeToUser"] },
-          { guard: "hasMachine", actions: "routeToUser" },
-          { guard: "isConfiguredUser", actions: ["spawnPresence", "routeToUser"] },
-          { actions: "refuseUnknownUser" },
-        ],
-        // Gateway and artwork answers only matter to a running machine; late ones are dropped.
-        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
-        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
-        "discord.*": { guard: "hasMachine", actions: "routeToUser" },
-        "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
+        "playback.*": [{ guard: "isConfiguredUser", actions: "routeToShard" }, { actions: "refuseUnknownUser" }],
+        // The shard drops answers for a user who has no machine (late ones).
+        "gateway.*": { guard: "isConfiguredUser", actions: "routeToShard" },
+        "artwork.*": { guard: "isConfiguredUser", actions: "routeToShard" },
+        "discord.*": { guard: "isConfiguredUser", actions: "routeToShard" },
+        "service.shutdown": { target: "stopping", actions: "broadcast" },
         "runtime.*": { actions: "broadcast" },
       },
-      after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },
     },
     stopping: {
       // Machines still finishing their shutdown (clearing, closing) keep getting gateway events.
       on: {
-        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
-        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
+        "gateway.*": { guard: "isConfiguredUser", actions: "routeToShard" },
+        "artwork.*": { guard: "isConfiguredUser", actions: "routeToShard" },
+        "shard.stopped": { guard: "allShardsStopped", target: "stopped" },
       },
-      always: { guard: "noMachinesLeft", target: "stopped" },
+      always: { guard: "allShardsStopped", target: "stopped" },
     },
     /** Not final: a journal that ends with a clean stop is replayed, then the service goes on. */
     stopped: {
-      on: { "runtime.resumed": { target: "running" } },
+      on: { "runtime.resumed": { target: "running", actions: "broadcast" } },
     },
   },
 });

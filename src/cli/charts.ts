@@ -3,13 +3,14 @@ import { join } from "node:path";
 import type { AnyStateMachine } from "xstate";
 import { toMermaid } from "../actors/chart.ts";
 import { presenceMachine } from "../actors/presence-machine.ts";
+import { shardMachine } from "../actors/shard-machine.ts";
 import { supervisorMachine } from "../actors/supervisor-machine.ts";
 import { errorText } from "../errors.ts";
 import type { ParsedArgs } from "./args.ts";
 import { defaultChartsDir } from "./help.ts";
 import { exitCode, type CliIo } from "./io.ts";
 
-const machines: Record<string, AnyStateMachine> = { presence: presenceMachine, supervisor: supervisorMachine };
+const machines: Record<string, AnyStateMachine> = { presence: presenceMachine, shard: shardMachine, supervisor: supervisorMachine };
 
 /**
  * `nd-presence charts [--out DIR]`: writes each machine as `<name>.json` (its XState v5 config, for

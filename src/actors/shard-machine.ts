@@ -1,0 +1,180 @@
+import { assertEvent, enqueueActions, sendParent, setup, type ActorRefFrom, type SnapshotFrom } from "xstate";
+import type { Effect } from "./effects.ts";
+import type { DomainEvent } from "./events.ts";
+import { isIdleContext } from "./presence-context.ts";
+import { presenceMachine } from "./presence-machine.ts";
+import { seedFrom } from "./random.ts";
+import type { PresenceInput } from "./settings.ts";
+
+/** A configured user, as the supervisor knows them: everything but the seed, and no secret. */
+export type UserProfile = Omit<PresenceInput, "seed">;
+
+export interface ShardInput {
+  users: UserProfile[];
+  /** How often machines with nothing to do are stopped (ms). */
+  sweepIntervalMs: number;
+}
+
+export type PresenceRef = ActorRefFrom<typeof presenceMachine>;
+
+export interface ShardContext {
+  profiles: Record<string, UserProfile>;
+  /** The running presence machine of each user who has one. */
+  machines: Record<string, PresenceRef>;
+  sweepIntervalMs: number;
+}
+
+/** A child crashed (a bug): XState sends its parent `xstate.error.actor.<id>`. */
+type ChildFailure = { type: `xstate.error.actor.${string}`; error: unknown };
+type ChildDone = { type: `xstate.done.actor.${string}` };
+export type ShardEvent = DomainEvent | ChildFailure | ChildDone;
+
+const machineId = (user: string) => `presence:${user}`;
+const userOf = (event: { type: string }) => event.type.replace(/^xstate\.(error|done)\.actor\.presence:/, "");
+
+/** A machine may be stopped when it holds nothing (see `isIdleContext`). */
+const isIdle = (snapshot: SnapshotFrom<typeof presenceMachine>) =>
+  snapshot.status !== "active" || (snapshot.value === "disconnected" && isIdleContext(snapshot.context));
+
+/**
+ * Supervises the presence machines of a share of the configured users (the supervisor routes
+ * each user's events to their shard). It spawns a user's `presenceMachine` on their first
+ * playback event, routes every other event to it, stops machines that have nothing left to do,
+ * and keeps a crashed machine from touching any other user.
+ *
+ * Why shards: XState copies an actor's map of children on every spawn and every stop, so one
+ * parent of N machines makes starting N users O(N²): 30 s for 10,000 users.
+ */
+export const shardMachine = setup({
+  types: {
+    context: {} as ShardContext,
+    events: {} as ShardEvent,
+    input: {} as ShardInput,
+  },
+  actors: { presence: presenceMachine },
+  actions: {
+    /** Replaced by the host: carries out (or records) an effect on behalf of `user`. */
+    perform: (_: unknown, _params: { user: string; effect: Effect }) => {},
+
+    spawnPresence: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, ["playback.playing", "playback.paused", "playback.stopped"]);
+      const profile = context.profiles[event.user]!;
+      enqueue.assign({
+        // The map is updated in place: copying it for every spawn made starting N users O(N²)
+        // (70 s for 10,000 at start-up). It is only ever read through the latest context.
+        machines: ({ context: c, spawn }) => {
+          c.machines[event.user] = spawn("presence", {
+            id: machineId(event.user),
+            input: { ...profile, seed: seedFrom(event.user, event.at) },
+          });
+          return c.machines;
+        },
+      });
+    }),
+
+    routeToUser: enqueueActions(({ context, event, enqueue }) => {
+      if (!("user" in event)) return;
+      const machine = context.machines[event.user];
+      if (machine) enqueue.sendTo(machine, event);
+    }),
+
+    stopIdleMachines: enqueueActions(({ context, enqueue }) => {
+      const idle = Object.entries(context.machines).filter(([, ref]) => isIdle(ref.getSnapshot()));
+      if (idle.length === 0) return;
+      for (const [, ref] of idle) enqueue.stopChild(ref);
+      const machines = { ...context.machines };
+      for (const [user] of idle) delete machines[user];
+      enqueue.assign({ machines });
+    }),
+
+    /** A machine crashed: log it and drop it; the user's next playback event starts a fresh one. */
+    dropFailedMachine: enqueueActions(({ context, event, enqueue }) => {
+      const user = userOf(event);
+      if (event.type.startsWith("xstate.error.")) {
+        const error = (event as ChildFailure).error;
+        const effect: Effect = { type: "log", level: "error", message: "presence machine crashed; it will restart on the next event", data: { user, error: String(error) } };
+        enqueue({ type: "perform", params: { user, effect } });
+        // End the orphaned session (1000), so that nothing it showed lingers.
+        const close: Effect = { type: "socket.closeAny", code: 1000, reason: "restarting after an error" };
+        enqueue({ type: "perform", params: { user, effect: close } });
+      }
+      const ref = context.machines[user];
+      if (!ref) return;
+      enqueue.stopChild(ref);
+      const { [user]: _dropped, ...machines } = context.machines;
+      enqueue.assign({ machines });
+    }),
+
+    shutDownMachines: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "service.shutdown");
+      for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
+    }),
+
+    broadcast: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, ["runtime.stopped", "runtime.resumed"]);
+      for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
+    }),
+
+    stopIdleMachine: enqueueActions(({ context, event, enqueue }) => {
+      if (!("user" in event)) return;
+      const ref = context.machines[event.user];
+      if (ref) enqueue.stopChild(ref);
+    }),
+  },
+  guards: {
+    isConfiguredUser: ({ context, event }) => "user" in event && Object.hasOwn(context.profiles, event.user),
+    hasMachine: ({ context, event }) => "user" in event && Object.hasOwn(context.machines, event.user),
+    hasIdleMachine: ({ context, event }) =>
+      "user" in event && Object.hasOwn(context.machines, event.user) && isIdle(context.machines[event.user]!.getSnapshot()),
+    noMachinesLeft: ({ context }) => Object.keys(context.machines).length === 0,
+  },
+  delays: {
+    sweepInterval: ({ context }) => context.sweepIntervalMs,
+  },
+}).createMachine({
+  id: "shard",
+  context: ({ input }) => ({
+    profiles: Object.fromEntries(input.users.map((profile) => [profile.user, profile])),
+    machines: {},
+    sweepIntervalMs: input.sweepIntervalMs,
+  }),
+  initial: "running",
+  on: {
+    "xstate.error.actor.*": { actions: "dropFailedMachine" },
+    "xstate.done.actor.*": { actions: "dropFailedMachine" },
+  },
+  states: {
+    running: {
+      on: {
+        "playback.*": [
+          // An idle machine is as good as a fresh one; replacing it here (not only at the sweep,
+          // whose timing a replay does not share) keeps a replay identical to the live run.
+          { guard: "hasIdleMachine", actions: ["stopIdleMachine", "spawnPresence", "routeToUser"] },
+          { guard: "hasMachine", actions: "routeToUser" },
+          // The supervisor only routes configured users here.
+          { guard: "isConfiguredUser", actions: ["spawnPresence", "routeToUser"] },
+        ],
+        // Gateway and artwork answers only matter to a running machine; late ones are dropped.
+        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
+        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
+        "discord.*": { guard: "hasMachine", actions: "routeToUser" },
+        "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
+        "runtime.*": { actions: "broadcast" },
+      },
+      after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },
+    },
+    stopping: {
+      // Machines still finishing their shutdown (clearing, closing) keep getting gateway events.
+      on: {
+        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
+        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
+      },
+      always: { guard: "noMachinesLeft", target: "stopped" },
+    },
+    /** Not final: a journal that ends with a clean stop is replayed, then the service goes on. */
+    stopped: {
+      entry: sendParent({ type: "shard.stopped" }),
+      on: { "runtime.resumed": { target: "running" } },
+    },
+  },
+});
