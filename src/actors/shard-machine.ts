@@ -38,8 +38,9 @@ const isIdle = (snapshot: SnapshotFrom<typeof presenceMachine>) =>
 
 /**
  * Supervises the presence machines of a share of the configured users (the supervisor routes
- * each user's events to their shard). It spawns a user's `presenceMachine` on their first
- * playback event, routes every other event to it, stops machines that have nothing left to do,
+ * each user's playback events to their shard, and answers straight to the user's machine). It
+ * spawns a user's `presenceMachine` on their first playback event, passes playback on to it,
+ * stops machines that have nothing left to do,
  * and keeps a crashed machine from touching any other user.
  *
  * Why shards: XState copies an actor's map of children on every spawn and every stop, so one
@@ -154,21 +155,14 @@ export const shardMachine = setup({
           // The supervisor only routes configured users here.
           { guard: "isConfiguredUser", actions: ["spawnPresence", "routeToUser"] },
         ],
-        // Gateway and artwork answers only matter to a running machine; late ones are dropped.
-        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
-        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
-        "discord.*": { guard: "hasMachine", actions: "routeToUser" },
         "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
         "runtime.*": { actions: "broadcast" },
       },
       after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },
     },
     stopping: {
-      // Machines still finishing their shutdown (clearing, closing) keep getting gateway events.
-      on: {
-        "gateway.*": { guard: "hasMachine", actions: "routeToUser" },
-        "artwork.*": { guard: "hasMachine", actions: "routeToUser" },
-      },
+      // Machines still finishing their shutdown (clearing, closing) get their gateway events
+      // straight from the supervisor; the shard waits for them to stop.
       always: { guard: "noMachinesLeft", target: "stopped" },
     },
     /** Not final: a journal that ends with a clean stop is replayed, then the service goes on. */
