@@ -19,7 +19,8 @@ export class ReplayClock implements ServiceClock {
   #replaying = true;
   #now: number;
   #nextId = 1;
-  readonly #timers = new Map<number, Timer>();
+  /** Timers set during the replay and not yet fired or cleared. */
+  readonly #timers = new Set<Timer>();
   /** Timers by due time, then by age: a replay fires thousands of them per second. */
   readonly #queue = new TimerQueue();
 
@@ -36,18 +37,23 @@ export class ReplayClock implements ServiceClock {
     return this.#replaying ? this.#now : this.#live.now();
   }
 
-  setTimeout(fn: (...args: unknown[]) => void, ms: number): number {
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
+    // Once live, a timer is the live clock's own: no bookkeeping on the busiest path (heartbeats).
+    if (!this.#replaying) return this.#live.setTimeout(fn, ms);
+    // A replay timer's handle is its own object, so `clearTimeout` can tell it from a live one.
     const timer: Timer = { id: this.#nextId++, dueAt: this.now() + ms, fn: () => fn() };
-    this.#timers.set(timer.id, timer);
-    if (this.#replaying) this.#queue.push(timer);
-    else this.#arm(timer);
-    return timer.id;
+    this.#timers.add(timer);
+    this.#queue.push(timer);
+    return timer;
   }
 
-  clearTimeout(id: unknown): void {
-    const timer = this.#timers.get(id as number);
-    if (!timer) return;
-    this.#timers.delete(timer.id);
+  clearTimeout(handle: unknown): void {
+    const timer = handle as Timer;
+    if (!this.#timers.has(timer)) {
+      if (!this.#replaying) this.#live.clearTimeout(handle);
+      return;
+    }
+    this.#timers.delete(timer);
     if (timer.handle !== undefined) this.#live.clearTimeout(timer.handle);
   }
 
@@ -58,8 +64,7 @@ export class ReplayClock implements ServiceClock {
       if (!next || next.dueAt > at) break;
       this.#queue.pop();
       // A cleared timer stays in the queue until it comes up (cheaper than removing it there).
-      if (this.#timers.get(next.id) !== next) continue;
-      this.#timers.delete(next.id);
+      if (!this.#timers.delete(next)) continue;
       this.#now = Math.max(this.#now, next.dueAt);
       next.fn();
     }
@@ -76,7 +81,7 @@ export class ReplayClock implements ServiceClock {
 
   #arm(timer: Timer): void {
     timer.handle = this.#live.setTimeout(() => {
-      this.#timers.delete(timer.id);
+      this.#timers.delete(timer);
       timer.fn();
     }, Math.max(0, timer.dueAt - this.#live.now()));
   }
