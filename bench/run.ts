@@ -2,7 +2,7 @@
  * `npm run bench`: runs every scenario, prints a table and writes bench/results/latest.json.
  * Options: --users 1000,10000 (default), --quick (short windows), --only <scenario,...>.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, platform, release, totalmem } from "node:os";
 import { meetsTarget, ratio, type BenchOptions, type Figure, type Scenario } from "./figures.ts";
 import { scenarios } from "./scenarios.ts";
@@ -34,19 +34,38 @@ export function table(figures: Figure[]): string {
   return [line(rows[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n");
 }
 
+type Dated = Figure & { at: string };
+const sameFigure = (a: Figure, b: Figure) => a.scenario === b.scenario && a.metric === b.metric && a.users === b.users;
+
+/**
+ * A partial run (`--only`, other `--users`) replaces the figures it measured and keeps the others
+ * from the previous file, each with the time it was measured, so that the file stays complete.
+ */
+function merge(path: URL, fresh: Dated[]): Dated[] {
+  if (!existsSync(path)) return fresh;
+  const previous = (JSON.parse(readFileSync(path, "utf8")) as { at: string; figures: Array<Figure & { at?: string }> });
+  const kept = previous.figures.filter((old) => !fresh.some((f) => sameFigure(f, old))).map((old) => ({ ...old, at: old.at ?? previous.at }));
+  const order = Object.keys(scenarios);
+  const rank = (f: Figure) => order.indexOf(f.scenario) * 1e7 + (f.users ?? 0);
+  return [...kept, ...fresh].sort((a, b) => rank(a) - rank(b));
+}
+
 async function main() {
   const options = parse(process.argv.slice(2));
-  const figures: Figure[] = [];
+  const at = new Date().toISOString();
+  const figures: Dated[] = [];
   for (const [name, scenario] of Object.entries(scenarios) as Array<[string, Scenario]>) {
     if (options.only && !options.only.includes(name)) continue;
     options.log(`# ${name}`);
-    figures.push(...(await scenario(options)));
+    figures.push(...(await scenario(options)).map((f) => ({ ...f, at })));
   }
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()} ${arch()}`, node: process.version };
   console.log(table(figures));
   console.log(`\nmachine: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}`);
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-  writeFileSync(new URL("./results/latest.json", import.meta.url), JSON.stringify({ at: new Date().toISOString(), machine, figures }, null, 2));
+  // A --quick run is a smoke test: its figures do not replace measured ones.
+  const path = new URL(options.quick ? "./results/quick.json" : "./results/latest.json", import.meta.url);
+  writeFileSync(path, JSON.stringify({ at, machine, figures: options.quick ? figures : merge(path, figures) }, null, 2));
 }
 
 await main();
