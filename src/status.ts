@@ -52,8 +52,8 @@ export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeo
     return {
       user: user.username,
       state: stateName(machine.value),
-      connected: c.live,
-      showing: c.shown?.activities[0] ?? null,
+      connected: c.socket.live,
+      showing: c.shown.payload?.activities[0] ?? null,
       lastError: c.lastError,
       failure:
         c.failure &&

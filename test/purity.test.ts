@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { initialContext } from "../src/actors/presence-context.ts";
+import { userProfiles, type ServiceConfig } from "../src/config/service-config.ts";
 
 // DESIGN.md: the machines are pure, so that a journal replays exactly. A file in src/actors may
 // import only xstate and its neighbours, and may not read the clock, draw randomness or set timers.
@@ -22,5 +24,13 @@ describe("src/actors is pure", () => {
   it.each(files)("%s neither reads the clock, draws randomness, sets timers nor does I/O", (name) => {
     const code = readFileSync(new URL(name, dir), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
     for (const [pattern, what] of forbidden) expect(pattern.test(code), `${name} ${what}`).toBe(false);
+  });
+});
+
+describe("the presence context stays cheap to copy", () => {
+  it("has at most 16 top-level keys: XState copies it on every assign, and V8 makes a copy of 20 or more a slow object", () => {
+    const [profile] = userProfiles({ discord: { applicationId: "1" }, users: [{ username: "alice", discordToken: "t" }] } as ServiceConfig);
+    const context = initialContext({ ...profile!, seed: 1 });
+    expect(Object.keys(context).length).toBeLessThanOrEqual(16);
   });
 });

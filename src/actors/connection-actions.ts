@@ -2,34 +2,34 @@ import { assertEvent } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./effects.ts";
-import { act, closeSocket, draw, FRAME_BUDGET_OTHER, FRAME_LIMIT, FRAME_WINDOW_MS, log, perform, sendFrame } from "./presence-act.ts";
-import { withGatewayQuery } from "./presence-context.ts";
+import { act, closeSocket, draw, forgetSocket, FRAME_BUDGET_OTHER, FRAME_LIMIT, FRAME_WINDOW_MS, log, perform, sendFrame } from "./presence-act.ts";
+import { NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext } from "./presence-context.ts";
 
 /** The gateway session: sockets, heartbeats, identify and resume, closes and backoff. */
 export const connectionActions = {
   endFrameWindow: act(({ context, event, enqueue }) => {
     assertEvent(event, "frame.windowEnds");
     // The window is per connection: an older socket's was reset when the new one opened.
-    if (event.socket !== context.socket) return;
-    enqueue.assign({ framesInWindow: 0 });
+    if (event.socket !== context.socket.number) return;
+    enqueue.assign({ socket: { ...context.socket, framesInWindow: 0 } });
   }),
 
   discoverGateway: act(({ context, enqueue }) => {
-    perform(enqueue, { type: "gateway.discover", refresh: context.attempt > 0 });
+    perform(enqueue, { type: "gateway.discover", refresh: context.retry.attempt > 0 });
   }),
 
-  storeGatewayUrl: act(({ event, enqueue }) => {
+  storeGatewayUrl: act(({ context, event, enqueue }) => {
     assertEvent(event, "gateway.discovered");
-    enqueue.assign({ gatewayUrl: event.url });
+    enqueue.assign({ gateway: { ...context.gateway, url: event.url } });
   }),
 
   /** A session resumes on its `resume_gateway_url`; a new one starts on the gateway URL. */
   openSocket: act(({ context, enqueue }) => {
-    const base = context.session?.resumeUrl ?? context.gatewayUrl;
+    const base = context.gateway.session?.resumeUrl ?? context.gateway.url;
     if (!base) return;
-    const socket = context.socket + 1;
+    const socket = context.socket.number + 1;
     enqueue.cancel("frameWindow");
-    enqueue.assign({ socket, socketOpen: true, live: false, awaitingAck: false, framesInWindow: 0 });
+    enqueue.assign({ socket: { ...context.socket, number: socket, open: true, live: false, awaitingAck: false, framesInWindow: 0 } });
     perform(enqueue, { type: "socket.open", socket, url: withGatewayQuery(base) });
   }),
 
@@ -38,16 +38,19 @@ export const connectionActions = {
     assertEvent(event, "gateway.hello");
     const random = draw(enqueue, context);
     enqueue.assign({
-      heartbeatIntervalMs: event.heartbeatIntervalMs,
-      firstHeartbeatMs: Math.floor(event.heartbeatIntervalMs * random),
-      awaitingAck: false,
+      socket: {
+        ...context.socket,
+        heartbeatIntervalMs: event.heartbeatIntervalMs,
+        firstHeartbeatMs: Math.floor(event.heartbeatIntervalMs * random),
+        awaitingAck: false,
+      },
     });
-    enqueue.raise({ type: "heartbeat.due", socket: context.socket }, { delay: "firstHeartbeat", id: "heartbeat" });
+    enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "firstHeartbeat", id: "heartbeat" });
   }),
 
   beat: act(({ context, enqueue }) => {
-    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.seq }, { awaitingAck: true });
-    enqueue.raise({ type: "heartbeat.due", socket: context.socket }, { delay: "heartbeatInterval", id: "heartbeat" });
+    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.gateway.seq }, { socket: { awaitingAck: true } });
+    enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "heartbeatInterval", id: "heartbeat" });
   }),
 
   /**
@@ -55,19 +58,19 @@ export const connectionActions = {
    * our own scheduled beats (two per 60 s at Discord's 41.25 s), so that those never overrun it.
    */
   answerHeartbeatRequest: act(({ context, enqueue }) => {
-    const scheduledBeats = Math.min(FRAME_LIMIT - FRAME_BUDGET_OTHER, Math.ceil(FRAME_WINDOW_MS / context.heartbeatIntervalMs));
-    if (context.framesInWindow >= FRAME_LIMIT - scheduledBeats) {
+    const scheduledBeats = Math.min(FRAME_LIMIT - FRAME_BUDGET_OTHER, Math.ceil(FRAME_WINDOW_MS / context.socket.heartbeatIntervalMs));
+    if (context.socket.framesInWindow >= FRAME_LIMIT - scheduledBeats) {
       log(enqueue, "warn", "heartbeat request not answered: frame limit reached", { user: context.user });
       return;
     }
-    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.seq });
+    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.gateway.seq });
   }),
 
-  noteAck: act(({ enqueue }) => enqueue.assign({ awaitingAck: false })),
+  noteAck: act(({ context, enqueue }) => enqueue.assign({ socket: { ...context.socket, awaitingAck: false } })),
 
   trackSeq: act(({ context, event, enqueue }) => {
     assertEvent(event, ["gateway.dispatch", "gateway.ready", "gateway.resumed"]);
-    if (event.seq != null && event.seq !== context.seq) enqueue.assign({ seq: event.seq });
+    if (event.seq != null && event.seq !== context.gateway.seq) enqueue.assign({ gateway: { ...context.gateway, seq: event.seq } });
   }),
 
   sendIdentify: act(({ context, enqueue }) => {
@@ -75,41 +78,41 @@ export const connectionActions = {
       op: Op.Identify,
       d: {
         capabilities: 0,
-        properties: context.properties,
+        properties: context.settings.properties,
         presence: { status: "unknown", since: 0, activities: [], afk: true },
         compress: false,
         client_state: { guild_versions: {} },
       },
     });
     // PROTOCOL.md: at most one identify per 5 s per token.
-    enqueue.assign({ identifyCoolingDown: true });
+    enqueue.assign(({ context: c }) => ({ userLimits: { ...c.userLimits, identifyCoolingDown: true } }));
     enqueue.raise({ type: "identify.cooldownOver" }, { delay: "identifyInterval", id: "identifyCooldown" });
   }),
 
-  endIdentifyCooldown: act(({ enqueue }) => enqueue.assign({ identifyCoolingDown: false })),
+  endIdentifyCooldown: act(({ context, enqueue }) => enqueue.assign({ userLimits: { ...context.userLimits, identifyCoolingDown: false } })),
 
   sendResume: act(({ context, enqueue }) => {
-    if (!context.session) return;
-    sendFrame(enqueue, context, { op: Op.Resume, d: { session_id: context.session.id, seq: context.seq } });
+    const { session, seq } = context.gateway;
+    if (!session) return;
+    sendFrame(enqueue, context, { op: Op.Resume, d: { session_id: session.id, seq } });
   }),
 
   startSession: act(({ context, event, enqueue }) => {
     assertEvent(event, "gateway.ready");
     // A new session shows no activity: whatever should be shown is sent again (PROTOCOL.md, READY).
     enqueue.assign({
-      session: { id: event.sessionId ?? "", resumeUrl: event.resumeUrl ?? null },
-      live: true,
-      shown: null,
-      shownKey: null,
+      gateway: { ...context.gateway, session: { id: event.sessionId ?? "", resumeUrl: event.resumeUrl ?? null } },
+      socket: { ...context.socket, live: true },
+      shown: NOTHING_SHOWN,
       lastError: null,
     });
-    enqueue.raise({ type: "session.stable", socket: context.socket }, { delay: "stableSession", id: "sessionStable" });
+    enqueue.raise({ type: "session.stable", socket: context.socket.number }, { delay: "stableSession", id: "sessionStable" });
     log(enqueue, "info", "gateway session ready", { user: context.user });
   }),
 
   resumeSession: act(({ context, enqueue }) => {
-    enqueue.assign({ live: true, lastError: null });
-    enqueue.raise({ type: "session.stable", socket: context.socket }, { delay: "stableSession", id: "sessionStable" });
+    enqueue.assign({ socket: { ...context.socket, live: true }, lastError: null });
+    enqueue.raise({ type: "session.stable", socket: context.socket.number }, { delay: "stableSession", id: "sessionStable" });
     log(enqueue, "info", "gateway session resumed", { user: context.user });
   }),
 
@@ -117,27 +120,32 @@ export const connectionActions = {
     log(enqueue, "warn", "READY without a session id refused", { user: context.user });
   }),
 
-  resetBackoff: act(({ enqueue }) => enqueue.assign({ attempt: 0 })),
+  resetBackoff: act(({ context, enqueue }) => enqueue.assign({ retry: { ...context.retry, attempt: 0 } })),
 
   /** Zombie rule: no ACK between two beats -> close non-1000 and resume (PROTOCOL.md). */
   closeZombie: act(({ context, enqueue }) => {
     log(enqueue, "warn", "no heartbeat ACK: zombie connection, reconnecting", { user: context.user });
     closeSocket(enqueue, context, 4000, "zombie connection");
-    enqueue.assign({ retryAtOnce: true, lastError: "zombie connection (no heartbeat ACK)" });
+    enqueue.assign({ retry: { ...context.retry, atOnce: true }, lastError: "zombie connection (no heartbeat ACK)" });
   }),
 
   /** Op 7, or op 9 with d: true: close non-1000 so the session stays resumable, and resume at once. */
   closeToResume: act(({ context, event, enqueue }) => {
     log(enqueue, "info", "gateway asked to reconnect", { user: context.user, op: event.type });
     closeSocket(enqueue, context, 4000, "reconnecting to resume");
-    enqueue.assign({ retryAtOnce: true });
+    enqueue.assign({ retry: { ...context.retry, atOnce: true } });
   }),
 
   /** Op 9 with d: false: the session is gone; identify again on this socket after 1-5 s. */
   forgetSession: act(({ context, enqueue }) => {
     const random = draw(enqueue, context);
     // The seq belongs to the dead session: heartbeats say null until the new READY (PROTOCOL.md).
-    enqueue.assign({ session: null, seq: null, live: false, shown: null, shownKey: null, invalidSessionWaitMs: 1000 + Math.floor(4000 * random) });
+    enqueue.assign({
+      gateway: { ...context.gateway, session: null, seq: null },
+      socket: { ...context.socket, live: false },
+      shown: NOTHING_SHOWN,
+      retry: { ...context.retry, invalidSessionWaitMs: 1000 + Math.floor(4000 * random) },
+    });
     log(enqueue, "info", "gateway session invalidated, identifying again", { user: context.user });
   }),
 
@@ -145,10 +153,11 @@ export const connectionActions = {
   closeStalled: act<{ reason: string; forgetSession: boolean }>(({ context, enqueue }, params) => {
     log(enqueue, "warn", params.reason, { user: context.user });
     closeSocket(enqueue, context, 4000, params.reason);
-    enqueue.assign({ retryAtOnce: false, lastError: params.reason });
-    if (params.forgetSession) enqueue.assign({ session: null, seq: null });
-    // Re-discover after a failed connect (PROTOCOL.md: re-fetch only after a failed connect).
-    if (!context.live && !context.configuredGatewayUrl) enqueue.assign({ gatewayUrl: null });
+    enqueue.assign({
+      retry: { ...context.retry, atOnce: false },
+      lastError: params.reason,
+      gateway: afterFailedConnect(context, params.forgetSession),
+    });
   }),
 
   recordClose: act(({ context, event, enqueue }) => {
@@ -159,28 +168,28 @@ export const connectionActions = {
     closeSocket(enqueue, context, event.code, "closed by server");
     enqueue.assign({
       lastError: `gateway closed ${event.code}: ${verdict.reason}`,
-      retryAtOnce: verdict.action === "resume",
-      minBackoffMs: verdict.action === "tooManySessions" ? context.timings.tooManySessionsBackoffMs : 0,
+      retry: {
+        ...context.retry,
+        atOnce: verdict.action === "resume",
+        minBackoffMs: verdict.action === "tooManySessions" ? context.settings.timings.tooManySessionsBackoffMs : 0,
+      },
+      gateway: afterFailedConnect(context, verdict.action !== "resume"),
     });
-    if (verdict.action !== "resume") enqueue.assign({ session: null, seq: null });
-    if (!context.live && !context.configuredGatewayUrl) enqueue.assign({ gatewayUrl: null });
   }),
 
   recordDiscoveryFailure: act(({ context, event, enqueue }) => {
     assertEvent(event, "gateway.discoveryFailed");
     log(enqueue, "warn", "gateway discovery failed", { user: context.user, reason: event.reason });
-    enqueue.assign({ retryAtOnce: false, lastError: `gateway discovery failed: ${event.reason}` });
+    enqueue.assign({ retry: { ...context.retry, atOnce: false }, lastError: `gateway discovery failed: ${event.reason}` });
   }),
 
   scheduleBackoff: act(({ context, enqueue }) => {
     const random = draw(enqueue, context);
-    const policy = { baseMs: context.timings.backoffBaseMs, capMs: context.timings.backoffCapMs };
-    const delay = Math.max(context.minBackoffMs, backoffDelay(context.attempt, context.retryAtOnce, policy, random));
+    const { retry, settings } = context;
+    const policy = { baseMs: settings.timings.backoffBaseMs, capMs: settings.timings.backoffCapMs };
+    const delay = Math.max(retry.minBackoffMs, backoffDelay(retry.attempt, retry.atOnce, policy, random));
     enqueue.assign({
-      backoffMs: delay,
-      attempt: context.attempt + 1,
-      retryAtOnce: false,
-      minBackoffMs: 0,
+      retry: { ...retry, backoffMs: delay, attempt: retry.attempt + 1, atOnce: false, minBackoffMs: 0 },
       counters: { ...context.counters, reconnects: context.counters.reconnects + 1 },
     });
   }),
@@ -199,10 +208,8 @@ export const connectionActions = {
     enqueue.assign({
       failure: { reason, byToken },
       lastError: reason,
-      session: null,
-      seq: null,
-      shown: null,
-      shownKey: null,
+      gateway: { ...context.gateway, session: null, seq: null },
+      shown: NOTHING_SHOWN,
     });
   }),
 
@@ -210,27 +217,26 @@ export const connectionActions = {
    * The previous process stopped: the socket this machine knew died with it, and whatever it was
    * waiting for (a discovery, a Hello, an ACK) will never come.
    */
-  forgetOldSocket: act(({ enqueue }) => {
-    enqueue.cancel("heartbeat");
-    enqueue.cancel("sessionStable");
-    enqueue.assign({ socketOpen: false, live: false, awaitingAck: false });
-  }),
+  forgetOldSocket: act(({ enqueue }) => forgetSocket(enqueue)),
 
   /**
    * Live again after a restart: reconnect at once. A user who had failed gets one fresh try: a
    * restart is the operator's move, usually after fixing the token.
    */
   reconnectAfterRestart: act(({ context, enqueue }) => {
-    enqueue.assign({ attempt: 0, retryAtOnce: true, failure: null });
-    if (!context.configuredGatewayUrl) enqueue.assign({ gatewayUrl: null });
-    log(enqueue, "info", "restarted: reconnecting", { user: context.user, resumable: context.session !== null });
+    enqueue.assign({
+      retry: { ...context.retry, attempt: 0, atOnce: true },
+      failure: null,
+      ...(context.settings.configuredGatewayUrl ? {} : { gateway: { ...context.gateway, url: null } }),
+    });
+    log(enqueue, "info", "restarted: reconnecting", { user: context.user, resumable: context.gateway.session !== null });
   }),
 
   /** Nothing to show for a while: end the session for good with 1000 (PROTOCOL.md: our own closes). */
   closeIdle: act(({ context, enqueue }) => {
     log(enqueue, "info", "idle: closing the gateway session", { user: context.user });
     closeSocket(enqueue, context, 1000, "idle");
-    enqueue.assign({ session: null, seq: null });
+    enqueue.assign({ gateway: { ...context.gateway, session: null, seq: null } });
   }),
 
   /** Last close: 1000 after clearing ends the session; 4000 keeps it resumable for a restart. */
@@ -239,3 +245,18 @@ export const connectionActions = {
     else closeSocket(enqueue, context, 4000, "restarting");
   }),
 };
+
+/**
+ * After a failed connect or a close: the session is forgotten when it cannot be resumed, and the
+ * gateway URL when no session ever went live on it (PROTOCOL.md: re-fetch only after a failed
+ * connect), unless it is configured.
+ */
+function afterFailedConnect(context: PresenceContext, forgetSession: boolean): GatewayState {
+  const rediscover = !context.socket.live && !context.settings.configuredGatewayUrl;
+  if (!forgetSession && !rediscover) return context.gateway;
+  return {
+    url: rediscover ? null : context.gateway.url,
+    session: forgetSession ? null : context.gateway.session,
+    seq: forgetSession ? null : context.gateway.seq,
+  };
+}

@@ -10,7 +10,7 @@ export const playbackActions = {
   perform: (_: unknown, _effect: Effect) => {},
 
   requestPausedImage: act(({ context, enqueue }) => {
-    const url = context.presence.pausedImage;
+    const url = context.settings.presence.pausedImage;
     if (url) perform(enqueue, { type: "artwork.resolve", request: { kind: "url", key: "paused", url } });
   }),
 
@@ -25,11 +25,11 @@ export const playbackActions = {
       at: event.at,
       ...(event.player === undefined ? {} : { player: event.player }),
     };
-    enqueue.assign({ playback });
     const key = artworkKey(event.track);
-    if (context.artwork?.key !== key) {
+    if (context.artwork?.key === key) enqueue.assign({ playback });
+    else {
       // Wait a little for the cover, so that Discord is not sent the track twice (once without art).
-      enqueue.assign({ artwork: { key, image: null, pending: true } });
+      enqueue.assign({ playback, artwork: { key, image: null, pending: true } });
       perform(enqueue, { type: "artwork.resolve", request: { kind: "track", key, track: event.track } });
       enqueue.cancel("artworkWait");
       enqueue.raise({ type: "artwork.waitOver", key }, { delay: "artworkWait", id: "artworkWait" });
@@ -75,13 +75,13 @@ export const playbackActions = {
    * go now goes when a slot frees (`presence.slotFreed`, `frame.windowEnds`).
    */
   flushPresence: act(({ context, enqueue }) => {
-    if (!context.live) return;
+    if (!context.socket.live) return;
     const desired = desiredPresence(context);
     if (desired && context.artwork?.pending) return;
     const key = desiredKey(context);
-    if (key === context.shownKey) return;
-    if (context.presenceInWindow >= PRESENCE_LIMIT || context.framesInWindow >= FRAME_BUDGET_OTHER) return;
-    const payload = desired ?? { since: 0, status: context.presence.status, afk: true, activities: [] };
+    if (key === context.shown.key) return;
+    if (context.userLimits.presenceInWindow >= PRESENCE_LIMIT || context.socket.framesInWindow >= FRAME_BUDGET_OTHER) return;
+    const payload = desired ?? { since: 0, status: context.settings.presence.status, afk: true, activities: [] };
     const fitted = fitPresenceFrame(payload);
     if (!fitted) {
       // Never send a frame Discord would answer with 4002; keep showing what is shown.
@@ -91,24 +91,20 @@ export const playbackActions = {
     }
     if (fitted.dropped.length > 0) log(enqueue, "warn", "presence shortened to fit 4096 bytes", { user: context.user, dropped: fitted.dropped });
     sendFrame(enqueue, context, { op: Op.PresenceUpdate, d: fitted.payload }, {
-      shown: desired ? fitted.payload : null,
-      shownKey: key,
-      presenceInWindow: context.presenceInWindow + 1,
-      counters: { ...context.counters, presenceUpdates: context.counters.presenceUpdates + 1 },
+      shown: { payload: desired ? fitted.payload : null, key },
+      userLimits: { ...context.userLimits, presenceInWindow: context.userLimits.presenceInWindow + 1 },
+      counters: { presenceUpdates: context.counters.presenceUpdates + 1 },
     });
     enqueue.raise({ type: "presence.slotFreed" }, { delay: PRESENCE_WINDOW_MS });
   }),
 
   freePresenceSlot: act(({ enqueue }) => {
-    enqueue.assign(({ context }) => ({ presenceInWindow: Math.max(0, context.presenceInWindow - 1) }));
+    enqueue.assign(({ context: c }) => ({ userLimits: { ...c.userLimits, presenceInWindow: Math.max(0, c.userLimits.presenceInWindow - 1) } }));
   }),
 
   beginShutdown: act(({ event, enqueue }) => {
     assertEvent(event, "service.shutdown");
-    enqueue.assign({ shutdownClears: event.clear });
-    if (event.clear) {
-      enqueue.assign({ playback: null });
-      enqueue.cancel("trackEnd");
-    }
+    enqueue.assign(event.clear ? { shutdownClears: true, playback: null } : { shutdownClears: false });
+    if (event.clear) enqueue.cancel("trackEnd");
   }),
 };

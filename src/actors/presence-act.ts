@@ -61,16 +61,22 @@ export function log(enqueue: Enqueue, level: LogLevel, message: string, data?: R
   perform(enqueue, data === undefined ? { type: "log", level, message } : { type: "log", level, message, data });
 }
 
+/** What `sendFrame` assigns along with the frame; `socket` and `counters` are merged, not replaced. */
+export type AlsoAssigned = Omit<Partial<PresenceContext>, "socket" | "counters"> & {
+  socket?: Partial<PresenceContext["socket"]>;
+  counters?: Partial<PresenceContext["counters"]>;
+};
+
 /**
  * Sends a frame on the current socket and books it in the frame window (the first frame of a
  * window starts its timer). `also` is assigned in the same step: one context copy, not two.
  */
-export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame, also: Partial<PresenceContext> = {}) {
-  perform(enqueue, { type: "socket.send", socket: context.socket, frame });
-  if (context.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
+export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame, also: AlsoAssigned = {}) {
+  perform(enqueue, { type: "socket.send", socket: context.socket.number, frame });
+  if (context.socket.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket.number }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
   enqueue.assign(({ context: c }) => ({
     ...also,
-    framesInWindow: c.framesInWindow + 1,
+    socket: { ...c.socket, ...also.socket, framesInWindow: c.socket.framesInWindow + 1 },
     counters: { ...c.counters, ...also.counters, framesSent: c.counters.framesSent + 1 },
   }));
 }
@@ -83,8 +89,13 @@ export function draw(enqueue: Enqueue, context: PresenceContext): number {
 }
 
 export function closeSocket(enqueue: Enqueue, context: PresenceContext, code: number, reason: string) {
-  if (context.socketOpen) perform(enqueue, { type: "socket.close", socket: context.socket, code, reason });
+  if (context.socket.open) perform(enqueue, { type: "socket.close", socket: context.socket.number, code, reason });
+  forgetSocket(enqueue);
+}
+
+/** The socket is no longer ours (closed, or died with the previous process): stop its timers. */
+export function forgetSocket(enqueue: Enqueue) {
   enqueue.cancel("heartbeat");
   enqueue.cancel("sessionStable");
-  enqueue.assign({ socketOpen: false, live: false, awaitingAck: false });
+  enqueue.assign(({ context: c }) => ({ socket: { ...c.socket, open: false, live: false, awaitingAck: false } }));
 }

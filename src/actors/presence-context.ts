@@ -3,53 +3,42 @@ import type { ClientProperties, PresencePayload } from "./effects.ts";
 import type { GatewayTimings, PresenceInput, PresenceSettings } from "./settings.ts";
 import type { Playback, Track } from "./track.ts";
 
-/** Everything a presence machine remembers. Plain data, no secret: it is shown in the inspector. */
+/**
+ * Everything a presence machine remembers. Plain data, no secret: it is shown in the inspector.
+ *
+ * Every `assign` copies the top level of the context (`Object.assign`), and V8 (Node 20, Deno 2)
+ * makes a copy of more than 19 keys a slow dictionary object: ~4-6 µs a copy instead of ~0.2 µs.
+ * So the context keeps at most 16 top-level keys, and fields that change together live in small
+ * groups: an assign copies the top level and the groups it changes, and passes the others along.
+ * A heartbeat and its ACK change only `socket` (and a beat `counters`).
+ */
 export interface PresenceContext {
   user: string;
-  presence: PresenceSettings;
-  timings: GatewayTimings;
-  properties: ClientProperties;
-  configuredGatewayUrl: string | null;
+  /** Given at spawn and never assigned again, so they ride along in one reference. */
+  settings: {
+    presence: PresenceSettings;
+    timings: GatewayTimings;
+    properties: ClientProperties;
+    /** `discord.gatewayUrl`: connect here and never discover; null = discover. */
+    configuredGatewayUrl: string | null;
+  };
   /** State of the seeded random generator (see random.ts). */
   random: number;
-
-  // The connection.
-  /** Where to connect for a new session: configured or discovered; null = discover first. */
-  gatewayUrl: string | null;
-  /** Number of the latest socket asked for; events carry it, so stale ones can be told apart. */
-  socket: number;
-  /** Whether that socket still counts as ours (false once either side closed it). */
-  socketOpen: boolean;
-  heartbeatIntervalMs: number;
-  firstHeartbeatMs: number;
-  /** A beat was sent and its ACK has not come yet: a second beat in this state is a zombie. */
-  awaitingAck: boolean;
-  session: { id: string; resumeUrl: string | null } | null;
-  /** Last non-null `s` seen (PROTOCOL.md: compare with != null, a server may send s: 0). */
-  seq: number | null;
-  /** READY or RESUMED was seen on the current socket: presence updates may be sent. */
-  live: boolean;
-  /** Reconnect attempts since the last stable session. */
-  attempt: number;
-  /** The next reconnect may go at once (op 7, zombie, resumable close). */
-  retryAtOnce: boolean;
-  /** A floor for the next backoff (4015 asks for a long wait). */
-  minBackoffMs: number;
-  backoffMs: number;
-  invalidSessionWaitMs: number;
-  identifyCoolingDown: boolean;
-
-  // Rate windows (PROTOCOL.md: 120 frames / 60 s per socket, 5 presence updates / 20 s).
-  framesInWindow: number;
-  presenceInWindow: number;
+  /** What the next connect uses; grouped because ending a session resets them together. */
+  gateway: GatewayState;
+  /** The current socket, heartbeats and frame window included; opening a new one starts it afresh. */
+  socket: SocketState;
+  /** Reconnect pacing: what the next backoff is worked out from, and what it came to. */
+  retry: RetryState;
+  /** Discord's per-user limits, which outlast any socket (the frame window is per socket: `socket`). */
+  userLimits: UserLimits;
 
   // What to show.
   playback: Playback | null;
   artwork: { key: string; image: string | null; pending: boolean } | null;
   pausedImage: string | null;
-  /** What this session shows now (null: nothing); `shownKey` compares cheaply. */
-  shown: PresencePayload | null;
-  shownKey: string | null;
+  /** What this session shows now; always changed together. */
+  shown: Shown;
   shutdownClears: boolean;
 
   // What the operator sees.
@@ -59,36 +48,71 @@ export interface PresenceContext {
   counters: { reconnects: number; presenceUpdates: number; framesSent: number };
 }
 
+export interface GatewayState {
+  /** Where to connect for a new session: configured or discovered; null = discover first. */
+  url: string | null;
+  /** The session to resume, if any (a new socket resumes on its `resumeUrl`). */
+  session: { id: string; resumeUrl: string | null } | null;
+  /** Last non-null `s` seen (PROTOCOL.md: compare with != null, a server may send s: 0). */
+  seq: number | null;
+}
+
+export interface SocketState {
+  /** Number of the latest socket asked for; events carry it, so stale ones can be told apart. */
+  number: number;
+  /** Whether that socket still counts as ours (false once either side closed it). */
+  open: boolean;
+  /** READY or RESUMED was seen on this socket: presence updates may be sent. */
+  live: boolean;
+  /** From this socket's Hello (the previous socket's until it comes). */
+  heartbeatIntervalMs: number;
+  firstHeartbeatMs: number;
+  /** A beat was sent and its ACK has not come yet: a second beat in this state is a zombie. */
+  awaitingAck: boolean;
+  /** Frames sent in this socket's current 60 s window (PROTOCOL.md: 120 frames / 60 s per socket). */
+  framesInWindow: number;
+}
+
+export interface RetryState {
+  /** Reconnect attempts since the last stable session. */
+  attempt: number;
+  /** The next reconnect may go at once (op 7, zombie, resumable close). */
+  atOnce: boolean;
+  /** A floor for the next backoff (4015 asks for a long wait). */
+  minBackoffMs: number;
+  backoffMs: number;
+  invalidSessionWaitMs: number;
+}
+
+export interface UserLimits {
+  /** Presence updates in the current 20 s window (PROTOCOL.md: 5 / 20 s). */
+  presenceInWindow: number;
+  /** An identify went less than 5 s ago (PROTOCOL.md: one per 5 s per token). */
+  identifyCoolingDown: boolean;
+}
+
+export interface Shown {
+  /** What this session shows now (null: nothing); `key` compares cheaply. */
+  payload: PresencePayload | null;
+  key: string | null;
+}
+
+/** Nothing shown: what a new session starts with (PROTOCOL.md, READY), and a lost one ends with. */
+export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, key: null });
+
 export function initialContext(input: PresenceInput): PresenceContext {
   return {
     user: input.user,
-    presence: input.presence,
-    timings: input.timings,
-    properties: input.properties,
-    configuredGatewayUrl: input.gatewayUrl,
+    settings: { presence: input.presence, timings: input.timings, properties: input.properties, configuredGatewayUrl: input.gatewayUrl },
     random: input.seed,
-    gatewayUrl: input.gatewayUrl,
-    socket: 0,
-    socketOpen: false,
-    heartbeatIntervalMs: 41_250,
-    firstHeartbeatMs: 0,
-    awaitingAck: false,
-    session: null,
-    seq: null,
-    live: false,
-    attempt: 0,
-    retryAtOnce: false,
-    minBackoffMs: 0,
-    backoffMs: 0,
-    invalidSessionWaitMs: 0,
-    identifyCoolingDown: false,
-    framesInWindow: 0,
-    presenceInWindow: 0,
+    gateway: { url: input.gatewayUrl, session: null, seq: null },
+    socket: { number: 0, open: false, live: false, heartbeatIntervalMs: 41_250, firstHeartbeatMs: 0, awaitingAck: false, framesInWindow: 0 },
+    retry: { attempt: 0, atOnce: false, minBackoffMs: 0, backoffMs: 0, invalidSessionWaitMs: 0 },
+    userLimits: { presenceInWindow: 0, identifyCoolingDown: false },
     playback: null,
     artwork: null,
     pausedImage: null,
-    shown: null,
-    shownKey: null,
+    shown: NOTHING_SHOWN,
     shutdownClears: true,
     lastError: null,
     failure: null,
@@ -101,14 +125,14 @@ export function initialContext(input: PresenceInput): PresenceContext {
  * identify cooldown) is as good as a fresh one, so the supervisor may stop it.
  */
 export function isIdleContext(c: PresenceContext): boolean {
-  return c.playback === null && c.presenceInWindow === 0 && c.framesInWindow === 0 && !c.identifyCoolingDown;
+  return c.playback === null && c.userLimits.presenceInWindow === 0 && c.socket.framesInWindow === 0 && !c.userLimits.identifyCoolingDown;
 }
 
 /**
  * What a context should show depends only on its playback, artwork, paused image and settings,
- * objects an assign passes along untouched. So it is worked out once per playback object and
- * reused while those stay the same, however many guards ask: a replay asks thousands of times a
- * second.
+ * objects an assign passes along untouched (settings never change). So it is worked out once per
+ * playback object and reused while those stay the same, however many guards ask: a replay asks
+ * thousands of times a second.
  */
 interface Desired {
   artwork: PresenceContext["artwork"];
@@ -123,15 +147,16 @@ function desired(context: PresenceContext): { payload: PresencePayload | null; k
   const { playback } = context;
   if (!playback) return { payload: null, key: null };
   const known = desiredByPlayback.get(playback);
-  if (known && known.artwork === context.artwork && known.pausedImage === context.pausedImage && known.presence === context.presence) return known;
+  if (known && known.artwork === context.artwork && known.pausedImage === context.pausedImage && known.presence === context.settings.presence) return known;
   const payload = buildDesired(context);
-  const fresh: Desired = { artwork: context.artwork, pausedImage: context.pausedImage, presence: context.presence, payload, key: payload ? activityKey(payload) : null };
+  const fresh: Desired = { artwork: context.artwork, pausedImage: context.pausedImage, presence: context.settings.presence, payload, key: payload ? activityKey(payload) : null };
   desiredByPlayback.set(playback, fresh);
   return fresh;
 }
 
 function buildDesired(context: PresenceContext): PresencePayload | null {
-  const { playback, presence } = context;
+  const { playback } = context;
+  const { presence } = context.settings;
   if (!playback) return null;
   if (playback.paused && presence.onPause === "clear") return null;
   const activity = buildActivity(playback, presence, { large: context.artwork?.image ?? null, paused: context.pausedImage });
