@@ -208,6 +208,8 @@ export function fitPresenceFrame(
 ): { payload: PresencePayload; dropped: string[] } | null {
   // frame size: <= 4096 bytes per outgoing frame (over -> close 4002, and never resend it)
   const fits = (p: PresencePayload) => utf8Length(JSON.stringify({ op: 3, d: p })) <= maxBytes;
+  // Nearly always it fits as it is: then the payload itself is what is sent and shown (no copy).
+  if (fits(payload)) return { payload, dropped: [] };
   // a deep copy that keeps key order; payloads are plain JSON
   const copy = JSON.parse(JSON.stringify(payload)) as PresencePayload;
   const dropped: string[] = [];
