@@ -12,8 +12,14 @@ import { configSecrets, defaultUserAgent, type ServiceConfig } from "./config/se
 import { createPresenceService, type PresenceService } from "./service.ts";
 import { systemClock } from "./service-clock.ts";
 
-/** How often the journal is compacted. */
+/** A checkpoint (and compaction) at least this often... */
 const COMPACT_EVERY_MS = 10 * 60_000;
+/**
+ * ...and sooner once this many inputs were journaled since the last checkpoint: a start replays
+ * only what follows the checkpoint, so this bounds a restart to about a second of replay.
+ */
+const CHECKPOINT_AFTER_ENTRIES = 20_000;
+const CHECKPOINT_CHECK_MS = 15_000;
 
 /** The running service with its sources and HTTP server, as `nd-presence start` runs it. */
 export interface App {
@@ -74,11 +80,22 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     await journal.close();
     throw error;
   }
-  // Keep the journal bounded: drop idle users' history now and then (and once after the replay).
-  const compact = () =>
-    service.compact().catch((error: unknown) => logger.log("error", "journal compaction failed", { error: errorText(error) }));
+  // Keep restarts quick and the journal bounded: checkpoint, then drop idle users' history, now
+  // and then (and once after the replay).
+  let compacting: Promise<void> | null = null;
+  let compactedAt = 0;
+  const compact = () => {
+    compactedAt = systemClock.now();
+    compacting ??= service
+      .compact()
+      .catch((error: unknown) => logger.log("error", "journal compaction failed", { error: errorText(error) }))
+      .finally(() => (compacting = null));
+    return compacting;
+  };
   await compact();
-  const compaction = setInterval(() => void compact(), COMPACT_EVERY_MS);
+  const compaction = setInterval(() => {
+    if (service.entriesSinceCheckpoint() >= CHECKPOINT_AFTER_ENTRIES || systemClock.now() - compactedAt >= COMPACT_EVERY_MS) void compact();
+  }, CHECKPOINT_CHECK_MS);
   (compaction as { unref?: () => void }).unref?.();
 
   const poller =

@@ -31,16 +31,18 @@ export function entriesToKeep(entries: JournalEntry[], history: JournalHistory, 
 }
 
 /**
- * Rewrites the journal with only what a replay needs (atomically: see `Journal.rewrite`). Runs
+ * Rewrites the journal with only what a replay needs (atomically: see `Journal.rewrite`), looking
+ * only at entries up to `upTo` (the checkpoint it follows) and keeping every later one. Runs
  * without yielding to I/O between reading and rewriting, so no append can fall in between.
  */
 export async function compactJournal(
   journal: Journal,
   history: JournalHistory,
   running: (user: string) => boolean,
+  upTo = Infinity,
 ): Promise<{ before: number; after: number }> {
   const entries = await journal.load();
-  const kept = entriesToKeep(entries, history, running);
+  const kept = [...entriesToKeep(entries.filter((entry) => entry.seq <= upTo), history, running), ...entries.filter((entry) => entry.seq > upTo)];
   if (kept.length < entries.length) await journal.rewrite(kept);
   return { before: entries.length, after: kept.length };
 }

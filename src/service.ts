@@ -17,6 +17,8 @@ import { errorText } from "./errors.ts";
 import { systemClock, type ServiceClock } from "./service-clock.ts";
 import { userStatuses, type ServiceStatus } from "./status.ts";
 import { compactJournal, JournalHistory } from "./compaction.ts";
+import { ActorTimers } from "./adapters/actor-timers.ts";
+import { checkpointProblem, fingerprint, tailAfter, type Checkpoint } from "./checkpoint.ts";
 import { MemoryJournal, streamOf, type Journal, type JournalEntry } from "./adapters/journal.ts";
 import { ReplayClock } from "./adapters/replay-clock.ts";
 import { stateTracer, type TraceRecord } from "./trace.ts";
@@ -44,6 +46,11 @@ export interface PresenceServiceOptions {
    * and nothing is dispatched (`nd-presence replay`). Default `live`.
    */
   mode?: "live" | "replay";
+  /**
+   * Start from the journal's checkpoint, when it has a usable one, and replay only what follows it.
+   * Default: yes when live; not in `replay` mode, which is there to show the history.
+   */
+  useCheckpoint?: boolean;
   /** Observes the actor system (e.g. the Stately inspector's `inspect`). */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -62,8 +69,13 @@ export interface PresenceService {
   status(): ServiceStatus;
   /** Clears every presence (unless `clear: false`), closes the sockets and stops the actors. */
   stop(options?: { clear?: boolean }): Promise<void>;
-  /** Drops from the journal what a replay no longer needs (idle users' history). */
+  /**
+   * Saves a checkpoint of every machine (so that a start replays only what follows it), then drops
+   * from the journal what a full replay no longer needs (idle users' history).
+   */
   compact(): Promise<void>;
+  /** Inputs journaled since the last checkpoint: what a start would have to replay. */
+  entriesSinceCheckpoint(): number;
   /** The journal's size in bytes, for `/metrics`. */
   journalBytes(): number;
   /** The supervisor actor, for hosts that want to observe it. Undefined before `start`. */
@@ -116,6 +128,12 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
 
   const journal = options.journal ?? new MemoryJournal();
   let clock = new ReplayClock(liveClock, liveClock.now());
+  let timers: ActorTimers | undefined;
+  /** What a checkpoint must have been taken under to be restored here (see `Checkpoint.key`). */
+  const checkpointKey = fingerprint(
+    JSON.stringify({ users: userProfiles(config), sweepIntervalMs: config.sweepIntervalMs, machines: [supervisorMachine, shardMachine, presenceMachine].map((m) => m.config) }),
+  );
+  let checkpointSeq = 0;
   /** Journal seq of each input being applied, so that a trace can name what caused an effect. */
   const seqOf = new WeakMap<object, number>();
   let nextSeq = 1;
@@ -179,27 +197,74 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     apply(actor, entry);
   }
 
-  /** Rebuilds every machine from the journal, effects off, then goes live and says so. */
-  async function recover(running: Actor<typeof supervisorMachine>, entries: JournalEntry[]): Promise<void> {
+  /**
+   * Rebuilds every machine from the journal (after the checkpoint, if one was restored), effects
+   * off, then goes live and says so.
+   */
+  async function recover(running: Actor<typeof supervisorMachine>, entries: JournalEntry[], checkpoint: Checkpoint | null): Promise<void> {
     for (const entry of entries) {
       clock.advanceTo(entry.at);
       apply(running, entry);
     }
-    nextSeq = (entries.at(-1)?.seq ?? 0) + 1;
+    const lastSeq = Math.max(entries.at(-1)?.seq ?? 0, checkpoint?.seq ?? 0);
+    nextSeq = lastSeq + 1;
+    checkpointSeq = checkpoint?.seq ?? 0;
     if (options.mode === "replay") return;
     accepting = true;
-    const last = entries.at(-1);
-    if (last) {
+    const lastAt = Math.max(entries.at(-1)?.at ?? -Infinity, checkpoint?.at ?? -Infinity);
+    const recovered = lastSeq > 0;
+    if (recovered) {
       // As far as the journal knows, the previous process stopped after its last entry: its
       // sockets died there, and the time it was down passes with no connection (a track that
       // ended meanwhile is known to have ended, and nothing pretends to have cleared it).
-      dispatch({ type: "runtime.stopped", at: last.at } as ServiceEvent);
+      clock.advanceTo(lastAt);
+      dispatch({ type: "runtime.stopped", at: lastAt } as ServiceEvent);
     }
     clock.goLive();
-    if (last) {
-      logger.log("info", "journal replayed", { entries: entries.length });
+    if (recovered) {
+      logger.log("info", "journal replayed", { entries: entries.length, ...(checkpoint ? { afterCheckpoint: checkpoint.seq } : {}) });
       dispatch({ type: "runtime.resumed" } as ServiceEvent);
     }
+  }
+
+  /** The checkpoint to start from, or null (none, unusable, or not wanted). */
+  async function usableCheckpoint(): Promise<Checkpoint | null> {
+    if (!(options.useCheckpoint ?? options.mode !== "replay")) return null;
+    const checkpoint = await journal.loadCheckpoint();
+    if (!checkpoint) return null;
+    const problem = checkpointProblem(checkpoint, checkpointKey);
+    if (problem) logger.log("warn", `checkpoint not used (${problem}); replaying the whole journal`);
+    return problem ? null : checkpoint;
+  }
+
+  /** A new supervisor: fresh, or restored from a checkpoint with its pending timers. */
+  function launch(checkpoint: Checkpoint | null, startAt: number): Actor<typeof supervisorMachine> {
+    clock = new ReplayClock(liveClock, startAt);
+    const created = createActor(machine, {
+      clock,
+      input: { users: userProfiles(config), sweepIntervalMs: config.sweepIntervalMs ?? 60_000 },
+      ...(checkpoint ? { snapshot: checkpoint.snapshot as never } : {}),
+      // Inspection costs on every transition: only when someone looks.
+      ...(options.trace || options.inspect ? { inspect: inspector(options, () => clock) } : {}),
+    });
+    timers = new ActorTimers(created.system, () => clock.now());
+    created.subscribe({ error: (error) => logger.log("error", "supervisor failed", { error: String(error) }) });
+    created.start();
+    if (checkpoint) {
+      timers.restore(created, checkpoint.timers);
+      for (const [user, seq] of Object.entries(checkpoint.started)) history.started(user, seq);
+    }
+    return created;
+  }
+
+  function takeCheckpoint(running: Actor<typeof supervisorMachine>): Checkpoint {
+    const snapshot = running.getSnapshot();
+    const started: Record<string, number> = {};
+    for (const user of config.users) {
+      const seq = history.startedAt(user.username);
+      if (seq !== undefined && hasPresence(snapshot, user.username)) started[user.username] = seq;
+    }
+    return { v: 1, seq: nextSeq - 1, at: clock.now(), key: checkpointKey, started, snapshot: running.getPersistedSnapshot(), timers: timers!.save(running) };
   }
 
   return {
@@ -209,22 +274,38 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     async start() {
       if (actor) return;
       const entries = await journal.load();
-      clock = new ReplayClock(liveClock, entries[0]?.at ?? liveClock.now());
-      actor = createActor(machine, {
-        clock,
-        input: { users: userProfiles(config), sweepIntervalMs: config.sweepIntervalMs ?? 60_000 },
-        // Inspection costs on every transition: only when someone looks.
-        ...(options.trace || options.inspect ? { inspect: inspector(options, () => clock) } : {}),
-      });
-      actor.subscribe({ error: (error) => logger.log("error", "supervisor failed", { error: String(error) }) });
-      actor.start();
-      await recover(actor, entries);
+      let checkpoint = await usableCheckpoint();
+      if (checkpoint) {
+        try {
+          actor = launch(checkpoint, checkpoint.at);
+        } catch (error) {
+          logger.log("error", "checkpoint could not be restored; replaying the whole journal", { error: errorText(error) });
+          checkpoint = null;
+        }
+      }
+      if (!checkpoint) {
+        // The first timers of a full replay start at the first entry's time.
+        actor = launch(null, entries[0]?.at ?? liveClock.now());
+      }
+      await recover(actor!, checkpoint ? tailAfter(checkpoint, entries) : entries, checkpoint);
     },
     async compact() {
       if (!actor) return;
-      const snapshot = actor.getSnapshot();
-      await compactJournal(journal, history, (user) => hasPresence(snapshot, user));
+      const running = actor;
+      // The checkpoint first: the journal is cut only behind a checkpoint that is safely written,
+      // so that either a start restores it and replays the rest, or replays a journal that is whole.
+      const checkpoint = takeCheckpoint(running);
+      try {
+        await journal.saveCheckpoint(checkpoint);
+      } catch (error) {
+        logger.log("error", "checkpoint could not be saved; the journal is kept whole", { error: errorText(error) });
+        return;
+      }
+      checkpointSeq = checkpoint.seq;
+      const snapshot = running.getSnapshot();
+      await compactJournal(journal, history, (user) => hasPresence(snapshot, user), checkpoint.seq);
     },
+    entriesSinceCheckpoint: () => nextSeq - 1 - checkpointSeq,
     journalBytes: () => journal.size(),
     dispatch,
     on: (event, listener) => emitter.on(event, listener),

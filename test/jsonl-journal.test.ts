@@ -181,4 +181,31 @@ describe("JsonlJournal", () => {
       if (index > 0) expect(line.seq).toBeGreaterThan(lines[index - 1]!.seq);
     }
   });
+
+  it("keeps its checkpoint next to it (0600, atomic, no secret), and refuses a damaged one with an error", async () => {
+    const { journal, logger, path } = open();
+    expect(await journal.loadCheckpoint()).toBeNull();
+    const h = await startHarness({ journal });
+    try {
+      h.play(song);
+      await h.waitForPresence();
+      await h.advance(45_000);
+      await h.service.compact();
+    } finally {
+      await h.close();
+    }
+    const checkpointPath = join(dir, "data", "journal.checkpoint.json");
+    expect(journal.checkpointPath).toBe(checkpointPath);
+    expect(modeOf(checkpointPath)).toBe(0o600);
+    expect(readdirSync(join(dir, "data")).sort()).toEqual(["journal.checkpoint.json", "journal.jsonl"]);
+    const text = readFileSync(checkpointPath, "utf8");
+    for (const token of Object.values(TOKENS)) expect(text).not.toContain(token);
+    const checkpoint = await journal.loadCheckpoint();
+    expect(checkpoint).toMatchObject({ v: 1, seq: linesOf(path).length, timers: expect.any(Array) });
+    expect(checkpoint!.timers.length).toBeGreaterThan(0);
+
+    writeFileSync(checkpointPath, text.slice(0, text.length / 2));
+    expect(await journal.loadCheckpoint()).toBeNull();
+    expect(logger.entries.some((e) => e.level === "error" && e.message.includes("damaged checkpoint"))).toBe(true);
+  });
 });

@@ -1,4 +1,5 @@
 import type { DomainEvent } from "../actors/events.ts";
+import type { Checkpoint } from "../checkpoint.ts";
 
 /**
  * One journaled input (DESIGN.md, "Event sourcing"): `{v, seq, at, stream, event}`, one JSON object
@@ -25,6 +26,10 @@ export interface Journal {
   flush(): Promise<void>;
   /** Replaces the whole journal with `entries`, atomically (compaction). */
   rewrite(entries: JournalEntry[]): Promise<void>;
+  /** The last checkpoint saved, or null (none, or unreadable: the journal alone still recovers). */
+  loadCheckpoint(): Promise<Checkpoint | null>;
+  /** Replaces the checkpoint, atomically. */
+  saveCheckpoint(checkpoint: Checkpoint): Promise<void>;
   /** Size in bytes, for `/metrics`. */
   size(): number;
   close(): Promise<void>;
@@ -47,6 +52,14 @@ export class MemoryJournal implements Journal {
   async flush(): Promise<void> {}
   async rewrite(entries: JournalEntry[]): Promise<void> {
     this.entries = entries.map((entry) => structuredClone(entry));
+  }
+  checkpoint: Checkpoint | null = null;
+  async loadCheckpoint(): Promise<Checkpoint | null> {
+    return this.checkpoint && structuredClone(this.checkpoint);
+  }
+  async saveCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    // Through JSON, as the file journal stores it: what cannot be written cannot be restored.
+    this.checkpoint = JSON.parse(JSON.stringify(checkpoint)) as Checkpoint;
   }
   size(): number {
     return this.entries.reduce((bytes, entry) => bytes + JSON.stringify(entry).length + 1, 0);

@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 import { closeSync, fchmodSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
+import type { Checkpoint } from "../checkpoint.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./logger.ts";
 
@@ -75,23 +76,35 @@ export class JsonlJournal implements Journal {
     this.#dirty = false;
   }
 
-  /** Compaction: write a temp file, fsync it, rename it over the journal, fsync the folder. */
+  /** Compaction: the new journal replaces the old one atomically (see `replaceFile`). */
   async rewrite(entries: JournalEntry[]): Promise<void> {
-    const { path } = this.#options;
-    const temp = `${path}.tmp`;
     const text = entries.map((entry) => `${JSON.stringify(entry)}\n`).join("");
-    const fd = openSync(temp, "w", 0o600);
-    try {
-      fchmodSync(fd, 0o600); // a stale temp file from a crash may have been wider
-      writeAll(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
     this.#closeFd();
-    renameSync(temp, path);
-    syncFolder(dirname(path));
+    replaceFile(this.#options.path, text);
     this.#bytes = Buffer.byteLength(text);
+  }
+
+  /** The checkpoint lives next to the journal: `journal.jsonl` -> `journal.checkpoint.json`. */
+  get checkpointPath(): string {
+    const { path } = this.#options;
+    return join(dirname(path), `${basename(path).replace(/\.jsonl?$/, "")}.checkpoint.json`);
+  }
+
+  async loadCheckpoint(): Promise<Checkpoint | null> {
+    const path = this.checkpointPath;
+    if (!existsSync(path)) return null;
+    try {
+      return JSON.parse(readFileSync(path, "utf8")) as Checkpoint;
+    } catch (error) {
+      // Written atomically, so this is damage from outside: the journal alone still recovers.
+      this.#options.logger.log("error", "journal: ignored a damaged checkpoint; replaying the journal instead", { path, error: error instanceof Error ? error.message : String(error) });
+      return null;
+    }
+  }
+
+  async saveCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    mkdirSync(dirname(this.checkpointPath), { recursive: true, mode: 0o700 });
+    replaceFile(this.checkpointPath, JSON.stringify(checkpoint));
   }
 
   size(): number {
@@ -139,6 +152,21 @@ export class JsonlJournal implements Journal {
       closeSync(fd);
     }
   }
+}
+
+/** Writes a temp file (0600), fsyncs it, renames it over `path`, fsyncs the folder: all or nothing. */
+function replaceFile(path: string, text: string): void {
+  const temp = `${path}.tmp`;
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    fchmodSync(fd, 0o600); // a stale temp file from a crash may have been wider
+    writeAll(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+  syncFolder(dirname(path));
 }
 
 function syncFolder(folder: string): void {
