@@ -80,21 +80,25 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     await journal.close();
     throw error;
   }
-  // Keep restarts quick and the journal bounded: checkpoint, then drop idle users' history, now
-  // and then (and once after the replay).
-  let compacting: Promise<void> | null = null;
-  let compactedAt = 0;
+  // Keep restarts quick: a checkpoint once CHECKPOINT_AFTER_ENTRIES inputs have come in since
+  // the last. Keep the journal bounded: a compaction (checkpoint, then idle users' history dropped)
+  // every COMPACT_EVERY_MS, and once after the replay. One at a time.
+  let busy: Promise<unknown> | null = null;
+  const once = (what: string, job: () => Promise<unknown>) => {
+    busy ??= job()
+      .catch((error: unknown) => logger.log("error", `journal ${what} failed`, { error: errorText(error) }))
+      .finally(() => (busy = null));
+    return busy;
+  };
+  let compactedAt = systemClock.now();
   const compact = () => {
     compactedAt = systemClock.now();
-    compacting ??= service
-      .compact()
-      .catch((error: unknown) => logger.log("error", "journal compaction failed", { error: errorText(error) }))
-      .finally(() => (compacting = null));
-    return compacting;
+    return once("compaction", () => service.compact());
   };
   await compact();
   const compaction = setInterval(() => {
-    if (service.entriesSinceCheckpoint() >= CHECKPOINT_AFTER_ENTRIES || systemClock.now() - compactedAt >= COMPACT_EVERY_MS) void compact();
+    if (systemClock.now() - compactedAt >= COMPACT_EVERY_MS) void compact();
+    else if (service.entriesSinceCheckpoint() >= CHECKPOINT_AFTER_ENTRIES) void once("checkpoint", () => service.checkpoint());
   }, CHECKPOINT_CHECK_MS);
   (compaction as { unref?: () => void }).unref?.();
 

@@ -1,3 +1,5 @@
+import { settingsOf } from "./actors/presence-context.ts";
+import type { UserProfile } from "./actors/shard-machine.ts";
 import type { SavedTimer } from "./adapters/actor-timers.ts";
 import type { JournalEntry } from "./adapters/journal.ts";
 
@@ -45,4 +47,49 @@ export function checkpointProblem(checkpoint: Checkpoint, key: string): string |
 /** The entries a start replays after a checkpoint. */
 export function tailAfter(checkpoint: Checkpoint, entries: JournalEntry[]): JournalEntry[] {
   return entries.filter((entry) => entry.seq > checkpoint.seq);
+}
+
+/** XState's persisted snapshot of an actor, as far as this file reads it. */
+interface Persisted {
+  context?: Record<string, unknown>;
+  children?: Record<string, { snapshot: Persisted } & Record<string, unknown>>;
+  [key: string]: unknown;
+}
+
+/** A copy of the actor tree with `change` applied to every actor's persisted snapshot (never in place). */
+function mapActors(node: Persisted, change: (actor: Persisted) => Persisted): Persisted {
+  const children = node.children && Object.fromEntries(Object.entries(node.children).map(([id, child]) => [id, { ...child, snapshot: mapActors(child.snapshot, change) }]));
+  return change(children ? { ...node, children } : node);
+}
+
+/**
+ * A machine's settings and a shard's profiles come from the configuration, and a checkpoint is
+ * used only under the same one: so it names their users instead of repeating them (1.4 of 3.9 KiB
+ * a user). A shard's context has `profiles`; a presence machine's has `user` and `settings`.
+ */
+export function withoutProfiles(snapshot: unknown): unknown {
+  return mapActors(snapshot as Persisted, (actor) => {
+    const context = actor.context;
+    if (context && "settings" in context && typeof context.user === "string") return { ...actor, context: { ...context, settings: { fromProfile: context.user } } };
+    if (context && "profiles" in context) return { ...actor, context: { ...context, profiles: { fromProfiles: Object.keys(context.profiles as object) } } };
+    return actor;
+  });
+}
+
+/** The inverse of `withoutProfiles`, from the configuration's profiles. */
+export function withProfiles(snapshot: unknown, profiles: UserProfile[]): unknown {
+  const byUser = new Map(profiles.map((profile) => [profile.user, profile]));
+  const profileOf = (user: string) => {
+    const profile = byUser.get(user);
+    if (!profile) throw new Error(`the checkpoint names a user who is not configured: ${user}`);
+    return profile;
+  };
+  return mapActors(snapshot as Persisted, (actor) => {
+    const context = actor.context;
+    const settings = context?.settings as { fromProfile?: string } | undefined;
+    if (context && typeof settings?.fromProfile === "string") return { ...actor, context: { ...context, settings: settingsOf(profileOf(settings.fromProfile)) } };
+    const named = context?.profiles as { fromProfiles?: string[] } | undefined;
+    if (context && Array.isArray(named?.fromProfiles)) return { ...actor, context: { ...context, profiles: Object.fromEntries(named.fromProfiles.map((user) => [user, profileOf(user)])) } };
+    return actor;
+  });
 }

@@ -18,7 +18,7 @@ import { systemClock, type ServiceClock } from "./service-clock.ts";
 import { userStatuses, type ServiceStatus } from "./status.ts";
 import { compactJournal, JournalHistory } from "./compaction.ts";
 import { ActorTimers } from "./adapters/actor-timers.ts";
-import { checkpointProblem, fingerprint, tailAfter, type Checkpoint } from "./checkpoint.ts";
+import { checkpointProblem, fingerprint, tailAfter, withoutProfiles, withProfiles, type Checkpoint } from "./checkpoint.ts";
 import { MemoryJournal, streamOf, type Journal, type JournalEntry } from "./adapters/journal.ts";
 import { ReplayClock } from "./adapters/replay-clock.ts";
 import { stateTracer, type TraceRecord } from "./trace.ts";
@@ -70,9 +70,11 @@ export interface PresenceService {
   /** Clears every presence (unless `clear: false`), closes the sockets and stops the actors. */
   stop(options?: { clear?: boolean }): Promise<void>;
   /**
-   * Saves a checkpoint of every machine (so that a start replays only what follows it), then drops
-   * from the journal what a full replay no longer needs (idle users' history).
+   * Saves a checkpoint of every machine and its pending timers, so that a start restores it and
+   * replays only what follows it. Null before `start`.
    */
+  checkpoint(): Promise<Checkpoint | null>;
+  /** A checkpoint, then drops from the journal what a full replay no longer needs (idle users' history). */
   compact(): Promise<void>;
   /** Inputs journaled since the last checkpoint: what a start would have to replay. */
   entriesSinceCheckpoint(): number;
@@ -129,9 +131,11 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   const journal = options.journal ?? new MemoryJournal();
   let clock = new ReplayClock(liveClock, liveClock.now());
   let timers: ActorTimers | undefined;
+  /** What each user's machine starts with; the same objects for every machine and checkpoint. */
+  const profiles = userProfiles(config);
   /** What a checkpoint must have been taken under to be restored here (see `Checkpoint.key`). */
   const checkpointKey = fingerprint(
-    JSON.stringify({ users: userProfiles(config), sweepIntervalMs: config.sweepIntervalMs, machines: [supervisorMachine, shardMachine, presenceMachine].map((m) => m.config) }),
+    JSON.stringify({ users: profiles, sweepIntervalMs: config.sweepIntervalMs, machines: [supervisorMachine, shardMachine, presenceMachine].map((m) => m.config) }),
   );
   let checkpointSeq = 0;
   /** Journal seq of each input being applied, so that a trace can name what caused an effect. */
@@ -242,8 +246,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     clock = new ReplayClock(liveClock, startAt);
     const created = createActor(machine, {
       clock,
-      input: { users: userProfiles(config), sweepIntervalMs: config.sweepIntervalMs ?? 60_000 },
-      ...(checkpoint ? { snapshot: checkpoint.snapshot as never } : {}),
+      input: { users: profiles, sweepIntervalMs: config.sweepIntervalMs ?? 60_000 },
+      ...(checkpoint ? { snapshot: withProfiles(checkpoint.snapshot, profiles) as never } : {}),
       // Inspection costs on every transition: only when someone looks.
       ...(options.trace || options.inspect ? { inspect: inspector(options, () => clock) } : {}),
     });
@@ -257,14 +261,24 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     return created;
   }
 
+  async function saveCheckpoint(): Promise<Checkpoint | null> {
+    if (!actor) return null;
+    // Taken in one synchronous step (a consistent cut: contexts are immutable), saved after.
+    const checkpoint = takeCheckpoint(actor);
+    await journal.saveCheckpoint(checkpoint);
+    checkpointSeq = Math.max(checkpointSeq, checkpoint.seq);
+    return checkpoint;
+  }
+
   function takeCheckpoint(running: Actor<typeof supervisorMachine>): Checkpoint {
-    const snapshot = running.getSnapshot();
+    const current = running.getSnapshot();
     const started: Record<string, number> = {};
     for (const user of config.users) {
       const seq = history.startedAt(user.username);
-      if (seq !== undefined && hasPresence(snapshot, user.username)) started[user.username] = seq;
+      if (seq !== undefined && hasPresence(current, user.username)) started[user.username] = seq;
     }
-    return { v: 1, seq: nextSeq - 1, at: clock.now(), key: checkpointKey, started, snapshot: running.getPersistedSnapshot(), timers: timers!.save(running) };
+    const snapshot = withoutProfiles(running.getPersistedSnapshot());
+    return { v: 1, seq: nextSeq - 1, at: clock.now(), key: checkpointKey, started, snapshot, timers: timers!.save(running) };
   }
 
   return {
@@ -273,14 +287,16 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     },
     async start() {
       if (actor) return;
-      const entries = await journal.load();
       let checkpoint = await usableCheckpoint();
+      // After a checkpoint only its tail is read (the lines before it are not even parsed).
+      let entries = await journal.load(checkpoint?.seq ?? 0);
       if (checkpoint) {
         try {
           actor = launch(checkpoint, checkpoint.at);
         } catch (error) {
           logger.log("error", "checkpoint could not be restored; replaying the whole journal", { error: errorText(error) });
           checkpoint = null;
+          entries = await journal.load();
         }
       }
       if (!checkpoint) {
@@ -289,19 +305,20 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       }
       await recover(actor!, checkpoint ? tailAfter(checkpoint, entries) : entries, checkpoint);
     },
+    checkpoint: saveCheckpoint,
     async compact() {
       if (!actor) return;
       const running = actor;
       // The checkpoint first: the journal is cut only behind a checkpoint that is safely written,
       // so that either a start restores it and replays the rest, or replays a journal that is whole.
-      const checkpoint = takeCheckpoint(running);
+      let checkpoint: Checkpoint | null;
       try {
-        await journal.saveCheckpoint(checkpoint);
+        checkpoint = await saveCheckpoint();
       } catch (error) {
         logger.log("error", "checkpoint could not be saved; the journal is kept whole", { error: errorText(error) });
         return;
       }
-      checkpointSeq = checkpoint.seq;
+      if (!checkpoint) return;
       const snapshot = running.getSnapshot();
       await compactJournal(journal, history, (user) => hasPresence(snapshot, user), checkpoint.seq);
     },

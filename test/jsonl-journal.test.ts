@@ -78,6 +78,9 @@ describe("JsonlJournal", () => {
     await journal.close();
     const loaded = await open({ path }).journal.load();
     expect(loaded).toEqual([1, 2, 3, 4, 5].map((seq) => entry(seq, seq % 2 ? "alice" : "bob")));
+    // After a checkpoint at seq 3, only the tail (the earlier lines are skipped unparsed).
+    appendFileSync(path, "not json, but covered by the checkpoint\n".replace(/^/, '{"v":1,"seq":2,'));
+    expect(await open({ path }).journal.load(3)).toEqual([4, 5].map((seq) => entry(seq, seq % 2 ? "alice" : "bob")));
   });
 
   it("drops a torn last line with a warning, truncates the file to the last whole line, and appends after it", async () => {

@@ -21,7 +21,7 @@ const EVENTS_PER_USER = 20;
  * the page cache: this measures CPU, not the disk.
  *
  * Then the same start from a checkpoint, as `nd-presence start` makes them: the first 90% of the
- * journal is replayed and checkpointed (`compact()`: checkpoint file written, journal compacted),
+ * journal is replayed and checkpointed (`checkpoint()`: taken, then written to its file),
  * the last 10% is appended as a tail, and a new service restores the checkpoint and replays the
  * tail. Its raw baseline is still the whole file into a Map: what a start costs either way.
  */
@@ -96,7 +96,7 @@ async function recoverFromCheckpoint(path: string, users: number, eventsPerUser:
   const first = createPresenceService({ config: benchConfig(users), journal: journal(), mode: "replay", logger: silentLogger });
   await first.start();
   const saving = performance.now();
-  await first.compact();
+  await first.checkpoint();
   const saveMs = performance.now() - saving;
   first.actor?.stop();
   appendFileSync(path, entries.slice(cut).map((entry) => `${JSON.stringify(entry)}\n`).join(""));

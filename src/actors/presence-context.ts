@@ -100,10 +100,15 @@ export interface Shown {
 /** Nothing shown: what a new session starts with (PROTOCOL.md, READY), and a lost one ends with. */
 export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, key: null });
 
+/** A machine's settings, from its user's profile (a checkpoint rebuilds them the same way). */
+export function settingsOf(profile: Omit<PresenceInput, "seed">): PresenceContext["settings"] {
+  return { presence: profile.presence, timings: profile.timings, properties: profile.properties, configuredGatewayUrl: profile.gatewayUrl };
+}
+
 export function initialContext(input: PresenceInput): PresenceContext {
   return {
     user: input.user,
-    settings: { presence: input.presence, timings: input.timings, properties: input.properties, configuredGatewayUrl: input.gatewayUrl },
+    settings: settingsOf(input),
     random: input.seed,
     gateway: { url: input.gatewayUrl, session: null, seq: null },
     socket: { number: 0, open: false, live: false, heartbeatIntervalMs: 41_250, firstHeartbeatMs: 0, awaitingAck: false, framesInWindow: 0 },

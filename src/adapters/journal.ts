@@ -19,8 +19,11 @@ export interface JournalEntry {
  * means is the implementation's documented policy.
  */
 export interface Journal {
-  /** Every entry in order. A torn last line (a crash mid-write) is dropped with a warning. */
-  load(): Promise<JournalEntry[]>;
+  /**
+   * Every entry in order (only those after `afterSeq`, if given: what follows a checkpoint). A
+   * torn last line (a crash mid-write) is dropped with a warning.
+   */
+  load(afterSeq?: number): Promise<JournalEntry[]>;
   append(entry: JournalEntry): void;
   /** Writes out (and syncs) whatever is pending. */
   flush(): Promise<void>;
@@ -43,8 +46,8 @@ export function streamOf(event: DomainEvent): string {
 /** A journal in memory: for tests, and for hosts that keep no history. */
 export class MemoryJournal implements Journal {
   entries: JournalEntry[] = [];
-  async load(): Promise<JournalEntry[]> {
-    return [...this.entries];
+  async load(afterSeq = 0): Promise<JournalEntry[]> {
+    return this.entries.filter((entry) => entry.seq > afterSeq);
   }
   append(entry: JournalEntry): void {
     this.entries.push(structuredClone(entry));

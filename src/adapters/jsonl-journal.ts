@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import { closeSync, fchmodSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Checkpoint } from "../checkpoint.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
@@ -37,7 +38,7 @@ export class JsonlJournal implements Journal {
     this.#options = { fsync: "interval", fsyncIntervalMs: 1_000, ...options };
   }
 
-  async load(): Promise<JournalEntry[]> {
+  async load(afterSeq = 0): Promise<JournalEntry[]> {
     const { path, logger } = this.#options;
     if (!existsSync(path)) return [];
     const bytes = readFileSync(path);
@@ -49,6 +50,8 @@ export class JsonlJournal implements Journal {
     const entries: JournalEntry[] = [];
     lines.forEach((line, index) => {
       if (line.trim() === "") return;
+      // Lines this writes start `{"v":1,"seq":N,`: those a checkpoint covers are skipped unparsed.
+      if (afterSeq > 0 && seqOfLine(line) <= afterSeq) return;
       try {
         const entry = JSON.parse(line) as JournalEntry;
         if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
@@ -103,8 +106,20 @@ export class JsonlJournal implements Journal {
   }
 
   async saveCheckpoint(checkpoint: Checkpoint): Promise<void> {
-    mkdirSync(dirname(this.checkpointPath), { recursive: true, mode: 0o700 });
-    replaceFile(this.checkpointPath, JSON.stringify(checkpoint));
+    const path = this.checkpointPath;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Tens of MiB for 10,000 users: written and synced off the event loop, then renamed into place.
+    const temp = `${path}.tmp`;
+    const file = await open(temp, "w", 0o600);
+    try {
+      await file.chmod(0o600);
+      await file.writeFile(JSON.stringify(checkpoint));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    renameSync(temp, path);
+    syncFolder(dirname(path));
   }
 
   size(): number {
@@ -152,6 +167,16 @@ export class JsonlJournal implements Journal {
       closeSync(fd);
     }
   }
+}
+
+const LINE_START = '{"v":1,"seq":';
+
+/** The seq of a line as this journal writes it, read without parsing it; Infinity if it cannot tell. */
+function seqOfLine(line: string): number {
+  if (!line.startsWith(LINE_START)) return Infinity;
+  const end = line.indexOf(",", LINE_START.length);
+  const seq = Number(line.slice(LINE_START.length, end));
+  return Number.isInteger(seq) ? seq : Infinity;
 }
 
 /** Writes a temp file (0600), fsyncs it, renames it over `path`, fsyncs the folder: all or nothing. */
