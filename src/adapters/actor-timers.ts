@@ -14,12 +14,6 @@ export interface SavedTimer {
   dueAt: number;
 }
 
-interface Pending {
-  target: AnyActorRef;
-  event: EventObject;
-  dueAt: number;
-}
-
 /**
  * Keeps, for each actor, the timers it has pending in the actor system's scheduler, with their due
  * times on the service clock. XState itself keeps them in one flat table whose entries carry
@@ -35,7 +29,8 @@ interface Pending {
 export class ActorTimers {
   readonly #system: AnyActorSystem;
   readonly #now: () => number;
-  readonly #byActor = new WeakMap<AnyActorRef, Map<string, Pending>>();
+  /** Each actor's pending timers: id -> due time (XState's table has the rest). */
+  readonly #byActor = new WeakMap<AnyActorRef, Map<string, number>>();
   #anonymous = 0;
 
   constructor(system: AnyActorSystem, now: () => number) {
@@ -47,7 +42,7 @@ export class ActorTimers {
     // A delayed raise without an id gets one here, not from Math.random inside XState, so that
     // every timer can be found again.
     scheduler.schedule = (source, target, event, delay, id = `anonymous.${++this.#anonymous}`) => {
-      this.#pendingOf(source).set(id, { target, event, dueAt: this.#now() + delay });
+      this.#pendingOf(source).set(id, this.#now() + delay);
       schedule(source, target, event, delay, id);
     };
     scheduler.cancel = (source, id) => {
@@ -67,12 +62,12 @@ export class ActorTimers {
     const paths = actorPaths(root);
     const saved: SavedTimer[] = [];
     // What XState still has scheduled: fired timers linger in the index until set again.
-    for (const { source, id } of Object.values(this.#system.getSnapshot()._scheduledEvents)) {
-      const pending = this.#byActor.get(source)?.get(id);
+    for (const { source, target, event, id } of Object.values(this.#system.getSnapshot()._scheduledEvents)) {
+      const dueAt = this.#byActor.get(source)?.get(id);
       const sourcePath = paths.get(source);
-      const targetPath = pending && paths.get(pending.target);
-      if (!pending || !sourcePath || !targetPath) continue;
-      saved.push({ source: sourcePath, target: targetPath, event: pending.event, id, dueAt: pending.dueAt });
+      const targetPath = paths.get(target);
+      if (dueAt === undefined || !sourcePath || !targetPath) continue;
+      saved.push({ source: sourcePath, target: targetPath, event, id, dueAt });
     }
     return saved.sort((a, b) => a.dueAt - b.dueAt);
   }
@@ -91,7 +86,7 @@ export class ActorTimers {
     return restored;
   }
 
-  #pendingOf(source: AnyActorRef): Map<string, Pending> {
+  #pendingOf(source: AnyActorRef): Map<string, number> {
     let pending = this.#byActor.get(source);
     if (!pending) this.#byActor.set(source, (pending = new Map()));
     return pending;
