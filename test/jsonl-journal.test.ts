@@ -78,9 +78,15 @@ describe("JsonlJournal", () => {
     await journal.close();
     const loaded = await open({ path }).journal.load();
     expect(loaded).toEqual([1, 2, 3, 4, 5].map((seq) => entry(seq, seq % 2 ? "alice" : "bob")));
-    // After a checkpoint at seq 3, only the tail (the earlier lines are skipped unparsed).
-    appendFileSync(path, "not json, but covered by the checkpoint\n".replace(/^/, '{"v":1,"seq":2,'));
-    expect(await open({ path }).journal.load(3)).toEqual([4, 5].map((seq) => entry(seq, seq % 2 ? "alice" : "bob")));
+    // After a checkpoint at seq 3, only the tail: the lines before it are not even decoded.
+    const lines = linesOf(path);
+    writeFileSync(path, [...lines.slice(0, 2), '{"v":1,"seq":2,"damaged, but covered by the checkpoint', ...lines.slice(2), ""].join("\n"));
+    const tail = open({ path });
+    expect(await tail.journal.load(3)).toEqual([4, 5].map((seq) => entry(seq, seq % 2 ? "alice" : "bob")));
+    expect(tail.logger.entries).toEqual([]);
+    expect(await tail.journal.load(5)).toEqual([]);
+    expect(await tail.journal.load()).toHaveLength(5); // and the whole file, damaged line reported
+    expect(tail.logger.entries.map((e) => e.message)).toEqual(["journal: skipped a damaged line"]);
   });
 
   it("drops a torn last line with a warning, truncates the file to the last whole line, and appends after it", async () => {

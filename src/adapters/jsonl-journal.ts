@@ -42,23 +42,23 @@ export class JsonlJournal implements Journal {
     const { path, logger } = this.#options;
     if (!existsSync(path)) return [];
     const bytes = readFileSync(path);
-    const text = bytes.toString("utf8");
-    const lines = text.split("\n");
+    // After a checkpoint only the tail is decoded: lines are in seq order, so it is found from the end.
+    const from = afterSeq > 0 ? tailStart(bytes, afterSeq) : 0;
+    const lines = bytes.subarray(from).toString("utf8").split("\n");
     // A file that does not end in a newline was cut mid-write: its last line is torn.
     const torn = lines.pop();
     if (torn) logger.log("warn", "journal: dropped a torn last line (the previous run stopped mid-write)", { path, bytes: torn.length });
     const entries: JournalEntry[] = [];
     lines.forEach((line, index) => {
       if (line.trim() === "") return;
-      // Lines this writes start `{"v":1,"seq":N,`: those a checkpoint covers are skipped unparsed.
-      if (afterSeq > 0 && seqOfLine(line) <= afterSeq) return;
       try {
         const entry = JSON.parse(line) as JournalEntry;
         if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
-        entries.push(entry);
+        if (entry.seq > afterSeq) entries.push(entry);
       } catch (error) {
         // Never block start-up: a damaged line is reported and skipped.
-        logger.log("error", "journal: skipped a damaged line", { path, line: index + 1, error: error instanceof Error ? error.message : String(error) });
+        const where = from > 0 ? { lineAfterCheckpoint: index + 1 } : { line: index + 1 };
+        logger.log("error", "journal: skipped a damaged line", { path, ...where, error: error instanceof Error ? error.message : String(error) });
       }
     });
     if (torn) this.#truncateTo(bytes.lastIndexOf(0x0a) + 1);
@@ -169,14 +169,29 @@ export class JsonlJournal implements Journal {
   }
 }
 
-const LINE_START = '{"v":1,"seq":';
+const LINE_START = Buffer.from('{"v":1,"seq":');
 
-/** The seq of a line as this journal writes it, read without parsing it; Infinity if it cannot tell. */
-function seqOfLine(line: string): number {
-  if (!line.startsWith(LINE_START)) return Infinity;
-  const end = line.indexOf(",", LINE_START.length);
-  const seq = Number(line.slice(LINE_START.length, end));
-  return Number.isInteger(seq) ? seq : Infinity;
+/**
+ * The byte offset of the first line with a seq above `afterSeq`, scanning whole lines back from
+ * the end (lines this journal writes start `{"v":1,"seq":N,`). A line whose seq cannot be read
+ * there is kept in the tail, where parsing it reports it.
+ */
+function tailStart(bytes: Buffer, afterSeq: number): number {
+  let end = bytes.length;
+  while (end > 0) {
+    const start = bytes.lastIndexOf(0x0a, end - 2) + 1; // the start of the line that ends at `end`
+    if (seqAt(bytes, start) <= afterSeq) return end;
+    end = start;
+  }
+  return 0;
+}
+
+function seqAt(bytes: Buffer, start: number): number {
+  if (!bytes.subarray(start, start + LINE_START.length).equals(LINE_START)) return Infinity;
+  let seq = 0;
+  let i = start + LINE_START.length;
+  for (; i < bytes.length && bytes[i]! >= 0x30 && bytes[i]! <= 0x39; i++) seq = seq * 10 + (bytes[i]! - 0x30);
+  return i > start + LINE_START.length && bytes[i] === 0x2c ? seq : Infinity;
 }
 
 /** Writes a temp file (0600), fsyncs it, renames it over `path`, fsyncs the folder: all or nothing. */
