@@ -102,8 +102,13 @@ export const shardMachine = setup({
       const ref = context.machines[user];
       if (!ref) return;
       enqueue.stopChild(ref);
-      const { [user]: _dropped, ...machines } = context.machines;
-      enqueue.assign({ machines });
+      // In place, as on spawn: at shutdown every machine is dropped, one by one.
+      enqueue.assign({
+        machines: ({ context: c }) => {
+          delete c.machines[user];
+          return c.machines;
+        },
+      });
     }),
 
     shutDownMachines: enqueueActions(({ context, event, enqueue }) => {

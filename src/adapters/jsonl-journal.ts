@@ -68,8 +68,7 @@ export class JsonlJournal implements Journal {
   append(entry: JournalEntry): void {
     const line = `${JSON.stringify(entry)}\n`;
     const fd = this.#open();
-    writeAll(fd, line);
-    this.#bytes += Buffer.byteLength(line);
+    this.#bytes += writeAll(fd, line); // encoded once
     if (this.#options.fsync === "always") fsyncSync(fd);
     else this.#dirty = true;
   }
@@ -223,8 +222,10 @@ function syncFolder(folder: string): void {
 }
 
 /** writeSync may write less than asked (a full disk, a signal): keep going, or throw. */
-function writeAll(fd: number, text: string): void {
+/** Returns the number of bytes written. */
+function writeAll(fd: number, text: string): number {
   const bytes = Buffer.from(text);
   let written = 0;
   while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+  return bytes.length;
 }
