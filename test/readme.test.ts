@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { readmeWithBench } from "../scripts/readme-bench.ts";
 import { readmeWithChart } from "../scripts/readme-chart.ts";
 
 describe("README", () => {
@@ -8,6 +9,13 @@ describe("README", () => {
     expect(readme).toBe(readmeWithChart(readme));
     expect(readme).toContain("stateDiagram-v2");
     expect(readme).toContain("presenting_paused");
+  });
+
+  it("shows the figures the bench last wrote (run npm run readme:bench)", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const results = JSON.parse(readFileSync(new URL("../bench/results/latest.json", import.meta.url), "utf8"));
+    expect(readme).toBe(readmeWithBench(readme, results));
+    expect(readme).toMatch(/\| recovery \| start-up from a checkpoint/);
   });
 
   it("names the test command that CI runs", () => {

@@ -7,6 +7,7 @@ import type { Scenario } from "../figures.ts";
 import { coldstart } from "./coldstart.ts";
 import { fanout } from "./fanout.ts";
 import { latency } from "./latency.ts";
+import { shutdown } from "./shutdown.ts";
 import { steady } from "./steady.ts";
 
-export const networkScenarios: Record<string, Scenario> = { fanout, steady, latency, coldstart };
+export const networkScenarios: Record<string, Scenario> = { fanout, steady, latency, shutdown, coldstart };

@@ -31,6 +31,20 @@ export class RawClient {
     else conn.pending = activity;
   }
 
+  /** Clears every READY user's presence (op 3, no activity) and closes every socket with 1000. */
+  async clearAll(): Promise<void> {
+    const closing = [...this.#connections.values()].map((conn) => {
+      if (conn.ready) conn.ws.send(JSON.stringify({ op: 3, d: { since: 0, status: "online", afk: true, activities: [] } }));
+      if (conn.timer) clearTimeout(conn.timer);
+      return new Promise<void>((resolve) => {
+        if (conn.ws.readyState === WebSocket.CLOSED) return resolve();
+        conn.ws.once("close", () => resolve());
+        conn.ws.close(1000);
+      });
+    });
+    await Promise.all(closing);
+  }
+
   /** How many users are READY. */
   get readyCount(): number {
     let n = 0;

@@ -1,0 +1,35 @@
+/**
+ * shutdown: N users presenting, then the side shuts down: every presence cleared (op 3 with no
+ * activity) and every socket closed with 1000. nd-presence: `service.stop()`, as SIGINT/SIGTERM
+ * run it (the CLI exits after 5 s whatever happens, hence the target); raw: the same frames and
+ * closes from `RawClient.clearAll`. Timed in the side's process, from the call to its promise
+ * resolved; the gateway's count of closed connections says every user was let go.
+ */
+import type { BenchOptions, Figure } from "../figures.ts";
+import { REAL_HEARTBEAT_MS, knownToFail, openSession, sideName } from "./session.ts";
+import type { SideKind } from "./side.ts";
+
+async function measure(kind: SideKind, users: number, options: BenchOptions): Promise<number> {
+  if (knownToFail(kind, users)) return Number.NaN;
+  const session = await openSession(kind, users, REAL_HEARTBEAT_MS, options);
+  try {
+    if (!session.up) return Number.NaN;
+    await session.gateway.reset();
+    const { ms } = await session.side.shutdown();
+    const { closed, op3 } = await session.gateway.stats();
+    options.log(`  ${sideName(kind)} ${users}: cleared and closed in ${ms.toFixed(0)} ms (gateway: ${op3} op 3, ${closed} closed)`);
+    return closed === users ? ms : Number.NaN;
+  } finally {
+    await session.close();
+  }
+}
+
+export async function shutdown(options: BenchOptions): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  for (const users of options.users) {
+    const raw = await measure("raw", users, options);
+    const nd = await measure("nd", users, options);
+    figures.push({ scenario: "shutdown", metric: "all cleared and closed", unit: "ms", users, ndPresence: nd, raw, better: "lower", target: { op: "<", value: 5_000 } });
+  }
+  return figures;
+}
