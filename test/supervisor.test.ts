@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { until } from "./fakes/wait.ts";
-import { TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -154,5 +154,24 @@ describe("supervisor", () => {
     await h.waitForPresence((a) => a?.details === otherSong.title);
     expect(h.gateway.connections).toHaveLength(2);
     expect(h.framesWithOp(2)).toHaveLength(2);
+  });
+
+  it("stopping one user's machine cancels its timers only: the others keep their heartbeats and track ends", async () => {
+    h = await startHarness({ users: twoUsers, config: { gateway: { idleTimeoutMs: 60_000 }, sweepIntervalMs: 30_000 } });
+    h.play(song, { user: "alice", positionMs: 100_000 }); // 189 s left: ends at T0 + 194 s with the grace
+    h.play(otherSong, { user: "bob" });
+    await h.waitForPresence((a) => a?.details === otherSong.title);
+    h.dispatch({ type: "playback.stopped", user: "bob" });
+    // Bob's machine clears, closes when idle (60 s) and is swept (every 30 s) at about T0 + 90 s.
+    for (let i = 0; i < 12; i++) await h.advance(10_000);
+    expect(h.service.status().users.map((u) => [u.user, u.state])).toEqual([["alice", "presenting.playing"], ["bob", "idle"]]);
+    const aliceConnection = h.gateway.connections.findIndex((c) => !c.closedWith);
+    const beatsBefore = h.framesWithOp(1).filter((f) => f.connection === aliceConnection).length;
+    for (let i = 0; i < 9; i++) await h.advance(10_000); // to T0 + 210 s
+    const beats = h.framesWithOp(1).filter((f) => f.connection === aliceConnection).length - beatsBefore;
+    expect(beats).toBeGreaterThanOrEqual(2); // 90 s at 41.25 s a beat
+    const clear = h.framesWithOp(3).find((f) => f.connection === aliceConnection && h.activityOf(f) === null);
+    expect(clear?.at).toBe(T0 + 200_000); // due at 194 s; this clock fires timers at the end of each 10 s step
+    expect(h.service.status().users[0]).toMatchObject({ user: "alice", connected: true, reconnects: 0 });
   });
 });
