@@ -40,11 +40,11 @@ const isIdle = (snapshot: SnapshotFrom<typeof presenceMachine>) =>
  * Supervises the presence machines of a share of the configured users (the supervisor routes
  * each user's playback events to their shard, and answers straight to the user's machine). It
  * spawns a user's `presenceMachine` on their first playback event, passes playback on to it,
- * stops machines that have nothing left to do,
- * and keeps a crashed machine from touching any other user.
+ * stops machines that have nothing left to do, and keeps a crashed machine from touching any
+ * other user.
  *
  * Why shards: XState copies an actor's map of children on every spawn and every stop, so one
- * parent of N machines makes starting N users O(N²): 30 s for 10,000 users.
+ * parent of N machines makes starting N users O(N²): 30 s for 10,000 users (see USERS_PER_SHARD).
  */
 export const shardMachine = setup({
   types: {
