@@ -141,6 +141,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       sources,
       receiver,
       journalBytes: () => service.journalBytes(),
+      entriesSinceCheckpoint: () => service.entriesSinceCheckpoint(),
       logger,
     });
     try {

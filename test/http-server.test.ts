@@ -29,6 +29,7 @@ async function start() {
     status: () => h.service.status(),
     sources: () => [receiver.status()],
     journalBytes: () => 1234,
+    entriesSinceCheckpoint: () => h.service.entriesSinceCheckpoint(),
     receiver,
     logger: h.logger,
     now: () => h.clock.now(),
@@ -100,6 +101,8 @@ describe("HTTP server over the real service", () => {
     expect(samples.get('nd_presence_source_polls_total{source="listenbrainz"}')).toBe(1);
     expect(samples.get('nd_presence_source_errors_total{source="listenbrainz"}')).toBe(0);
     expect(samples.get("nd_presence_journal_bytes")).toBe(1234);
+    expect(samples.get("nd_presence_journal_entries_since_checkpoint")).toBe(h.service.entriesSinceCheckpoint());
+    expect(h.service.entriesSinceCheckpoint()).toBeGreaterThan(0);
 
     const page = await get("/");
     expect(page.type).toBe("text/html; charset=utf-8");

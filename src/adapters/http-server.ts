@@ -15,6 +15,8 @@ export interface HttpServerOptions {
   sources: () => SourceStatus[];
   /** The journal's size for `/metrics`; null or absent leaves the metric out. */
   journalBytes?: () => number | null;
+  /** Inputs journaled since the last checkpoint, for `/metrics`; null or absent leaves it out. */
+  entriesSinceCheckpoint?: () => number | null;
   /** Serves `/1/validate-token` and `/1/submit-listens` when set. */
   receiver?: ListenBrainzReceiver | null;
   /** Should be a redacting logger (see `redactingLogger`): errors are logged as they come. */
@@ -87,7 +89,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     "/metrics": (_, res) => {
       const journalBytes = options.journalBytes?.() ?? null;
-      send(res, 200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics({ status: options.status(), sources: options.sources(), journalBytes }));
+      const entriesSinceCheckpoint = options.entriesSinceCheckpoint?.() ?? null;
+      send(res, 200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics({ status: options.status(), sources: options.sources(), journalBytes, entriesSinceCheckpoint }));
     },
   };
 

@@ -15,6 +15,8 @@ export interface MetricsInput {
   sources: SourceStatus[];
   /** The journal file's size; the metric is left out when this is missing or null. */
   journalBytes?: number | null;
+  /** Inputs journaled since the last checkpoint; left out when missing or null. */
+  entriesSinceCheckpoint?: number | null;
 }
 
 type Labels = Record<string, string>;
@@ -79,6 +81,10 @@ export function renderMetrics(input: MetricsInput): string {
   ];
   if (typeof input.journalBytes === "number") {
     families.push({ name: "nd_presence_journal_bytes", type: "gauge", help: "Size of the event journal in bytes.", samples: [[{}, input.journalBytes]] });
+  }
+  if (typeof input.entriesSinceCheckpoint === "number") {
+    const help = "Inputs journaled since the last checkpoint: what a restart would replay.";
+    families.push({ name: "nd_presence_journal_entries_since_checkpoint", type: "gauge", help, samples: [[{}, input.entriesSinceCheckpoint]] });
   }
   // The format requires a final line feed.
   return `${families.map(render).join("\n")}\n`;
