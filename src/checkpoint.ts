@@ -1,7 +1,6 @@
 import { settingsOf } from "./actors/presence-context.ts";
 import type { UserProfile } from "./actors/shard-machine.ts";
 import type { SavedTimer } from "./adapters/actor-timers.ts";
-import type { JournalEntry } from "./adapters/journal.ts";
 
 /**
  * The whole actor system at one journal seq: XState's persisted snapshot of the supervisor (its
@@ -42,11 +41,6 @@ export function checkpointProblem(checkpoint: Checkpoint, key: string): string |
   if (checkpoint.v !== 1) return `unknown checkpoint version ${String(checkpoint.v)}`;
   if (checkpoint.key !== key) return "the configuration or the machines changed since it was taken";
   return null;
-}
-
-/** The entries a start replays after a checkpoint. */
-export function tailAfter(checkpoint: Checkpoint, entries: JournalEntry[]): JournalEntry[] {
-  return entries.filter((entry) => entry.seq > checkpoint.seq);
 }
 
 /** XState's persisted snapshot of an actor, as far as this file reads it. */

@@ -5,7 +5,7 @@ import type { DomainEvent, DomainEventInput, ServiceEvent } from "./actors/event
 import type { Track } from "./actors/track.ts";
 import { presenceMachine } from "./actors/presence-machine.ts";
 import { shardMachine } from "./actors/shard-machine.ts";
-import { hasPresence, presenceOf, supervisorMachine } from "./actors/supervisor-machine.ts";
+import { presenceOf, supervisorMachine } from "./actors/supervisor-machine.ts";
 import { ArtworkResolver } from "./adapters/artwork.ts";
 import { DiscordRest } from "./adapters/discord-rest.ts";
 import { runEffect, type EffectPorts } from "./adapters/effect-runner.ts";
@@ -18,7 +18,7 @@ import { systemClock, type ServiceClock } from "./service-clock.ts";
 import { userStatuses, type ServiceStatus } from "./status.ts";
 import { compactJournal, JournalHistory } from "./compaction.ts";
 import { ActorTimers } from "./adapters/actor-timers.ts";
-import { checkpointProblem, fingerprint, tailAfter, withoutProfiles, withProfiles, type Checkpoint } from "./checkpoint.ts";
+import { checkpointProblem, fingerprint, withoutProfiles, withProfiles, type Checkpoint } from "./checkpoint.ts";
 import { MemoryJournal, streamOf, type Journal, type JournalEntry } from "./adapters/journal.ts";
 import { ReplayClock } from "./adapters/replay-clock.ts";
 import { stateTracer, type TraceRecord } from "./trace.ts";
@@ -133,10 +133,15 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   let timers: ActorTimers | undefined;
   /** What each user's machine starts with; the same objects for every machine and checkpoint. */
   const profiles = userProfiles(config);
-  /** What a checkpoint must have been taken under to be restored here (see `Checkpoint.key`). */
-  const checkpointKey = fingerprint(
-    JSON.stringify({ users: profiles, sweepIntervalMs: config.sweepIntervalMs, machines: [supervisorMachine, shardMachine, presenceMachine].map((m) => m.config) }),
-  );
+  /**
+   * What a checkpoint must have been taken under to be restored here (see `Checkpoint.key`).
+   * Worked out when first needed: it hashes every user's profile.
+   */
+  let checkpointKeyText: string | undefined;
+  const checkpointKey = () =>
+    (checkpointKeyText ??= fingerprint(
+      JSON.stringify({ users: profiles, sweepIntervalMs: config.sweepIntervalMs, machines: [supervisorMachine, shardMachine, presenceMachine].map((m) => m.config) }),
+    ));
   let checkpointSeq = 0;
   /** Journal seq of each input being applied, so that a trace can name what caused an effect. */
   const seqOf = new WeakMap<object, number>();
@@ -236,7 +241,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     if (!(options.useCheckpoint ?? options.mode !== "replay")) return null;
     const checkpoint = await journal.loadCheckpoint();
     if (!checkpoint) return null;
-    const problem = checkpointProblem(checkpoint, checkpointKey);
+    const problem = checkpointProblem(checkpoint, checkpointKey());
     if (problem) logger.log("warn", `checkpoint not used (${problem}); replaying the whole journal`);
     return problem ? null : checkpoint;
   }
@@ -275,10 +280,10 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     const started: Record<string, number> = {};
     for (const user of config.users) {
       const seq = history.startedAt(user.username);
-      if (seq !== undefined && hasPresence(current, user.username)) started[user.username] = seq;
+      if (seq !== undefined && presenceOf(current, user.username)) started[user.username] = seq;
     }
     const snapshot = withoutProfiles(running.getPersistedSnapshot());
-    return { v: 1, seq: nextSeq - 1, at: clock.now(), key: checkpointKey, started, snapshot, timers: timers!.save(running) };
+    return { v: 1, seq: nextSeq - 1, at: clock.now(), key: checkpointKey(), started, snapshot, timers: timers!.save(running) };
   }
 
   return {
@@ -303,7 +308,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
         // The first timers of a full replay start at the first entry's time.
         actor = launch(null, entries[0]?.at ?? liveClock.now());
       }
-      await recover(actor!, checkpoint ? tailAfter(checkpoint, entries) : entries, checkpoint);
+      await recover(actor!, entries, checkpoint);
     },
     checkpoint: saveCheckpoint,
     async compact() {
@@ -320,7 +325,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       }
       if (!checkpoint) return;
       const snapshot = running.getSnapshot();
-      await compactJournal(journal, history, (user) => hasPresence(snapshot, user), checkpoint.seq);
+      await compactJournal(journal, history, (user) => presenceOf(snapshot, user) !== undefined, checkpoint.seq);
     },
     entriesSinceCheckpoint: () => nextSeq - 1 - checkpointSeq,
     journalBytes: () => journal.size(),

@@ -128,7 +128,6 @@ export const shardMachine = setup({
     }),
   },
   guards: {
-    isConfiguredUser: ({ context, event }) => "user" in event && Object.hasOwn(context.profiles, event.user),
     hasMachine: ({ context, event }) => "user" in event && Object.hasOwn(context.machines, event.user),
     hasIdleMachine: ({ context, event }) =>
       "user" in event && Object.hasOwn(context.machines, event.user) && isIdle(context.machines[event.user]!.getSnapshot()),
@@ -157,8 +156,8 @@ export const shardMachine = setup({
           // whose timing a replay does not share) keeps a replay identical to the live run.
           { guard: "hasIdleMachine", actions: ["stopIdleMachine", "spawnPresence", "routeToUser"] },
           { guard: "hasMachine", actions: "routeToUser" },
-          // The supervisor only routes configured users here.
-          { guard: "isConfiguredUser", actions: ["spawnPresence", "routeToUser"] },
+          // The supervisor routes only configured users here.
+          { actions: ["spawnPresence", "routeToUser"] },
         ],
         "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
         "runtime.*": { actions: "broadcast" },

@@ -44,11 +44,6 @@ export function presenceOf(snapshot: SnapshotFrom<typeof supervisorMachine>, use
   return machineOf(snapshot.context, user);
 }
 
-/** Whether a user has a running presence machine. */
-export function hasPresence(snapshot: SnapshotFrom<typeof supervisorMachine>, user: string): boolean {
-  return presenceOf(snapshot, user) !== undefined;
-}
-
 /**
  * The root of the actor system. Each configured user belongs to one shard (`shardMachine`),
  * which spawns the user's `presenceMachine` on their first playback event. The supervisor routes

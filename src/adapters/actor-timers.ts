@@ -73,17 +73,14 @@ export class ActorTimers {
   }
 
   /** Schedules saved timers again, each due when it was due (at once if that has passed). */
-  restore(root: AnyActorRef, timers: SavedTimer[]): number {
+  restore(root: AnyActorRef, timers: SavedTimer[]): void {
     const refs = new Map([...actorPaths(root)].map(([ref, path]) => [path.join("\u0000"), ref]));
-    let restored = 0;
     for (const timer of timers) {
       const source = refs.get(timer.source.join("\u0000"));
       const target = refs.get(timer.target.join("\u0000"));
       if (!source || !target) continue;
       this.#system.scheduler.schedule(source, target, timer.event, Math.max(0, timer.dueAt - this.#now()), timer.id);
-      restored++;
     }
-    return restored;
   }
 
   #pendingOf(source: AnyActorRef): Map<string, number> {
