@@ -6,6 +6,8 @@ import { parseJsonc } from "../src/config/jsonc.ts";
 import { parseConfig } from "../src/config/load.ts";
 import { configSchemaText } from "../src/config/schema.ts";
 import { validateConfig } from "../src/config/validate.ts";
+import { createPresenceService } from "../src/service.ts";
+import { silentLogger } from "../src/adapters/logger.ts";
 
 const minimal = () => ({
   discord: { applicationId: "1234567890123456789" },
@@ -18,6 +20,15 @@ const problemsOf = (text: string, env: Record<string, string> = {}) => {
 };
 
 describe("config validation", () => {
+  it("what check accepts, the service starts with: a disabled user needs no token", async () => {
+    const config = { ...minimal(), users: [...minimal().users, { username: "bob", enabled: false }] };
+    expect(validateConfig(config)).toEqual([]);
+    const service = createPresenceService({ config: config as never, logger: silentLogger });
+    await service.start();
+    expect(service.status().users.map((u) => [u.user, u.state])).toEqual([["alice", "idle"], ["bob", "disabled"]]);
+    await service.stop();
+  });
+
   it("accepts a minimal config", () => {
     expect(validateConfig(minimal())).toEqual([]);
   });
