@@ -147,6 +147,8 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     try {
       httpPort = await http.listen();
     } catch (error) {
+      clearInterval(compaction);
+      await busy;
       await service.stop();
       await inspector?.stop();
       throw error;
@@ -164,6 +166,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       await poller?.stop();
       await receiver?.flush();
       clearInterval(compaction);
+      await busy; // a checkpoint being written finishes before the journal closes
       await service.stop();
       // Last, so that a viewer sees the machines clear and stop.
       await inspector?.stop();
