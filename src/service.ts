@@ -174,9 +174,10 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
 
   /** Applies one journaled input, noting when it started a user's current machine (for compaction). */
   function apply(running: Actor<typeof supervisorMachine>, entry: JournalEntry): void {
-    const user = "user" in entry.event ? entry.event.user : null;
-    const before = user === null ? undefined : presenceOf(running.getSnapshot(), user);
     if (options.trace) seqOf.set(entry.event, entry.seq); // only the trace names causes
+    // Only playback starts a machine: the rest (heartbeat ACKs above all) skips the lookups.
+    const user = entry.event.type.startsWith("playback.") ? (entry.event as { user: string }).user : null;
+    const before = user === null ? undefined : presenceOf(running.getSnapshot(), user);
     running.send(entry.event);
     const after = user === null ? undefined : presenceOf(running.getSnapshot(), user);
     if (user !== null && after && after !== before) history.started(user, entry.seq);

@@ -95,7 +95,10 @@ export const playbackActions = {
       userLimits: { ...context.userLimits, presenceInWindow: context.userLimits.presenceInWindow + 1 },
       counters: { presenceUpdates: context.counters.presenceUpdates + 1 },
     });
-    enqueue.raise({ type: "presence.slotFreed" }, { delay: PRESENCE_WINDOW_MS });
+    // Fewer than PRESENCE_LIMIT slots are pending here, so ids cycling through that many never
+    // collide, and a timer index (ActorTimers) keeps a bounded set of ids per machine.
+    const slot = context.counters.presenceUpdates % PRESENCE_LIMIT;
+    enqueue.raise({ type: "presence.slotFreed" }, { delay: PRESENCE_WINDOW_MS, id: `presenceSlot.${slot}` });
   }),
 
   freePresenceSlot: act(({ enqueue }) => {

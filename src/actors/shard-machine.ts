@@ -111,13 +111,8 @@ export const shardMachine = setup({
       });
     }),
 
-    shutDownMachines: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "service.shutdown");
-      for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
-    }),
-
     broadcast: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, ["runtime.stopped", "runtime.resumed"]);
+      assertEvent(event, ["service.shutdown", "runtime.stopped", "runtime.resumed"]);
       for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
     }),
 
@@ -159,7 +154,7 @@ export const shardMachine = setup({
           // The supervisor routes only configured users here.
           { actions: ["spawnPresence", "routeToUser"] },
         ],
-        "service.shutdown": { target: "stopping", actions: "shutDownMachines" },
+        "service.shutdown": { target: "stopping", actions: "broadcast" },
         "runtime.*": { actions: "broadcast" },
       },
       after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },

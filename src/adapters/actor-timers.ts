@@ -40,7 +40,9 @@ export class ActorTimers {
     const schedule = scheduler.schedule.bind(scheduler);
     const cancel = scheduler.cancel.bind(scheduler);
     // A delayed raise without an id gets one here, not from Math.random inside XState, so that
-    // every timer can be found again.
+    // every timer can be found again. Entries of fired timers stay until their id is set again or
+    // the actor stops (XState fires without a call here), so the machines use a bounded set of
+    // ids; an anonymous timer would leave one entry behind each time.
     scheduler.schedule = (source, target, event, delay, id = `anonymous.${++this.#anonymous}`) => {
       this.#pendingOf(source).set(id, this.#now() + delay);
       schedule(source, target, event, delay, id);

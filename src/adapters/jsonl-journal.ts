@@ -3,6 +3,7 @@ import { closeSync, fchmodSync, fsync, fsyncSync, ftruncateSync, mkdirSync, open
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Checkpoint } from "../checkpoint.ts";
+import { errorText } from "../errors.ts";
 import type { Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./logger.ts";
 
@@ -60,7 +61,7 @@ export class JsonlJournal implements Journal {
       } catch (error) {
         // Never block start-up: a damaged line is reported and skipped.
         const where = from > 0 ? { lineAfterCheckpoint: index + 1 } : { line: index + 1 };
-        logger.log("error", "journal: skipped a damaged line", { path, ...where, error: error instanceof Error ? error.message : String(error) });
+        logger.log("error", "journal: skipped a damaged line", { path, ...where, error: errorText(error) });
       }
     });
     if (torn) this.#truncateTo(bytes.lastIndexOf(0x0a) + 1);
@@ -101,7 +102,7 @@ export class JsonlJournal implements Journal {
       return JSON.parse(readFileSync(path, "utf8")) as Checkpoint;
     } catch (error) {
       // Written atomically, so this is damage from outside: the journal alone still recovers.
-      this.#options.logger.log("error", "journal: ignored a damaged checkpoint; replaying the journal instead", { path, error: error instanceof Error ? error.message : String(error) });
+      this.#options.logger.log("error", "journal: ignored a damaged checkpoint; replaying the journal instead", { path, error: errorText(error) });
       return null;
     }
   }

@@ -76,7 +76,8 @@ function union(a: () => Iterable<string>, b: () => Iterable<string>): () => Iter
   let last: [Iterable<string>, Iterable<string>, string[]] | undefined;
   return () => {
     const [x, y] = [a(), b()];
-    if (!last || last[0] !== x || last[1] !== y) last = [x, y, [...x, ...y]];
+    // The same secret from several layers (CLI, startApp, service) is indexed once.
+    if (!last || last[0] !== x || last[1] !== y) last = [x, y, [...new Set([...x, ...y])]];
     return last[2];
   };
 }
