@@ -37,3 +37,15 @@ describe("redacting logger layers", () => {
     expect(inner.entries).toEqual([{ level: "info", message: "[redacted] and [redacted]" }]);
   });
 });
+
+describe("SecretScrubber on JSON text", () => {
+  it("replaces a secret as JSON writes it, and tells when one survives only in escaped form", () => {
+    const plain = "mfa.plain-token-123";
+    const quoted = 'tok"en\\with-escapes';
+    const scrubber = new SecretScrubber([plain, quoted]);
+    const text = scrubber.scrub(JSON.stringify({ [plain]: plain, other: quoted }));
+    expect(JSON.parse(text)).toEqual({ "[redacted]": "[redacted]", other: quoted });
+    expect(scrubber.escapedIn(text)).toBe(true); // the inspector drops such an event
+    expect(scrubber.escapedIn(JSON.stringify({ other: "nothing secret" }))).toBe(false);
+  });
+});

@@ -4,7 +4,7 @@ import { createInspector, type StatelyInspectionEvent } from "@statelyai/inspect
 import { WebSocketServer, type WebSocket } from "ws";
 import type { InspectionEvent, Observer } from "xstate";
 import { errorText } from "../errors.ts";
-import type { Logger } from "./logger.ts";
+import { scrubberFor, type Logger, type SecretScrubber } from "./logger.ts";
 
 export interface InspectorOptions {
   /** The relay's port (the config's `inspector.port`, default 4535); 0 picks a free one. */
@@ -71,12 +71,12 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
   server.on("error", (error) => logger.log("error", "inspector: server error", { error: String(error) }));
   for (const name of [host, "localhost"]) allowedOrigins.add(`http://${name}:${port}`);
 
-  const secrets = options.secrets ?? (() => []);
+  const scrubber = scrubberFor(options.secrets ?? (() => []));
   let open = true;
   const inspector = createInspector({
     send(event: StatelyInspectionEvent) {
       if (!open) return;
-      const text = scrubbedJson(event, [...secrets()]);
+      const text = scrubbedJson(event, scrubber());
       if (text !== null) relay.publish(text, event);
     },
   });
@@ -152,23 +152,13 @@ function createRelay() {
 }
 
 /**
- * The event as JSON with every occurrence of a secret (in keys and values) replaced, or null when
- * it cannot be serialised. Secrets shorter than 4 characters are skipped, as the logger does: they
- * would mangle everything and are not real tokens.
+ * The event as JSON with every occurrence of a secret (in keys and values) replaced, as the logger
+ * scrubs its lines, or null when it cannot be serialised or still holds a secret in escaped form.
  */
-function scrubbedJson(event: unknown, secrets: readonly string[]): string | null {
-  const known = secrets.filter((secret) => secret.length >= 4);
-  const scrub = (text: string) => known.reduce((out, secret) => out.split(secret).join("[redacted]"), text);
-  const clean = (value: unknown): unknown => {
-    if (typeof value === "string") return scrub(value);
-    if (Array.isArray(value)) return value.map(clean);
-    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k), clean(v)]));
-    return value;
-  };
+function scrubbedJson(event: unknown, scrubber: SecretScrubber): string | null {
   try {
-    const text = JSON.stringify(clean(JSON.parse(plainJson(event))));
-    // Last line of defence: a secret that survived in some escaped form means the event is dropped.
-    return known.some((secret) => text.includes(secret) || text.includes(JSON.stringify(secret).slice(1, -1))) ? null : text;
+    const text = scrubber.scrub(plainJson(event));
+    return scrubber.escapedIn(text) ? null : text;
   } catch {
     return null;
   }

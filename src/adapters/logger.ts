@@ -47,17 +47,7 @@ export function redactingLogger(inner: Logger, secrets: () => Iterable<string>):
   // over all the secrets, not one pass per layer.
   const wrapped = redacting.get(inner);
   if (wrapped) return redactingLogger(wrapped.inner, union(wrapped.secrets, secrets));
-  let source: Iterable<string> | undefined;
-  let scrubber = new SecretScrubber([]);
-  // The index is rebuilt only when the list changes (the service passes one fixed array).
-  const current = () => {
-    const list = secrets();
-    if (list !== source) {
-      source = list;
-      scrubber = new SecretScrubber(list);
-    }
-    return scrubber;
-  };
+  const current = scrubberFor(secrets);
   const logger: Logger = {
     log(level, message, data) {
       const scrub = current();
@@ -69,6 +59,23 @@ export function redactingLogger(inner: Logger, secrets: () => Iterable<string>):
   };
   redacting.set(logger, { inner, secrets });
   return logger;
+}
+
+/**
+ * The scrubber for the current list of secrets, its index rebuilt only when the list changes (the
+ * service passes one fixed array). Shared by the logger and the inspector relay.
+ */
+export function scrubberFor(secrets: () => Iterable<string>): () => SecretScrubber {
+  let source: Iterable<string> | undefined;
+  let scrubber = new SecretScrubber([]);
+  return () => {
+    const list = secrets();
+    if (list !== source) {
+      source = list;
+      scrubber = new SecretScrubber(list);
+    }
+    return scrubber;
+  };
 }
 
 /** Both lists as one, the same array as long as neither source changes (the index is kept). */
@@ -93,10 +100,14 @@ const redacting = new WeakMap<Logger, { inner: Logger; secrets: () => Iterable<s
 export class SecretScrubber {
   static readonly MIN = 4;
   readonly #byPrefix = new Map<string, string[]>();
+  /** The secrets that JSON writes differently (quotes, backslashes, control characters), as it writes them. */
+  readonly #escaped: string[] = [];
 
   constructor(secrets: Iterable<string>) {
     for (const secret of secrets) {
       if (secret.length < SecretScrubber.MIN) continue;
+      const escaped = JSON.stringify(secret).slice(1, -1);
+      if (escaped !== secret) this.#escaped.push(escaped);
       const prefix = secret.slice(0, SecretScrubber.MIN);
       const list = this.#byPrefix.get(prefix) ?? [];
       list.push(secret);
@@ -104,6 +115,11 @@ export class SecretScrubber {
       list.sort((a, b) => b.length - a.length);
       this.#byPrefix.set(prefix, list);
     }
+  }
+
+  /** Whether JSON text still holds a secret in its escaped form, which `scrub` does not look for. */
+  escapedIn(json: string): boolean {
+    return this.#escaped.some((escaped) => json.includes(escaped));
   }
 
   scrub(text: string): string {
