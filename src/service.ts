@@ -1,7 +1,7 @@
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { createActor, type Actor, type InspectionEvent, type Observer } from "xstate";
 import type { Activity, Effect } from "./actors/effects.ts";
-import type { DomainEvent, DomainEventInput, ServiceEvent } from "./actors/events.ts";
+import type { DomainEvent, DomainEventInput } from "./actors/events.ts";
 import type { Track } from "./actors/track.ts";
 import { presenceMachine } from "./actors/presence-machine.ts";
 import { shardMachine } from "./actors/shard-machine.ts";
@@ -19,7 +19,7 @@ import { userStatuses, type ServiceStatus } from "./status.ts";
 import { compactJournal, JournalHistory } from "./compaction.ts";
 import { ActorTimers } from "./adapters/actor-timers.ts";
 import { checkpointProblem, fingerprint, withoutProfiles, withProfiles, type Checkpoint } from "./checkpoint.ts";
-import { MemoryJournal, streamOf, type Journal, type JournalEntry } from "./adapters/journal.ts";
+import { NoJournal, streamOf, type Journal, type JournalEntry } from "./adapters/journal.ts";
 import { ReplayClock } from "./adapters/replay-clock.ts";
 import { stateTracer, type TraceRecord } from "./trace.ts";
 
@@ -36,7 +36,8 @@ export interface PresenceServiceOptions {
   uploadCover?: (track: Track) => Promise<string | null>;
   /**
    * Where every input is journaled before it is applied, and replayed from at `start()` (crash
-   * recovery). Default: in memory, so nothing survives a restart.
+   * recovery). Default: none, so nothing is kept (a `MemoryJournal` would keep every input,
+   * heartbeat ACKs included, for as long as the process runs).
    */
   journal?: Journal;
   /** Sees every intended effect and every machine state, live and during the replay. */
@@ -128,7 +129,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     presenceSent: (user, activity) => emitter.emit("presence", user, activity),
   };
 
-  const journal = options.journal ?? new MemoryJournal();
+  const journal = options.journal ?? new NoJournal();
   let clock = new ReplayClock(liveClock, liveClock.now());
   let timers: ActorTimers | undefined;
   /** What each user's machine starts with; the same objects for every machine and checkpoint. */
@@ -183,16 +184,20 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     if (user !== null && after && after !== before) history.started(user, entry.seq);
   }
 
-  function dispatch(input: DomainEventInput | ServiceEvent): void {
+  /** Outside input (hosts, sources, adapters): validated, then recorded. */
+  function dispatch(input: DomainEventInput): void {
     if (!actor || !accepting) return;
-    // The service's own inputs come from here, not from hosts: only outside input is validated.
-    const own = typeof input?.type === "string" && (input.type.startsWith("runtime.") || input.type === "service.shutdown");
-    const problem = own ? null : refusal(input as DomainEventInput);
+    const problem = refusal(input);
     if (problem) {
       logger.log("warn", `event refused: ${problem}`, { type: typeof input?.type === "string" ? input.type : undefined });
       return;
     }
-    const event = { ...input, at: input.at ?? clock.now() } as DomainEvent;
+    record({ ...input, at: input.at ?? clock.now() } as DomainEvent);
+  }
+
+  /** Journals an input (stamped), then applies it: outside input after `dispatch`, and the service's own. */
+  function record(event: DomainEvent): void {
+    if (!actor || !accepting) return;
     const entry: JournalEntry = { v: 1, seq: nextSeq++, at: event.at, stream: streamOf(event), event };
     // Append first: an input that was applied is an input that will be replayed. If the journal
     // cannot take it (a full disk), the service keeps working and says so: presence matters more
@@ -228,12 +233,12 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       // sockets died there, and the time it was down passes with no connection (a track that
       // ended meanwhile is known to have ended, and nothing pretends to have cleared it).
       clock.advanceTo(lastAt);
-      dispatch({ type: "runtime.stopped", at: lastAt } as ServiceEvent);
+      record({ type: "runtime.stopped", at: lastAt });
     }
     clock.goLive();
     if (recovered) {
       logger.log("info", "journal replayed", { entries: entries.length, ...(checkpoint ? { afterCheckpoint: checkpoint.seq } : {}) });
-      dispatch({ type: "runtime.resumed" } as ServiceEvent);
+      record({ type: "runtime.resumed", at: clock.now() });
     }
   }
 
@@ -343,7 +348,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       // Shutdown goes through the supervisor so that each machine clears and closes itself. Only a
       // clearing stop is journaled: after stop({ clear: false }) a restart resumes the sessions,
       // as after a crash.
-      if (clear) dispatch({ type: "service.shutdown", clear } as ServiceEvent);
+      if (clear) record({ type: "service.shutdown", clear, at: clock.now() });
       else running.send({ type: "service.shutdown", clear, at: clock.now() });
       const deadlineMs = (config.gateway?.shutdownTimeoutMs ?? 4_000) + 1_000;
       // Real time, not the service clock: a stop must end even if simulated time stands still.

@@ -183,6 +183,9 @@ describe("invalid playback events", () => {
     ["a negative pause position", { type: "playback.paused", user: "alice", positionMs: -1 }, /positionMs/],
     ["an unknown type", { type: "playback.skipped", user: "alice" }, /unknown event type/],
     ["no user", { type: "playback.stopped" }, /user/],
+    // The service's own inputs cannot come from outside: a host cannot stop it or fake a restart.
+    ["the service's shutdown", { type: "service.shutdown", clear: true }, /unknown event type/],
+    ["the runtime's resume", { type: "runtime.resumed" }, /unknown event type/],
   ];
 
   it.each(invalid)("%s is refused with a log line naming the problem and changes nothing on the gateway", async (_, event, problem) => {

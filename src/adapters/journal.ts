@@ -43,7 +43,25 @@ export function streamOf(event: DomainEvent): string {
   return "user" in event ? `user:${event.user}` : "service";
 }
 
-/** A journal in memory: for tests, and for hosts that keep no history. */
+/** No journal: a host that wants no history (the service's default). Nothing is kept. */
+export class NoJournal implements Journal {
+  async load(): Promise<JournalEntry[]> {
+    return [];
+  }
+  append(): void {}
+  async flush(): Promise<void> {}
+  async rewrite(): Promise<void> {}
+  async loadCheckpoint(): Promise<Checkpoint | null> {
+    return null;
+  }
+  async saveCheckpoint(): Promise<void> {}
+  size(): number {
+    return 0;
+  }
+  async close(): Promise<void> {}
+}
+
+/** A journal in memory, for tests and tools: it keeps every entry until rewritten. */
 export class MemoryJournal implements Journal {
   entries: JournalEntry[] = [];
   async load(afterSeq = 0): Promise<JournalEntry[]> {
