@@ -36,6 +36,13 @@ export function meetsTarget(figure: Figure): boolean | null {
   return op === "<=" ? value <= bound : op === "<" ? value < bound : value >= bound;
 }
 
+/** Median of a few runs: one slow run (a disk flush, a GC) should not decide the figure. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Percentile of a sorted array (nearest rank). */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

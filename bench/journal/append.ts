@@ -5,7 +5,7 @@ import { setImmediate as turn } from "node:timers/promises";
 import type { JournalEntry } from "../../src/adapters/journal.ts";
 import { JsonlJournal } from "../../src/adapters/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
-import type { BenchOptions, Figure } from "../figures.ts";
+import { median, type BenchOptions, type Figure } from "../figures.ts";
 import { generateJournal } from "./generate.ts";
 
 /**
@@ -68,11 +68,4 @@ async function appendRaw(entries: JournalEntry[], path: string): Promise<number>
   fsyncSync(fd);
   closeSync(fd);
   return entries.length / ((performance.now() - started) / 1000);
-}
-
-/** Median of a few runs: one slow disk flush should not decide the figure. */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchOptions, Figure } from "../figures.ts";
+import { median, type BenchOptions, type Figure } from "../figures.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RUNS = 5;
@@ -44,12 +44,11 @@ function timeUntil(args: string[], marker: string, env: NodeJS.ProcessEnv = proc
   });
 }
 
-async function median(run: () => Promise<number>): Promise<number> {
+async function medianOfRuns(run: () => Promise<number>): Promise<number> {
   await run(); // warm-up, not counted
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) times.push(await run());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(RUNS / 2)]!;
+  return median(times);
 }
 
 export async function coldstart(options: BenchOptions): Promise<Figure[]> {
@@ -67,12 +66,12 @@ export async function coldstart(options: BenchOptions): Promise<Figure[]> {
       }),
     );
     const env = { ...process.env, ND_BENCH_TOKEN: "bench-u0" };
-    const nd = await median(() => {
+    const nd = await medianOfRuns(() => {
       rmSync(journal, { force: true }); // each start replays an empty journal, as a first start does
       return timeUntil(["--import", "tsx", "src/cli/main.ts", "start", "--config", config], "nd-presence started", env);
     });
-    const raw = await median(() => timeUntil(["--input-type=module", "-e", "await import('ws'); console.log('ready')"], "ready"));
-    const loader = await median(() => timeUntil(["--import", "tsx", "-e", "console.log('ready')"], "ready"));
+    const raw = await medianOfRuns(() => timeUntil(["--input-type=module", "-e", "await import('ws'); console.log('ready')"], "ready"));
+    const loader = await medianOfRuns(() => timeUntil(["--import", "tsx", "-e", "console.log('ready')"], "ready"));
     options.log(`  nd-presence ${nd.toFixed(0)} ms, raw ${raw.toFixed(0)} ms (node with the tsx loader alone: ${loader.toFixed(0)} ms)`);
     return [{ scenario: "coldstart", metric: "spawn to accepting events, median of 5", unit: "ms", ndPresence: nd, raw, better: "lower", target: { op: "<", value: 500 } }];
   } finally {

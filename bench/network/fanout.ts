@@ -10,7 +10,7 @@
  *   before any user exists; "after" once every user is presenting.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { REAL_HEARTBEAT_MS, openSession, sideName } from "./session.ts";
+import { REAL_HEARTBEAT_MS, sideName, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
 interface FanoutResult {
@@ -21,9 +21,8 @@ interface FanoutResult {
 }
 
 async function measure(kind: SideKind, users: number, options: BenchOptions): Promise<FanoutResult> {
-  const session = await openSession(kind, users, REAL_HEARTBEAT_MS, options);
-  try {
-    if (!session.up) return { presented: session.presented, fanoutMs: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN };
+  const none = (presented: number) => ({ presented, fanoutMs: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN });
+  return withSession(kind, users, REAL_HEARTBEAT_MS, options, none, async (session) => {
     const after = await session.side.memory();
     const result = {
       presented: session.presented,
@@ -34,9 +33,7 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
     const heapTotalPerUser = (after.heapTotal - session.before.heapTotal) / users / 1024;
     options.log(`  ${sideName(kind)} ${users}: all presenting in ${result.fanoutMs.toFixed(0)} ms; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, V8 heap ${heapTotalPerUser.toFixed(1)} KiB held, ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 export async function fanout(options: BenchOptions): Promise<Figure[]> {

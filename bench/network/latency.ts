@@ -8,7 +8,7 @@
  * performance.now()` on both sides, so the figure is dispatch to frame received, across processes.
  */
 import { percentile, type BenchOptions, type Figure } from "../figures.ts";
-import { REAL_HEARTBEAT_MS, knownToFail, openSession, sideName, sleep } from "./session.ts";
+import { REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
 const CHANGES_PER_SECOND = 100;
@@ -22,13 +22,7 @@ interface LatencyResult {
 const none: LatencyResult = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN };
 
 async function measure(kind: SideKind, users: number, options: BenchOptions): Promise<LatencyResult> {
-  if (knownToFail(kind, users)) {
-    options.log(`  ${sideName(kind)} ${users}: skipped (could not bring up ${users} users earlier in this run)`);
-    return none;
-  }
-  const session = await openSession(kind, users, REAL_HEARTBEAT_MS, options);
-  try {
-    if (!session.up) return none;
+  return withSession(kind, users, REAL_HEARTBEAT_MS, options, () => none, async (session) => {
     await sleep(2_000);
     await session.gateway.stats(); // drops the bring-up's samples
     const { sent, maxLagMs } = await session.side.changes(CHANGES_PER_SECOND, options.quick ? 5_000 : 20_000);
@@ -43,9 +37,7 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
     const result = { p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples.at(-1) ?? Number.NaN };
     options.log(`  ${sideName(kind)} ${users}: ${samples.length} changes, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, max ${result.max.toFixed(2)} ms`);
     return result;
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 export async function latency(options: BenchOptions): Promise<Figure[]> {

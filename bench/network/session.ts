@@ -40,14 +40,14 @@ export const bringUpTimeoutMs = (users: number) => Math.max(30_000, users * 6);
 const failed = new Set<string>();
 const failureKey = (kind: SideKind, users: number) => `${kind}:${users}`;
 
-export function knownToFail(kind: SideKind, users: number): boolean {
+function knownToFail(kind: SideKind, users: number): boolean {
   return failed.has(failureKey(kind, users));
 }
 
 export const sideName = (kind: SideKind) => (kind === "nd" ? "nd-presence" : "raw");
 
 /** Starts a gateway and a side, brings up `users` users, and reports how that went. */
-export async function openSession(kind: SideKind, users: number, heartbeatIntervalMs: number, options: BenchOptions): Promise<Session> {
+async function openSession(kind: SideKind, users: number, heartbeatIntervalMs: number, options: BenchOptions): Promise<Session> {
   const gateway = await startGateway(heartbeatIntervalMs);
   const side = startSide(kind);
   const close = async () => {
@@ -60,18 +60,42 @@ export async function openSession(kind: SideKind, users: number, heartbeatInterv
     const { firstAt } = await side.playAll();
     const timeoutMs = bringUpTimeoutMs(users);
     const reached = await gateway.waitPresented(users, timeoutMs).then(
-      ({ at }) => ({ up: true, fanoutMs: at - firstAt }),
-      () => ({ up: false, fanoutMs: Number.NaN }),
+      ({ at, presentedUsers }) => ({ up: true, fanoutMs: at - firstAt, presented: presentedUsers }),
+      async () => ({ up: false, fanoutMs: Number.NaN, presented: (await gateway.stats()).presentedUsers }),
     );
-    const presented = (await gateway.stats()).presentedUsers;
+    const { presented } = reached;
     if (!reached.up) {
       failed.add(failureKey(kind, users));
       options.log(`  ${sideName(kind)} ${users}: only ${presented} of ${users} users presenting after ${timeoutMs / 1000} s; its figures at ${users} users are left empty`);
     }
-    return { kind, users, gateway, side, before, ...reached, presented, close };
+    return { kind, users, gateway, side, before, ...reached, close };
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/**
+ * Runs `measure` on a fresh session of `users` users, closing it after. A side that is known to
+ * fail at this size, or that does not bring every user up, gets `none(presented)` instead.
+ */
+export async function withSession<T>(
+  kind: SideKind,
+  users: number,
+  heartbeatIntervalMs: number,
+  options: BenchOptions,
+  none: (presented: number) => T,
+  measure: (session: Session) => Promise<T>,
+): Promise<T> {
+  if (knownToFail(kind, users)) {
+    options.log(`  ${sideName(kind)} ${users}: skipped (could not bring up ${users} users earlier in this run)`);
+    return none(0);
+  }
+  const session = await openSession(kind, users, heartbeatIntervalMs, options);
+  try {
+    return session.up ? await measure(session) : none(session.presented);
+  } finally {
+    await session.close();
   }
 }
 

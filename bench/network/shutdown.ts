@@ -6,22 +6,17 @@
  * resolved; the gateway's count of closed connections says every user was let go.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { REAL_HEARTBEAT_MS, knownToFail, openSession, sideName } from "./session.ts";
+import { REAL_HEARTBEAT_MS, sideName, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
 async function measure(kind: SideKind, users: number, options: BenchOptions): Promise<number> {
-  if (knownToFail(kind, users)) return Number.NaN;
-  const session = await openSession(kind, users, REAL_HEARTBEAT_MS, options);
-  try {
-    if (!session.up) return Number.NaN;
+  return withSession(kind, users, REAL_HEARTBEAT_MS, options, () => Number.NaN, async (session) => {
     await session.gateway.reset();
     const { ms } = await session.side.shutdown();
     const { closed, op3 } = await session.gateway.stats();
     options.log(`  ${sideName(kind)} ${users}: cleared and closed in ${ms.toFixed(0)} ms (gateway: ${op3} op 3, ${closed} closed)`);
     return closed === users ? ms : Number.NaN;
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 export async function shutdown(options: BenchOptions): Promise<Figure[]> {

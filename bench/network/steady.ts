@@ -19,7 +19,7 @@
  * report its core, not its cost.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { REAL_HEARTBEAT_MS, knownToFail, openSession, sideName, sleep } from "./session.ts";
+import { REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
 export const COMPRESSED_HEARTBEAT_MS = 2_000;
@@ -32,13 +32,7 @@ interface SteadyResult {
 const none: SteadyResult = { cpuPerThousand: Number.NaN, beatsPerSecond: Number.NaN };
 
 async function measure(kind: SideKind, users: number, intervalMs: number, options: BenchOptions): Promise<SteadyResult> {
-  if (knownToFail(kind, users)) {
-    options.log(`  ${sideName(kind)} ${users}: skipped (could not bring up ${users} users earlier in this run)`);
-    return none;
-  }
-  const session = await openSession(kind, users, intervalMs, options);
-  try {
-    if (!session.up) return none;
+  return withSession(kind, users, intervalMs, options, () => none, async (session) => {
     await sleep(options.quick ? 2_000 : 10_000);
     // Collect the bring-up's garbage now, on both sides alike, rather than inside the window.
     await session.side.memory();
@@ -50,9 +44,7 @@ async function measure(kind: SideKind, users: number, intervalMs: number, option
     if (stats.closed > 0) options.log(`  warning: ${stats.closed} connections closed during the window`);
     options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${result.beatsPerSecond.toFixed(0)} beats/s`);
     return result;
-  } finally {
-    await session.close();
-  }
+  });
 }
 
 export async function steady(options: BenchOptions): Promise<Figure[]> {
