@@ -138,6 +138,7 @@ describe("config loading", () => {
     for (const secret of secrets) expect(printed).not.toContain(secret);
     // A syntax error quotes nothing around it, whatever JSON.parse would have.
     const broken = problemsOf('{ "users": [ { "discordToken": sekrit-discord-token } ] }');
+    expect(broken).toHaveLength(1);
     expect(JSON.stringify(broken)).not.toContain("sekrit");
   });
 });

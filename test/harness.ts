@@ -133,6 +133,13 @@ export async function startHarness(options: HarnessOptions = {}) {
       clock.increment(ms);
       await settle();
     },
+    /** Moves simulated time in `stepMs` steps until `done()` holds; fails after `maxMs`. */
+    async advanceUntil(done: () => boolean, stepMs: number, maxMs: number, what: string): Promise<void> {
+      for (let waited = 0; !done(); waited += stepMs) {
+        if (waited >= maxMs) throw new Error(`no ${what} within ${maxMs} simulated ms`);
+        await harness.advance(stepMs);
+      }
+    },
     /** Frames of one opcode the fake received, in order. */
     framesWithOp(op: number): ReceivedFrame[] {
       return gateway.frames.filter((frame) => frame.op === op);

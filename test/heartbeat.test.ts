@@ -10,13 +10,6 @@ afterEach(async () => h?.close());
 const beats = (connection?: number): ReceivedFrame[] =>
   h.framesWithOp(1).filter((f) => connection === undefined || f.connection === connection);
 
-/** Moves simulated time in `stepMs` steps until `done()` holds; fails after `maxMs`. */
-async function stepUntil(done: () => boolean, stepMs: number, maxMs: number, what: string): Promise<void> {
-  for (let waited = 0; !done(); waited += stepMs) {
-    if (waited >= maxMs) throw new Error(`no ${what} within ${maxMs} simulated ms`);
-    await h.advance(stepMs);
-  }
-}
 
 /** Plays `song` and waits until Discord shows it (identify, READY and one op 3, all at T0). */
 async function presenting(options: Parameters<typeof startHarness>[0] = {}) {
@@ -32,7 +25,7 @@ describe("heartbeat timing", () => {
     const helloAt = h.gateway.connections[0]!.sentByServer[0]!.at;
     expect(h.gateway.connections[0]!.sentByServer[0]!.data).toEqual({ op: 10, d: { heartbeat_interval: interval } });
 
-    await stepUntil(() => beats().length > 0, 1, interval + 5, "first heartbeat");
+    await h.advanceUntil(() => beats().length > 0, 1, interval + 5, "first heartbeat");
     const first = beats()[0]!;
     // Not at once on Hello, and not a whole interval later: interval x random[0, 1).
     expect(first.at).toBeGreaterThanOrEqual(helloAt);
@@ -57,7 +50,7 @@ describe("heartbeat timing", () => {
     h.play(song, { user: "bob" });
     await h.gateway.waitForFrame((f) => f.op === 3 && f.connection === 1);
     await h.gateway.waitForFrame((f) => f.op === 3 && f.connection === 0);
-    await stepUntil(() => new Set(beats().map((f) => f.connection)).size === 2, 250, 41_250, "a beat from each user");
+    await h.advanceUntil(() => new Set(beats().map((f) => f.connection)).size === 2, 250, 41_250, "a beat from each user");
     const [a, b] = [beats(0)[0]!.at, beats(1)[0]!.at];
     expect(a).not.toBe(b);
     for (const at of [a, b]) expect(at - T0).toBeLessThan(41_250);
@@ -113,7 +106,7 @@ describe("heartbeat sequence number", () => {
     h.gateway.autoReady = false;
     end();
     await settle();
-    await stepUntil(() => h.framesWithOp(2).length === 2, 250, 6000, "a new identify");
+    await h.advanceUntil(() => h.framesWithOp(2).length === 2, 250, 6000, "a new identify");
     const identify = h.framesWithOp(2)[1]!;
     h.gateway.requestHeartbeat(); // before the new READY: the old session's seq means nothing here
     const before = await h.gateway.waitForFrame((f) => f.op === 1, { after: identify.index });
@@ -169,7 +162,7 @@ describe("zombie connection (no ACK between two beats)", () => {
     await settle();
     h.gateway.autoAck = false;
 
-    await stepUntil(() => beats().length === 1, 1000, 1000, "first beat");
+    await h.advanceUntil(() => beats().length === 1, 1000, 1000, "first beat");
     const firstBeat = beats()[0]!;
     expect(h.gateway.connections[0]!.closedWith).toBeUndefined();
     await h.advance(1000); // the next beat is due, and the first was never ACKed

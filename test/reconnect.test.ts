@@ -15,12 +15,6 @@ const status = (user = 0) => h.service.status().users[user]!;
 const op = (n: number) => h.framesWithOp(n);
 const helloAt = (connection: number) => h.gateway.connections[connection]!.sentByServer[0]!.at;
 
-async function stepUntil(done: () => boolean, stepMs: number, maxMs: number, what: string): Promise<void> {
-  for (let waited = 0; !done(); waited += stepMs) {
-    if (waited >= maxMs) throw new Error(`no ${what} within ${maxMs} simulated ms`);
-    await h.advance(stepMs);
-  }
-}
 
 async function presenting(track: Track = song, options: Parameters<typeof startHarness>[0] = {}) {
   h = await startHarness(options);
@@ -69,7 +63,7 @@ describe("op 7 Reconnect and op 9 Invalid Session", () => {
     await h.advance(10_000); // past the identify pace, so only the 1-5 s wait applies
     h.gateway.invalidSession(false);
     await settle();
-    await stepUntil(() => op(2).length === 2, 100, 6000, "identify");
+    await h.advanceUntil(() => op(2).length === 2, 100, 6000, "identify");
     const identify = op(2)[1]!;
     expect(identify.at - (T0 + 10_000)).toBeGreaterThanOrEqual(1000);
     expect(identify.at - (T0 + 10_000)).toBeLessThanOrEqual(5000);
@@ -96,7 +90,7 @@ describe("close codes (PROTOCOL.md table)", () => {
     const shown = await presenting();
     h.gateway.closeWith(code, "test");
     await settle();
-    await stepUntil(() => op(2).length === 2, 250, 10_000, "identify");
+    await h.advanceUntil(() => op(2).length === 2, 250, 10_000, "identify");
     const [first, second] = op(2);
     expect(second!.connection).toBe(1);
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(5000); // identify pace
@@ -144,7 +138,7 @@ describe("close codes (PROTOCOL.md table)", () => {
     const longBackoff = 15 * MINUTE; // defaultTimings.tooManySessionsBackoffMs
     for (let t = 0; t < longBackoff - MINUTE; t += MINUTE) await h.advance(MINUTE);
     expect(h.gateway.connections).toHaveLength(1);
-    await stepUntil(() => h.gateway.connections.length === 2, 10_000, 2 * MINUTE, "reconnect");
+    await h.advanceUntil(() => h.gateway.connections.length === 2, 10_000, 2 * MINUTE, "reconnect");
     expect(helloAt(1) - T0).toBeGreaterThanOrEqual(longBackoff);
     await h.gateway.waitForFrame((f) => f.op === 3 && f.connection === 1);
     expect(op(2)).toHaveLength(2);
@@ -182,7 +176,7 @@ describe("Hello and READY timeouts", () => {
     expect([1000, 1001]).not.toContain((await h.gateway.waitForClose(0)).code);
     expect(h.gateway.connections).toHaveLength(1); // not at once: backoff
     h.gateway.autoHello = true;
-    await stepUntil(() => h.gateway.connections.length === 2, 250, 2000, "reconnect");
+    await h.advanceUntil(() => h.gateway.connections.length === 2, 250, 2000, "reconnect");
     expect(helloAt(1)).toBeGreaterThan(T0 + 30_000);
     await h.gateway.waitForFrame((f) => f.op === 3 && f.connection === 1);
     // The gateway URL is fetched again after a failed connect.
@@ -199,7 +193,7 @@ describe("Hello and READY timeouts", () => {
     await h.advance(1);
     expect([1000, 1001]).not.toContain((await h.gateway.waitForClose(0)).code);
     h.gateway.autoReady = true;
-    await stepUntil(() => op(2).length === 2, 250, 2000, "identify");
+    await h.advanceUntil(() => op(2).length === 2, 250, 2000, "identify");
     expect(op(2)[1]).toMatchObject({ connection: 1 });
     expect(op(2)[1]!.at).toBeGreaterThan(T0 + 15_000);
     await h.gateway.waitForFrame((f) => f.op === 3 && f.connection === 1);
@@ -235,7 +229,7 @@ describe("backoff", () => {
     expect(status().lastError).toMatch(/4000/);
 
     h.gateway.autoResume = true; // the outage ends: the next attempt resumes
-    await stepUntil(() => status().connected, 10_000, 3 * MINUTE, "resume");
+    await h.advanceUntil(() => status().connected, 10_000, 3 * MINUTE, "resume");
     expect(op(6).at(-1)!.connection).toBe(h.gateway.connections.length - 1);
     expect(op(3)).toHaveLength(1); // RESUMED: still shown, nothing re-sent
   });
@@ -250,7 +244,7 @@ describe("backoff", () => {
     h.gateway.closeWith(4000, "second");
     await deliver();
     expect(h.gateway.connections).toHaveLength(2); // a second failure right away: backs off
-    await stepUntil(() => h.gateway.connections.length === 3, 250, 3000, "reconnect");
+    await h.advanceUntil(() => h.gateway.connections.length === 3, 250, 3000, "reconnect");
     expect(helloAt(2)).toBeGreaterThan(T0);
     await h.gateway.waitForFrame((f) => f.op === 6 && f.connection === 2);
     for (let i = 0; i < 7; i++) await h.advance(10_000); // RESUMED, then stable for 60 s
@@ -275,7 +269,7 @@ describe("identify pace", () => {
       const identifies = op(2).length;
       attack(); // right after the READY that answered the last identify
       await settle();
-      await stepUntil(() => op(2).length > identifies, 250, 15_000, "identify");
+      await h.advanceUntil(() => op(2).length > identifies, 250, 15_000, "identify");
     }
     const times = op(2).map((f) => f.at);
     expect(times).toHaveLength(6);
@@ -318,7 +312,7 @@ describe("broken input", () => {
     expect(status()).toMatchObject({ connected: false, state: "identifying.awaitingReady" });
     expect(op(3)).toHaveLength(0);
     h.gateway.autoReady = true;
-    await stepUntil(() => op(2).length === 2, 1000, 17_000, "a fresh identify");
+    await h.advanceUntil(() => op(2).length === 2, 1000, 17_000, "a fresh identify");
     expect(op(2)[1]!.connection).toBe(1);
     expect(op(2)[1]!.at).toBeGreaterThanOrEqual(T0 + 15_000);
     expect([1000, 1001]).not.toContain(h.gateway.connections[0]!.closedWith?.code);
