@@ -11,7 +11,14 @@ export class PresenceError extends Error {
   }
 }
 
-/** The message of anything thrown, for a log line or a status (never with a stack). */
+/**
+ * The message of anything thrown, for a log line or a status (never with a stack), with its
+ * cause's code or message when it has one: `fetch failed` says little, `fetch failed
+ * (ECONNREFUSED)` says what to check.
+ */
 export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  const detail = typeof cause?.code === "string" ? cause.code : typeof cause?.message === "string" ? cause.message : null;
+  return detail && !error.message.includes(detail) ? `${error.message} (${detail})` : error.message;
 }

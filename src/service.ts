@@ -263,7 +263,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       ...(options.trace || options.inspect ? { inspect: inspector(options, () => clock) } : {}),
     });
     timers = new ActorTimers(created.system, () => clock.now());
-    created.subscribe({ error: (error) => logger.log("error", "supervisor failed", { error: String(error) }) });
+    created.subscribe({ error: (error) => logger.log("error", "supervisor failed", { error: errorText(error) }) });
     created.start();
     if (checkpoint) {
       timers.restore(created, checkpoint.timers);

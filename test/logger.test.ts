@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { memoryLogger, redactingLogger, SecretScrubber } from "../src/adapters/logger.ts";
+import { errorText } from "../src/errors.ts";
 
 describe("redacting logger", () => {
   it("replaces every secret, adjacent, repeated, sharing a prefix, or one inside another", () => {
@@ -47,5 +48,15 @@ describe("SecretScrubber on JSON text", () => {
     expect(JSON.parse(text)).toEqual({ "[redacted]": "[redacted]", other: quoted });
     expect(scrubber.escapedIn(text)).toBe(true); // the inspector drops such an event
     expect(scrubber.escapedIn(JSON.stringify({ other: "nothing secret" }))).toBe(false);
+  });
+});
+
+describe("errorText", () => {
+  it("gives a thrown error's message with its cause's code or message, never a stack", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" });
+    expect(errorText(new TypeError("fetch failed", { cause: refused }))).toBe("fetch failed (ECONNREFUSED)");
+    expect(errorText(new Error("outer", { cause: new Error("inner") }))).toBe("outer (inner)");
+    expect(errorText(new Error("HTTP 500"))).toBe("HTTP 500");
+    expect(errorText("plain")).toBe("plain");
   });
 });

@@ -5,6 +5,7 @@ import type { ListenBrainzReceiver } from "./listenbrainz-receiver.ts";
 import type { Logger } from "./logger.ts";
 import { renderMetrics, type SourceStatus } from "./metrics.ts";
 import { renderStatusPage } from "./status-page.ts";
+import { errorText } from "../errors.ts";
 
 export interface HttpServerOptions {
   /** Default `127.0.0.1`: the status is not secret, but it is nobody else's business. */
@@ -105,7 +106,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      logger.log("error", "http: request failed", { method: req.method, path: (req.url ?? "").split("?")[0], error: String(error) });
+      logger.log("error", "http: request failed", { method: req.method, path: (req.url ?? "").split("?")[0], error: errorText(error) });
       if (!res.headersSent) json(res, 500, { error: "internal error" });
       else res.destroy(); // a half-sent answer cannot be repaired; the client sees a broken response
     });
@@ -123,7 +124,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         server.once("error", onError);
         server.listen(options.port ?? 4534, options.host ?? "127.0.0.1", () => {
           server.off("error", onError);
-          server.on("error", (error) => logger.log("error", "http: server error", { error: String(error) }));
+          server.on("error", (error) => logger.log("error", "http: server error", { error: errorText(error) }));
           resolve((server.address() as AddressInfo).port);
         });
       }),

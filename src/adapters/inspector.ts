@@ -68,7 +68,7 @@ export async function startInspector(options: InspectorOptions): Promise<Inspect
     logger.log("error", `inspector: cannot listen on ${host}:${options.port} (${errorText(error)}); running without it`);
     return { inspect: { next() {} }, url: "", async stop() {} };
   }
-  server.on("error", (error) => logger.log("error", "inspector: server error", { error: String(error) }));
+  server.on("error", (error) => logger.log("error", "inspector: server error", { error: errorText(error) }));
   for (const name of [host, "localhost"]) allowedOrigins.add(`http://${name}:${port}`);
 
   const scrubber = scrubberFor(options.secrets ?? (() => []));

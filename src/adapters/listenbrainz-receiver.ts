@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DomainEventInput } from "../actors/events.ts";
 import type { Track } from "../actors/track.ts";
+import { errorText } from "../errors.ts";
 import type { Logger } from "./logger.ts";
 
 export interface ListenBrainzReceiverOptions {
@@ -223,8 +224,7 @@ export class ListenBrainzReceiver {
     } catch (error) {
       this.counters.forwardErrors += 1;
       this.lastForwardFailed = true;
-      const cause = (error as { cause?: { code?: string } }).cause?.code;
-      const reason = `${(error as Error).name === "TimeoutError" ? "timed out" : (error as Error).message}${cause ? ` (${cause})` : ""}`;
+      const reason = (error as Error).name === "TimeoutError" ? "timed out" : errorText(error);
       this.lastError = `${user}: forwarding to ${base} failed: ${reason}`;
       this.options.logger.log("warn", "listenbrainz: forwarding failed", { user, url: base, reason });
     }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Track } from "../actors/track.ts";
-import { PresenceError } from "../errors.ts";
+import { errorText, PresenceError } from "../errors.ts";
 import type { Logger } from "./logger.ts";
 
 export interface SubsonicClientOptions {
@@ -254,8 +254,3 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
-  return `${error.name}: ${error.message}${cause}`;
-}

@@ -2,6 +2,7 @@ import type { DomainEventInput } from "../actors/events.ts";
 import type { Track } from "../actors/track.ts";
 import type { Logger } from "./logger.ts";
 import type { NowPlayingEntry, SubsonicAuthMode, SubsonicClient } from "./subsonic-client.ts";
+import { errorText } from "../errors.ts";
 
 /** The timer port: the service's clock, or XState's `SimulatedClock` in tests. */
 export interface PollerClock {
@@ -130,7 +131,7 @@ export class SubsonicPoller {
       this.#errors++;
       this.#failures++;
       // The client's messages carry no credentials; they name the endpoint and the error code.
-      this.#lastError = error instanceof Error ? error.message : String(error);
+      this.#lastError = errorText(error);
       if (this.#failures === 1) logger.log("warn", "subsonic poll failed; retrying with backoff", { error: this.#lastError });
       return;
     }
@@ -141,7 +142,7 @@ export class SubsonicPoller {
       this.#apply(entries, clock.now());
     } catch (error) {
       // A throwing dispatch must not kill the poll loop.
-      logger.log("error", "subsonic poll: applying the entries failed", { error: error instanceof Error ? error.message : String(error) });
+      logger.log("error", "subsonic poll: applying the entries failed", { error: errorText(error) });
     }
   }
 

@@ -5,11 +5,12 @@
  */
 import { processIo } from "./io.ts";
 import { runCli } from "./run.ts";
+import { errorText } from "../errors.ts";
 
 try {
   process.exit(await runCli(process.argv.slice(2), processIo));
 } catch (error) {
   // Only a bug gets here; say so without a stack that could carry a config value.
-  console.error(`nd-presence: unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`nd-presence: unexpected error: ${errorText(error)}`);
   process.exit(1);
 }
