@@ -48,7 +48,10 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   const logger = redactingLogger(options.logger ?? consoleLogger(), () => secrets);
   const userAgent = config.discord.userAgent ?? defaultUserAgent;
   const enabledUsers = config.users.filter((user) => user.enabled !== false);
-  const ignorePlayers = (name: string) => enabledUsers.find((user) => user.username === name)?.ignorePlayers ?? [];
+  // Looked up on every poll and listen: built once.
+  const usernames = new Set(enabledUsers.map((user) => user.username));
+  const ignoredBy = new Map(enabledUsers.map((user) => [user.username, (user.ignorePlayers ?? []).map((player) => player.toLowerCase())]));
+  const ignorePlayers = (name: string) => ignoredBy.get(name) ?? [];
 
   const subsonicConfig = config.sources?.subsonic ?? null;
   const subsonic = subsonicConfig && new SubsonicClient({ ...subsonicConfig, userAgent, logger });
@@ -107,7 +110,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     new SubsonicPoller({
       client: subsonic,
       pollIntervalMs: subsonicConfig.pollIntervalMs ?? 2_000,
-      users: () => new Set(enabledUsers.map((user) => user.username)),
+      users: () => usernames,
       ignorePlayers,
       dispatch: (event) => service.dispatch(event),
       clock: systemClock,
