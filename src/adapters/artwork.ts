@@ -7,7 +7,12 @@ import type { Logger } from "./logger.ts";
 import { urlForLog } from "./url-for-log.ts";
 
 /** Where track art may come from (PROTOCOL.md section 2), tried in the configured order. */
-export type ArtworkSource = "coverartarchive" | "upload" | "public";
+/** Where artwork can come from; the config schema lists the same. */
+export const artworkSources = ["coverartarchive", "upload", "public"] as const;
+export type ArtworkSource = (typeof artworkSources)[number];
+/** "upload" (a temporary public host) is opt-in. */
+export const defaultArtworkOrder: readonly ArtworkSource[] = ["coverartarchive", "public"];
+export const defaultCoverArtArchiveUrl = "https://coverartarchive.org";
 
 export interface ArtworkResolverOptions {
   rest: Pick<DiscordRest, "registerExternalAssets">;
@@ -19,7 +24,7 @@ export interface ArtworkResolverOptions {
   /** Public URL of the image shown when a track has no art; null: no image then. */
   defaultImage: string | null;
   /** Sources tried for a track, in any order. Default: Cover Art Archive, then the public URL. */
-  order?: ArtworkSource[];
+  order?: readonly ArtworkSource[];
   /**
    * The server's own public artwork URL for a track: a function, or a template for
    * `publicUrlFromTemplate` (e.g. `https://music.example.org/img/{coverArtId}`); none by default.
@@ -65,7 +70,7 @@ export class ArtworkResolver {
 
   constructor(options: ArtworkResolverOptions) {
     this.#options = options;
-    this.#caa = (options.coverArtArchiveUrl ?? "https://coverartarchive.org").replace(/\/+$/, "");
+    this.#caa = (options.coverArtArchiveUrl ?? defaultCoverArtArchiveUrl).replace(/\/+$/, "");
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#ttl = {
       trackMs: options.ttl?.trackMs ?? 4 * 3_600_000,
@@ -125,7 +130,7 @@ export class ArtworkResolver {
   /** Candidates for a track, in the configured source order (PROTOCOL.md section 2). */
   #trackCandidates(track: Track): Candidate[] {
     const candidates: Candidate[] = [];
-    for (const source of this.#options.order ?? ["coverartarchive", "public"]) {
+    for (const source of this.#options.order ?? defaultArtworkOrder) {
       if (source === "coverartarchive") {
         const { release, releaseGroup } = track.mbids ?? {};
         if (release) candidates.push(`${this.#caa}/release/${encodeURIComponent(release)}/front-500`);

@@ -55,7 +55,8 @@ export function healthReasons(status: ServiceStatus, sources: SourceStatus[]): s
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
-function send(res: ServerResponse, code: number, type: string, body: string, headers: Record<string, string> = {}): void {
+/** A response with the headers every response of this server carries (the receiver's too). */
+export function send(res: ServerResponse, code: number, type: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(code, { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers });
   res.end(body);
 }

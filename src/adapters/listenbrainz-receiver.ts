@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DomainEventInput } from "../actors/events.ts";
 import type { Track } from "../actors/track.ts";
 import { errorText } from "../errors.ts";
+import { send } from "./http-server.ts";
 import type { Logger } from "./logger.ts";
 
 export interface ListenBrainzReceiverOptions {
@@ -254,8 +255,8 @@ export class ListenBrainzReceiver {
   }
 
   private reply(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
-    res.writeHead(code, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
-    res.end(JSON.stringify(body));
+    // ListenBrainz answers bare JSON, with no line feed after it.
+    send(res, code, "application/json; charset=utf-8", JSON.stringify(body), headers);
   }
 }
 

@@ -1,4 +1,5 @@
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../actors/settings.ts";
+import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl } from "../adapters/artwork.ts";
 import type { JsonSchema } from "./json-schema.ts";
 import { defaultUserAgent } from "./service-config.ts";
 
@@ -95,12 +96,12 @@ const artworkSchema = object("Where album art comes from.", {
   order: {
     type: "array",
     description: 'Art sources, tried in this order. "upload" sends cover bytes to a temporary public host and is opt-in.',
-    items: { type: "string", enum: ["coverartarchive", "upload", "public"] },
+    items: { type: "string", enum: [...artworkSources] },
     uniqueItems: true,
-    default: ["coverartarchive", "public"],
+    default: [...defaultArtworkOrder],
   },
   defaultImage: nullable(url(""), "Image URL shown when a track has no cover; none when null."),
-  coverArtArchiveUrl: url("The Cover Art Archive's base URL.", { default: "https://coverartarchive.org" }),
+  coverArtArchiveUrl: url("The Cover Art Archive's base URL.", { default: defaultCoverArtArchiveUrl }),
   uploadUrl: url("Temporary public host for \"upload\" (uguu.se's API).", { default: "https://uguu.se/upload" }),
   publicUrl: nullable(url(""), "Public artwork URL template for \"public\", e.g. https://music.example.org/img/{coverArtId}; off when null."),
 });

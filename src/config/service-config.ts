@@ -7,6 +7,7 @@ import {
   type PresenceSettings,
 } from "../actors/settings.ts";
 import type { UserProfile } from "../actors/supervisor-machine.ts";
+import type { ArtworkSource } from "../adapters/artwork.ts";
 import { PresenceError } from "../errors.ts";
 
 /** Presence templates and choices, as written in the config (DESIGN.md `presence`). */
@@ -25,7 +26,7 @@ export interface UserConfig {
 }
 
 /** Where album art may come from, tried in the configured order (PROTOCOL.md section 2). */
-export type ArtworkSourceName = "coverartarchive" | "upload" | "public";
+export type ArtworkSourceName = ArtworkSource;
 
 /**
  * The service configuration (DESIGN.md, "Config"), with secrets already read. Loading it from a
