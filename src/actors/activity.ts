@@ -6,6 +6,7 @@
 import type { Activity, PresencePayload, UserStatus } from "./effects.ts";
 import type { PresenceSettings } from "./settings.ts";
 import type { Playback, Track } from "./track.ts";
+import { compact } from "./objects.ts";
 
 const ELLIPSIS = "\u2026";
 const PAD = "\u200B";
@@ -145,9 +146,6 @@ export function buildActivity(
 }
 
 /** Drops undefined fields, keeping key order (a JSON.stringify of it is then stable). */
-function compact<T extends object>(obj: T): T {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
-}
 
 /**
  * The op 3 presence object. A clear is `activities: []` (never null, never [null]).

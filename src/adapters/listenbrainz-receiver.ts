@@ -6,6 +6,7 @@ import type { Track } from "../actors/track.ts";
 import { errorText } from "../errors.ts";
 import { send } from "./http-server.ts";
 import type { Logger } from "./logger.ts";
+import { compact, isRecord } from "../actors/objects.ts";
 
 export interface ListenBrainzReceiverOptions {
   /** The configured user whose `listenbrainzToken` this is (see `tokenLookup`). */
@@ -50,7 +51,6 @@ export interface Submission {
 }
 
 const listenTypes = new Set(["playing_now", "single", "import"]);
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const text = (value: unknown): string | undefined => (typeof value === "string" && value.trim() !== "" ? value : undefined);
 const count = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined);
 
@@ -66,7 +66,7 @@ export function parseSubmission(body: string): Submission | { error: string } {
   } catch (error) {
     return { error: `body is not valid JSON: ${(error as Error).message}` };
   }
-  if (!isObject(doc)) return { error: "body must be a JSON object" };
+  if (!isRecord(doc)) return { error: "body must be a JSON object" };
   if (typeof doc.listen_type !== "string" || !listenTypes.has(doc.listen_type)) {
     return { error: "listen_type must be one of playing_now, single, import" };
   }
@@ -76,25 +76,23 @@ export function parseSubmission(body: string): Submission | { error: string } {
   const listens: Submission["listens"] = [];
   for (const [index, listen] of doc.payload.entries()) {
     const at = `payload[${index}]`;
-    if (!isObject(listen)) return { error: `${at} must be an object` };
+    if (!isRecord(listen)) return { error: `${at} must be an object` };
     if (listen.listened_at !== undefined && count(listen.listened_at) === undefined) return { error: `${at}.listened_at must be a unix time in seconds` };
     const meta = listen.track_metadata;
     if (meta === undefined) return { error: `${at}.track_metadata is missing` };
-    if (!isObject(meta)) return { error: `${at}.track_metadata must be an object` };
+    if (!isRecord(meta)) return { error: `${at}.track_metadata must be an object` };
     for (const field of ["artist_name", "track_name"] as const) {
       if (meta[field] === undefined) return { error: `${at}.track_metadata.${field} is missing` };
       if (!text(meta[field])) return { error: `${at}.track_metadata.${field} must be a non-empty string` };
     }
     if (meta.release_name !== undefined && typeof meta.release_name !== "string") return { error: `${at}.track_metadata.release_name must be a string` };
-    if (meta.additional_info !== undefined && !isObject(meta.additional_info)) return { error: `${at}.track_metadata.additional_info must be an object` };
+    if (meta.additional_info !== undefined && !isRecord(meta.additional_info)) return { error: `${at}.track_metadata.additional_info must be an object` };
     listens.push(toTrack(meta));
   }
   return { listenType, listens };
 }
 
 /** The object without its undefined fields: events are journaled as JSON, so no `undefined` keys. */
-const present = <T extends Record<string, unknown>>(object: T): T =>
-  Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
 
 /** ListenBrainz's track_metadata -> the domain Track, with only the fields that are present. */
 function toTrack(meta: Record<string, unknown>): Submission["listens"][number] {
@@ -104,13 +102,13 @@ function toTrack(meta: Record<string, unknown>): Submission["listens"][number] {
   const trackNumber = Number.parseInt(String(info.tracknumber ?? ""), 10); // some clients send "2" or "2/12"
   // Navidrome sends one entry per artist, "" for an artist without an MBID.
   const artists = Array.isArray(info.artist_mbids) ? info.artist_mbids.filter((id): id is string => !!text(id)) : [];
-  const mbids = present({
+  const mbids = compact({
     recording: text(info.recording_mbid),
     release: text(info.release_mbid),
     releaseGroup: text(info.release_group_mbid),
     artists: artists.length > 0 ? artists : undefined,
   });
-  const track: Track = present({
+  const track: Track = compact({
     title: meta.track_name as string,
     artist: meta.artist_name as string,
     album: text(meta.release_name),

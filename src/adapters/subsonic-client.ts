@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Track } from "../actors/track.ts";
 import { errorText, PresenceError } from "../errors.ts";
 import type { Logger } from "./logger.ts";
+import { compact, isRecord } from "../actors/objects.ts";
 
 export interface SubsonicClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:4533` (a trailing `/rest` is tolerated). */
@@ -224,9 +225,6 @@ function toEntry(raw: unknown): NowPlayingEntry | null {
   });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function text(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
@@ -239,9 +237,6 @@ function num(value: unknown): number | undefined {
 }
 
 /** Drops undefined fields, so events stay small and compare cleanly once journaled. */
-function compact<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
 
 /** Removes query strings (they carry t, s, p) and any known secret from a message. */
 function scrub(message: string, secrets: string[]): string {

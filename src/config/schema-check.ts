@@ -2,6 +2,7 @@ import type { JsonSchema, JsonType } from "./json-schema.ts";
 import { childPath, type Problem } from "./problem.ts";
 import { patterns } from "./schema.ts";
 import { closest } from "./suggest.ts";
+import { isRecord } from "../actors/objects.ts";
 
 const typeWords: Record<JsonType, string> = {
   object: "an object { ... }",
@@ -42,7 +43,7 @@ export function checkSchema(value: unknown, schema: JsonSchema, path: string, pr
   if (typeof value === "string") checkString(value, schema, path, problems);
   if (typeof value === "number") checkNumber(value, schema, path, problems);
   if (Array.isArray(value)) checkArray(value, schema, path, problems);
-  else if (isObject(value)) checkObject(value, schema, path, problems);
+  else if (isRecord(value)) checkObject(value, schema, path, problems);
 }
 
 function checkString(value: string, schema: JsonSchema, path: string, problems: Problem[]): void {
@@ -112,7 +113,7 @@ function checkOneOf(value: unknown, branches: JsonSchema[], path: string, proble
 function hasType(value: unknown, type: JsonType): boolean {
   switch (type) {
     case "object":
-      return isObject(value);
+      return isRecord(value);
     case "array":
       return Array.isArray(value);
     case "integer":
@@ -126,6 +127,3 @@ function hasType(value: unknown, type: JsonType): boolean {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

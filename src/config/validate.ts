@@ -1,6 +1,7 @@
 import { childPath, type Problem } from "./problem.ts";
 import { checkSchema } from "./schema-check.ts";
 import { configSchema } from "./schema.ts";
+import { isRecord } from "../actors/objects.ts";
 
 export type { Problem } from "./problem.ts";
 
@@ -60,6 +61,3 @@ function checkReceiver(config: Record<string, unknown>): Problem[] {
   }];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
