@@ -19,10 +19,15 @@ export class JournalHistory {
  * nothing, because an idle machine is as good as a fresh one (the supervisor replaces it on the
  * next track either way), so a replay of what is kept rebuilds the same machines.
  */
-export function entriesToKeep(entries: JournalEntry[], history: JournalHistory, running: (user: string) => boolean): JournalEntry[] {
-  const since = (user: string) => (running(user) ? history.startedAt(user) : undefined);
-  const starts = entries.flatMap((entry) => ("user" in entry.event && since(entry.event.user) === entry.seq ? [entry.seq] : []));
-  const oldest = starts.length > 0 ? Math.min(...starts) : Infinity;
+function entriesToKeep(entries: JournalEntry[], history: JournalHistory, running: (user: string) => boolean): JournalEntry[] {
+  // Worked out once per user, not once per entry: a journal holds thousands of entries per user.
+  const sinceByUser = new Map<string, number | undefined>();
+  const since = (user: string) => {
+    if (!sinceByUser.has(user)) sinceByUser.set(user, running(user) ? history.startedAt(user) : undefined);
+    return sinceByUser.get(user);
+  };
+  let oldest = Infinity;
+  for (const entry of entries) if ("user" in entry.event && since(entry.event.user) === entry.seq) oldest = Math.min(oldest, entry.seq);
   return entries.filter((entry) => {
     if (!("user" in entry.event)) return entry.seq >= oldest;
     const start = since(entry.event.user);
@@ -39,10 +44,9 @@ export async function compactJournal(
   journal: Journal,
   history: JournalHistory,
   running: (user: string) => boolean,
-  upTo = Infinity,
-): Promise<{ before: number; after: number }> {
+  upTo: number,
+): Promise<void> {
   const entries = await journal.load();
   const kept = [...entriesToKeep(entries.filter((entry) => entry.seq <= upTo), history, running), ...entries.filter((entry) => entry.seq > upTo)];
   if (kept.length < entries.length) await journal.rewrite(kept);
-  return { before: entries.length, after: kept.length };
 }
