@@ -64,10 +64,6 @@ export class Child {
     });
   }
 
-  get pid(): number | undefined {
-    return this.#process.pid;
-  }
-
   call<T = unknown>(cmd: string, args: unknown = {}): Promise<T> {
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {

@@ -45,13 +45,6 @@ export class RawClient {
     await Promise.all(closing);
   }
 
-  /** How many users are READY. */
-  get readyCount(): number {
-    let n = 0;
-    for (const conn of this.#connections.values()) if (conn.ready) n += 1;
-    return n;
-  }
-
   #connect(user: string): Connection {
     const ws = new WebSocket(`${this.options.url}/?v=10&encoding=json`, { headers: { "User-Agent": this.options.userAgent }, perMessageDeflate: false });
     const conn: Connection = { ws, seq: null, ready: false, pending: null, timer: null };
