@@ -36,6 +36,23 @@ export function meetsTarget(figure: Figure): boolean | null {
   return op === "<=" ? value <= bound : op === "<" ? value < bound : value >= bound;
 }
 
+/** The header of a figures table; `figureCells` gives a row. */
+export const TABLE_HEADER = ["scenario", "figure", "users", "nd-presence", "raw", "ratio", "target", "met"];
+
+/**
+ * A figure as the cells of a table row (see `TABLE_HEADER`). `grouped` writes thousands with
+ * separators (the README's table); the terminal's keeps plain digits.
+ */
+export function figureCells(f: Figure, grouped = false): string[] {
+  const whole = (n: number) => (grouped ? Math.round(n).toLocaleString("en-US") : n.toFixed(0));
+  const value = (n: number | null | undefined) =>
+    n === null || n === undefined || Number.isNaN(n) ? "-" : Math.abs(n) >= 100 ? whole(n) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3);
+  const count = (n: number) => (grouped ? n.toLocaleString("en-US") : String(n));
+  const target = f.target ? `${f.target.on === "ratio" ? "ratio " : ""}${f.target.op} ${count(f.target.value)}` : "";
+  const met = meetsTarget(f);
+  return [f.scenario, `${f.metric} (${f.unit})`, f.users ? count(f.users) : "", value(f.ndPresence), value(f.raw), value(ratio(f)), target, met === null ? "" : met ? "yes" : "no"];
+}
+
 /** Median of a few runs: one slow run (a disk flush, a GC) should not decide the figure. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, platform, release, totalmem } from "node:os";
-import { meetsTarget, ratio, type BenchOptions, type Figure, type Scenario } from "./figures.ts";
+import { figureCells, TABLE_HEADER, type BenchOptions, type Figure, type Scenario } from "./figures.ts";
 import { scenarios } from "./scenarios.ts";
 
 function parse(argv: string[]): BenchOptions & { only: string[] | null } {
@@ -20,15 +20,9 @@ function parse(argv: string[]): BenchOptions & { only: string[] | null } {
   };
 }
 
-const fmt = (n: number | null) => (n === null || Number.isNaN(n) ? "-" : Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 1 ? n.toFixed(2) : n.toPrecision(3));
-
 export function table(figures: Figure[]): string {
-  const rows = [["scenario", "metric", "users", "nd-presence", "raw", "ratio", "target", "met"]];
-  for (const f of figures) {
-    const t = f.target ? `${f.target.on === "ratio" ? "ratio " : ""}${f.target.op} ${f.target.value}` : "";
-    const met = meetsTarget(f);
-    rows.push([f.scenario, `${f.metric} (${f.unit})`, f.users ? String(f.users) : "", fmt(f.ndPresence), fmt(f.raw), fmt(ratio(f)), t, met === null ? "" : met ? "yes" : "NO"]);
-  }
+  // A missed target in capitals, to stand out on a terminal.
+  const rows = [TABLE_HEADER, ...figures.map((f) => figureCells(f).map((cell, c) => (c === 7 && cell === "no" ? "NO" : cell)))];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
   return [line(rows[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n");
