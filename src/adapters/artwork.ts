@@ -72,11 +72,13 @@ export class ArtworkResolver {
     this.#options = options;
     this.#caa = (options.coverArtArchiveUrl ?? defaultCoverArtArchiveUrl).replace(/\/+$/, "");
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    const trackMs = options.ttl?.trackMs ?? 4 * 3_600_000;
     this.#ttl = {
-      trackMs: options.ttl?.trackMs ?? 4 * 3_600_000,
+      trackMs,
       defaultMs: options.ttl?.defaultMs ?? 48 * 3_600_000,
       failureMs: options.ttl?.failureMs ?? 5 * 60_000,
-      uploadMs: options.ttl?.uploadMs ?? 2 * 3_600_000,
+      // An uploaded copy is never kept longer than track art.
+      uploadMs: Math.min(trackMs, options.ttl?.uploadMs ?? 2 * 3_600_000),
     };
     this.#publicUrl = typeof options.publicUrl === "string" ? publicUrlFromTemplate(options.publicUrl) : options.publicUrl;
     // lru-cache v11 takes its clock as `perf`. It treats a start time of 0 as "no TTL", so the
@@ -87,7 +89,7 @@ export class ArtworkResolver {
     const clock = now ? { perf: { now: () => now() - epoch + 1 }, ttlResolution: 0 } : {};
     this.#keys = new LRUCache<string, string>({ max: 5000, ttl: this.#ttl.trackMs, ...clock });
     this.#failures = new LRUCache<string, true>({ max: 5000, ttl: this.#ttl.failureMs, ...clock });
-    this.#uploads = new LRUCache<string, string>({ max: 5000, ttl: Math.min(this.#ttl.trackMs, this.#ttl.uploadMs), ...clock });
+    this.#uploads = new LRUCache<string, string>({ max: 5000, ttl: this.#ttl.uploadMs, ...clock });
   }
 
   /**
@@ -114,7 +116,7 @@ export class ArtworkResolver {
       if (typeof candidate !== "string") {
         // Our own fresh upload: no existence check; cached below the host's file lifetime.
         const url = await this.#uploaded(candidate);
-        const key = url === null ? null : await this.#try(user, url, false, Math.min(this.#ttl.trackMs, this.#ttl.uploadMs));
+        const key = url === null ? null : await this.#try(user, url, false, this.#ttl.uploadMs);
         if (key !== null) return key;
         continue;
       }
