@@ -124,4 +124,25 @@ describe("checkpoints", () => {
     h.play(song, { user: "alice" });
     expect(h.service.entriesSinceCheckpoint()).toBe(1);
   });
+
+  it("holds two timers for a user who listens on, once the session's first minute has passed", async () => {
+    // Every pending timer costs memory for as long as it waits, and each is saved here. A user
+    // who keeps listening needs two: the next heartbeat and the end of the song. The identify
+    // cooldown and the frame and presence windows close within the first minute; scheduled beats
+    // open no frame window, and nothing waits on the session (how long it has held is read from
+    // the times of its ACKs and closes).
+    h = await startHarness({ users: twoUsers, heartbeatIntervalMs: 41_250 });
+    h.play(song, { user: "alice" });
+    await h.waitForPresence();
+    const pending = async () =>
+      ((await h.service.checkpoint())?.timers ?? [])
+        .filter((t) => t.source.at(-1) === "presence:alice")
+        .map((t) => t.id)
+        .sort();
+    expect(await pending()).toEqual(["frameWindow", "heartbeat", "identifyCooldown", "presenceSlot.0", "trackEnd"]);
+    // By the third beat (82.5 s or later) the identify's window has closed, and the beats opened none.
+    await h.advanceUntil(() => h.framesWithOp(1).length === 3, 5_000, 130_000, "three beats");
+    expect(await pending()).toEqual(["heartbeat", "trackEnd"]);
+    expect(h.service.status().users[0]).toMatchObject({ state: "presenting.playing", connected: true });
+  });
 });

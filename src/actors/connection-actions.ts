@@ -2,7 +2,7 @@ import { assertEvent } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./effects.ts";
-import { act, closeSocket, draw, forgetSocket, FRAME_BUDGET_OTHER, FRAME_LIMIT, FRAME_WINDOW_MS, log, perform, sendFrame } from "./presence-act.ts";
+import { act, closeSocket, draw, forgetSocket, framesLeftInWindow, log, perform, sendFrame } from "./presence-act.ts";
 import { NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext } from "./presence-context.ts";
 
 /** The gateway session: sockets, heartbeats, identify and resume, closes and backoff. */
@@ -29,7 +29,7 @@ export const connectionActions = {
     if (!base) return;
     const socket = context.socket.number + 1;
     enqueue.cancel("frameWindow");
-    enqueue.assign({ socket: { ...context.socket, number: socket, open: true, live: false, awaitingAck: false, framesInWindow: 0 } });
+    enqueue.assign({ socket: { ...context.socket, number: socket, open: true, live: false, liveSince: null, awaitingAck: false, framesInWindow: 0 } });
     perform(enqueue, { type: "socket.open", socket, url: withGatewayQuery(base) });
   }),
 
@@ -49,7 +49,7 @@ export const connectionActions = {
   }),
 
   beat: act(({ context, enqueue }) => {
-    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.gateway.seq }, { socket: { awaitingAck: true } });
+    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.gateway.seq }, { socket: { awaitingAck: true } }, true);
     enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "heartbeatInterval", id: "heartbeat" });
   }),
 
@@ -58,15 +58,23 @@ export const connectionActions = {
    * our own scheduled beats (two per 60 s at Discord's 41.25 s), so that those never overrun it.
    */
   answerHeartbeatRequest: act(({ context, enqueue }) => {
-    const scheduledBeats = Math.min(FRAME_LIMIT - FRAME_BUDGET_OTHER, Math.ceil(FRAME_WINDOW_MS / context.socket.heartbeatIntervalMs));
-    if (context.socket.framesInWindow >= FRAME_LIMIT - scheduledBeats) {
+    if (framesLeftInWindow(context) <= 0) {
       log(enqueue, "warn", "heartbeat request not answered: frame limit reached", { user: context.user });
       return;
     }
     sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.gateway.seq });
   }),
 
-  noteAck: act(({ context, enqueue }) => enqueue.assign({ socket: { ...context.socket, awaitingAck: false } })),
+  /**
+   * An ACK also tells that the session has held: once it is up `stableSessionMs`, failures start
+   * the backoff over. Checked here and on a close rather than by a timer per session (one more
+   * pending timer for every user, and one more event).
+   */
+  noteAck: act(({ context, event, enqueue }) => {
+    assertEvent(event, "gateway.heartbeatAck");
+    const retry = context.retry.attempt > 0 && heldStable(context, event.at) ? { ...context.retry, attempt: 0 } : context.retry;
+    enqueue.assign({ socket: { ...context.socket, awaitingAck: false }, retry });
+  }),
 
   trackSeq: act(({ context, event, enqueue }) => {
     assertEvent(event, ["gateway.dispatch", "gateway.ready", "gateway.resumed"]);
@@ -102,25 +110,22 @@ export const connectionActions = {
     // A new session shows no activity: whatever should be shown is sent again (PROTOCOL.md, READY).
     enqueue.assign({
       gateway: { ...context.gateway, session: { id: event.sessionId ?? "", resumeUrl: event.resumeUrl ?? null } },
-      socket: { ...context.socket, live: true },
+      socket: { ...context.socket, live: true, liveSince: event.at },
       shown: NOTHING_SHOWN,
       lastError: null,
     });
-    enqueue.raise({ type: "session.stable", socket: context.socket.number }, { delay: "stableSession", id: "sessionStable" });
     log(enqueue, "info", "gateway session ready", { user: context.user });
   }),
 
-  resumeSession: act(({ context, enqueue }) => {
-    enqueue.assign({ socket: { ...context.socket, live: true }, lastError: null });
-    enqueue.raise({ type: "session.stable", socket: context.socket.number }, { delay: "stableSession", id: "sessionStable" });
+  resumeSession: act(({ context, event, enqueue }) => {
+    assertEvent(event, "gateway.resumed");
+    enqueue.assign({ socket: { ...context.socket, live: true, liveSince: event.at }, lastError: null });
     log(enqueue, "info", "gateway session resumed", { user: context.user });
   }),
 
   refuseReady: act(({ context, enqueue }) => {
     log(enqueue, "warn", "READY without a session id refused", { user: context.user });
   }),
-
-  resetBackoff: act(({ context, enqueue }) => enqueue.assign({ retry: { ...context.retry, attempt: 0 } })),
 
   /** Zombie rule: no ACK between two beats -> close non-1000 and resume (PROTOCOL.md). */
   closeZombie: act(({ context, enqueue }) => {
@@ -131,9 +136,10 @@ export const connectionActions = {
 
   /** Op 7, or op 9 with d: true: close non-1000 so the session stays resumable, and resume at once. */
   closeToResume: act(({ context, event, enqueue }) => {
+    assertEvent(event, ["gateway.reconnect", "gateway.invalidSession"]);
     log(enqueue, "info", "gateway asked to reconnect", { user: context.user, op: event.type });
     closeSocket(enqueue, context, 4000, "reconnecting to resume");
-    enqueue.assign({ retry: { ...context.retry, atOnce: true } });
+    enqueue.assign({ retry: { ...context.retry, atOnce: true, attempt: heldStable(context, event.at) ? 0 : context.retry.attempt } });
   }),
 
   /** Op 9 with d: false: the session is gone; identify again on this socket after 1-5 s. */
@@ -170,6 +176,7 @@ export const connectionActions = {
       lastError: `gateway closed ${event.code}: ${verdict.reason}`,
       retry: {
         ...context.retry,
+        attempt: heldStable(context, event.at) ? 0 : context.retry.attempt,
         atOnce: verdict.action === "resume",
         minBackoffMs: verdict.action === "tooManySessions" ? context.settings.timings.tooManySessionsBackoffMs : 0,
       },
@@ -245,6 +252,12 @@ export const connectionActions = {
     else closeSocket(enqueue, context, 4000, "restarting");
   }),
 };
+
+/** By `at`, the session on this socket has been live `stableSessionMs` or longer. */
+function heldStable(context: PresenceContext, at: number): boolean {
+  const since = context.socket.liveSince;
+  return since !== null && at - since >= context.settings.timings.stableSessionMs;
+}
 
 /**
  * After a failed connect or a close: the session is forgotten when it cannot be resumed, and the

@@ -14,7 +14,6 @@ export type TimerEvent =
   | { type: "frame.windowEnds"; socket: number }
   | { type: "presence.slotFreed" }
   | { type: "identify.cooldownOver" }
-  | { type: "session.stable"; socket: number }
   | { type: "track.ended" }
   | { type: "artwork.waitOver"; key: string };
 
@@ -23,8 +22,13 @@ export type PresenceEvent = DomainEvent | TimerEvent;
 /**
  * PROTOCOL.md: 120 frames / 60 s per connection. Frames are counted in fixed 60 s windows (one
  * timer per window, not one per frame: a replay fires every timer), and two fixed windows can
- * meet head-on, so each gets half: at most 120 frames in any 60 s. Of the 60, 5 are kept for
- * heartbeats. Real use is ~20 a minute (5 presence updates / 20 s, 2 beats).
+ * meet head-on, so each gets half: at most 120 frames in any 60 s. Real use is ~20 a minute
+ * (5 presence updates / 20 s, 2 beats).
+ *
+ * Scheduled heartbeats are not counted: room is kept for them instead (`scheduledBeatsPerWindow`,
+ * 2 at Discord's 41.25 s). Presence updates get at most 55 of the rest, which leaves room for
+ * identify, resume and answers to op 1. So a session that only beats opens no window, and a
+ * presenting user's steady state has no window timer.
  */
 export const FRAME_LIMIT = 60;
 export const FRAME_BUDGET_OTHER = 55;
@@ -33,10 +37,24 @@ export const FRAME_WINDOW_MS = 60_000;
 export const PRESENCE_LIMIT = 5;
 export const PRESENCE_WINDOW_MS = 20_000;
 
+/**
+ * Room kept for scheduled beats in one frame window: as many as fall in it at this socket's
+ * interval, up to the 5 that presence updates leave (beats go out whatever the count: an interval
+ * under 12 s, which Discord never asks for, would need more).
+ */
+export function scheduledBeatsPerWindow(context: PresenceContext): number {
+  return Math.min(FRAME_LIMIT - FRAME_BUDGET_OTHER, Math.ceil(FRAME_WINDOW_MS / context.socket.heartbeatIntervalMs));
+}
+
+/** Frames other than scheduled beats this window still has room for. */
+export function framesLeftInWindow(context: PresenceContext): number {
+  return FRAME_LIMIT - scheduledBeatsPerWindow(context) - context.socket.framesInWindow;
+}
+
 /** Names of the machine's delays (see `presenceMachine`'s setup). */
 export type PresenceDelay =
   | "heartbeatInterval" | "firstHeartbeat" | "helloTimeout" | "readyTimeout" | "idleTimeout"
-  | "identifyInterval" | "invalidSessionWait" | "stableSession" | "artworkWait" | "shutdownTimeout"
+  | "identifyInterval" | "invalidSessionWait" | "artworkWait" | "shutdownTimeout"
   | "backoff" | "untilTrackEnd";
 
 type Params = ParameterizedObject["params"] | undefined;
@@ -69,14 +87,16 @@ export type AlsoAssigned = Omit<Partial<PresenceContext>, "socket" | "counters">
 
 /**
  * Sends a frame on the current socket and books it in the frame window (the first frame of a
- * window starts its timer). `also` is assigned in the same step: one context copy, not two.
+ * window starts its timer), unless it is a scheduled beat, which has room kept for it. `also` is
+ * assigned in the same step: one context copy, not two.
  */
-export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame, also: AlsoAssigned = {}) {
+export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame, also: AlsoAssigned = {}, scheduledBeat = false) {
   perform(enqueue, { type: "socket.send", socket: context.socket.number, frame });
-  if (context.socket.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket.number }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
+  const counted = scheduledBeat ? 0 : 1;
+  if (counted && context.socket.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket.number }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
   enqueue.assign(({ context: c }) => ({
     ...also,
-    socket: { ...c.socket, ...also.socket, framesInWindow: c.socket.framesInWindow + 1 },
+    socket: { ...c.socket, ...also.socket, framesInWindow: c.socket.framesInWindow + counted },
     counters: { ...c.counters, ...also.counters, framesSent: c.counters.framesSent + 1 },
   }));
 }
@@ -96,6 +116,5 @@ export function closeSocket(enqueue: Enqueue, context: PresenceContext, code: nu
 /** The socket is no longer ours (closed, or died with the previous process): stop its timers. */
 export function forgetSocket(enqueue: Enqueue) {
   enqueue.cancel("heartbeat");
-  enqueue.cancel("sessionStable");
-  enqueue.assign(({ context: c }) => ({ socket: { ...c.socket, open: false, live: false, awaitingAck: false } }));
+  enqueue.assign(({ context: c }) => ({ socket: { ...c.socket, open: false, live: false, liveSince: null, awaitingAck: false } }));
 }

@@ -64,12 +64,17 @@ export interface SocketState {
   open: boolean;
   /** READY or RESUMED was seen on this socket: presence updates may be sent. */
   live: boolean;
+  /** When that READY or RESUMED came (its event time): a session up `stableSessionMs` resets the backoff. */
+  liveSince: number | null;
   /** From this socket's Hello (the previous socket's until it comes). */
   heartbeatIntervalMs: number;
   firstHeartbeatMs: number;
   /** A beat was sent and its ACK has not come yet: a second beat in this state is a zombie. */
   awaitingAck: boolean;
-  /** Frames sent in this socket's current 60 s window (PROTOCOL.md: 120 frames / 60 s per socket). */
+  /**
+   * Frames other than scheduled beats sent in this socket's current 60 s window (PROTOCOL.md:
+   * 120 frames / 60 s per socket; see FRAME_LIMIT).
+   */
   framesInWindow: number;
 }
 
@@ -111,7 +116,7 @@ export function initialContext(input: PresenceInput): PresenceContext {
     settings: settingsOf(input),
     random: input.seed,
     gateway: { url: input.gatewayUrl, session: null, seq: null },
-    socket: { number: 0, open: false, live: false, heartbeatIntervalMs: 41_250, firstHeartbeatMs: 0, awaitingAck: false, framesInWindow: 0 },
+    socket: { number: 0, open: false, live: false, liveSince: null, heartbeatIntervalMs: 41_250, firstHeartbeatMs: 0, awaitingAck: false, framesInWindow: 0 },
     retry: { attempt: 0, atOnce: false, minBackoffMs: 0, backoffMs: 0, invalidSessionWaitMs: 0 },
     userLimits: { presenceInWindow: 0, identifyCoolingDown: false },
     playback: null,

@@ -60,7 +60,6 @@ export const presenceMachine = setup({
     idleTimeout: ({ context }) => context.settings.timings.idleTimeoutMs,
     identifyInterval: ({ context }) => context.settings.timings.identifyIntervalMs,
     invalidSessionWait: ({ context }) => context.retry.invalidSessionWaitMs,
-    stableSession: ({ context }) => context.settings.timings.stableSessionMs,
     artworkWait: ({ context }) => context.settings.timings.artworkWaitMs,
     shutdownTimeout: ({ context }) => context.settings.timings.shutdownTimeoutMs,
     backoff: ({ context }) => context.retry.backoffMs,
@@ -83,7 +82,6 @@ export const presenceMachine = setup({
     "presence.slotFreed": { actions: ["freePresenceSlot", "flushPresence"] },
     "frame.windowEnds": { actions: ["endFrameWindow", "flushPresence"] },
     "identify.cooldownOver": { actions: "endIdentifyCooldown" },
-    "session.stable": { guard: "fromOpenSocket", actions: "resetBackoff" },
     "heartbeat.due": [
       { guard: and(["fromOpenSocket", "isZombie"]), target: ".backoff", actions: "closeZombie" },
       { guard: "fromOpenSocket", actions: "beat" },
