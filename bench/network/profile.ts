@@ -9,6 +9,11 @@
  *           scenarios start them all at once: to reach steady state when a burst does not make it.
  * --cpu S   a plain S-second CPU window (the steady figure), then a profiled one: steady.cpuprofile.
  * --changes S  100 track changes/s for S seconds, plain then profiled: changes.cpuprofile.
+ * --settle S  waits S seconds after the bring-up before the windows below (default 5); 70 is past
+ *           the bring-up's own timers (identify cooldown, frame and presence windows).
+ * --node "FLAGS"  node/V8 flags for the side's process.
+ * --snapshot  a full heap snapshot once all are presenting: presenting.heapsnapshot.
+ * --allocations S  samples everything allocated in an S-second steady window: steady.heapprofile.
  * --heap    samples the allocations of the bring-up still live after it: bringup.heapprofile.
  * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
  *           if the users are not all presenting by then.
@@ -36,7 +41,7 @@ const out = flag("out") ?? "/tmp/nd-bench-profile";
 mkdirSync(out, { recursive: true });
 
 const gateway = await startGateway(interval);
-const side = startSide(kind);
+const side = startSide(kind, flag("node")?.split(" ").filter(Boolean) ?? []);
 try {
   const { before } = await side.start(users, gateway.url);
   if (argv.includes("--heap")) await side.heapSamplingStart();
@@ -64,7 +69,12 @@ try {
   const after = await side.memory();
   const perUser = (field: "rss" | "heapTotal" | "heapUsed") => ((after[field] - before[field]) / users / 1024).toFixed(1);
   console.log(`per user: RSS ${perUser("rss")} KiB, V8 heap ${perUser("heapTotal")} KiB held, ${perUser("heapUsed")} KiB live`);
-  await sleep(5_000);
+  console.log(`heap spaces (KiB used/committed): ${(await side.heapSpaces()).join(", ")}`);
+  if (argv.includes("--snapshot")) {
+    await side.heapSnapshot(join(out, "presenting.heapsnapshot"));
+    console.log(`heap snapshot: ${join(out, "presenting.heapsnapshot")}`);
+  }
+  await sleep(Number(flag("settle") ?? 5) * 1000);
 
   const cpuSeconds = Number(flag("cpu") ?? 0);
   if (cpuSeconds > 0) {
@@ -75,6 +85,17 @@ try {
       const seconds = cpu.wallMs / 1000;
       console.log(`steady${profiled ? " (profiled)" : ""}: ${(cpu.cpuMs / seconds / (users / 1000)).toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${(stats.op1 / seconds).toFixed(0)} beats/s, ${stats.closed} closed`);
     }
+  }
+
+  // --allocations S: everything allocated in an S-second steady window, garbage included.
+  const allocationSeconds = Number(flag("allocations") ?? 0);
+  if (allocationSeconds > 0) {
+    await gateway.reset();
+    await side.heapSamplingStart(true);
+    await sleep(allocationSeconds * 1000);
+    await side.heapSamplingStop(join(out, "steady.heapprofile"));
+    const stats = await gateway.stats();
+    console.log(`allocations: ${stats.op1} beats in ${allocationSeconds} s: ${join(out, "steady.heapprofile")}`);
   }
 
   const changeSeconds = Number(flag("changes") ?? 0);

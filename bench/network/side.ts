@@ -177,6 +177,12 @@ function runSide(): void {
       return { firstAt, lastAt: epochNow() };
     },
     memory: () => readMemory(),
+    /** V8's heap spaces after the same GCs, KiB used / committed: where `heapTotal` beyond the live heap sits. */
+    async heapSpaces() {
+      readMemory();
+      const { getHeapSpaceStatistics } = await import("node:v8");
+      return getHeapSpaceStatistics().map((s) => `${s.space_name} ${(s.space_used_size / 1024).toFixed(0)}/${(s.space_size / 1024).toFixed(0)}`);
+    },
     async cpu({ windowMs }: { windowMs: number }): Promise<CpuReading> {
       const start = process.cpuUsage();
       const t0 = performance.now();
@@ -219,8 +225,16 @@ function runSide(): void {
       await stopCpuProfile(path);
       return reading;
     },
-    async heapSamplingStart() {
-      await (await inspector()).post("HeapProfiler.startSampling", { samplingInterval: 4096 });
+    /** A full V8 heap snapshot (after a GC), for `heap-snapshot-summary.ts`: what each user's memory is made of. */
+    async heapSnapshot({ path }: { path: string }) {
+      global.gc?.();
+      const { writeHeapSnapshot } = await import("node:v8");
+      writeHeapSnapshot(path);
+    },
+    /** With `all`, objects collected since count too: everything allocated, not only what stays live. */
+    async heapSamplingStart({ all = false }: { all?: boolean } = {}) {
+      const flags = all ? { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } : {};
+      await (await inspector()).post("HeapProfiler.startSampling", { samplingInterval: 4096, ...flags });
     },
     async heapSamplingStop({ path }: { path: string }) {
       global.gc?.(); // what is sampled and then freed leaves the profile
@@ -246,12 +260,14 @@ export interface SideHandle {
   start(users: number, gatewayUrl: string): Promise<{ before: MemoryReading; gc: boolean }>;
   playAll(range?: { from: number; to: number }): Promise<{ firstAt: number; lastAt: number }>;
   memory(): Promise<MemoryReading>;
+  heapSpaces(): Promise<string[]>;
   cpu(windowMs: number): Promise<CpuReading>;
   changes(perSecond: number, durationMs: number): Promise<{ sent: number; maxLagMs: number }>;
   cpuProfile(windowMs: number, path: string): Promise<CpuReading>;
   cpuProfileStart(): Promise<void>;
   cpuProfileStop(path: string): Promise<void>;
-  heapSamplingStart(): Promise<void>;
+  heapSnapshot(path: string): Promise<void>;
+  heapSamplingStart(all?: boolean): Promise<void>;
   heapSamplingStop(path: string): Promise<void>;
   shutdown(): Promise<{ ms: number }>;
   /** Removes the journal's temp dir and ends the process (its sockets die with it). */
@@ -266,12 +282,14 @@ export function startSide(kind: SideKind, execArgv: string[] = []): SideHandle {
     start: (users, gatewayUrl) => child.call("start", { kind, users, gatewayUrl }),
     playAll: (range) => child.call("playAll", range ?? {}),
     memory: () => child.call("memory"),
+    heapSpaces: () => child.call("heapSpaces"),
     cpu: (windowMs) => child.call("cpu", { windowMs }),
     changes: (perSecond, durationMs) => child.call("changes", { perSecond, durationMs }),
     cpuProfile: (windowMs, path) => child.call("cpuProfile", { windowMs, path }),
     cpuProfileStart: () => child.call("cpuProfileStart").then(() => {}),
     cpuProfileStop: (path) => child.call("cpuProfileStop", { path }).then(() => {}),
-    heapSamplingStart: () => child.call("heapSamplingStart").then(() => {}),
+    heapSnapshot: (path) => child.call("heapSnapshot", { path }).then(() => {}),
+    heapSamplingStart: (all = false) => child.call("heapSamplingStart", { all }).then(() => {}),
     heapSamplingStop: (path) => child.call("heapSamplingStop", { path }).then(() => {}),
     shutdown: () => child.call("shutdown"),
     close: async () => {
