@@ -11,6 +11,9 @@
  *   small (1-3% of a core at 1,000 users) and mostly per-wakeup costs, so their ratio moves
  *   between runs; the compressed figure is the steadier comparison of the per-heartbeat work.
  * - heartbeats per second: op 1 frames the gateway counted in the window; the load the CPU paid for.
+ * - RSS and live heap per user, steady (41,250 ms beats only): read as in fanout (after GCs, minus
+ *   the side's memory before any user), at the end of the settle: what each user holds once the
+ *   bring-up and its one-off timers are over, as in a service that runs for weeks.
  *
  * At Discord's 41,250 ms interval, then compressed to `COMPRESSED_HEARTBEAT_MS` for a stress figure.
  * 2,000 ms rather than shorter: 20x the real rate, yet 31 frames per 60 s per connection, inside
@@ -29,22 +32,27 @@ const SETTLE_MS = 65_000;
 interface SteadyResult {
   cpuPerThousand: number;
   beatsPerSecond: number;
+  /** (settled - before) / N, KiB: what a user holds once the bring-up is over. */
+  rssPerUser: number;
+  heapPerUser: number;
 }
 
-const none: SteadyResult = { cpuPerThousand: Number.NaN, beatsPerSecond: Number.NaN };
+const none: SteadyResult = { cpuPerThousand: Number.NaN, beatsPerSecond: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN };
 
 async function measure(kind: SideKind, users: number, intervalMs: number, options: BenchOptions): Promise<SteadyResult> {
   return withSession(kind, users, intervalMs, options, () => none, async (session) => {
     await sleep(options.quick ? 2_000 : SETTLE_MS);
-    // Collect the bring-up's garbage now, on both sides alike, rather than inside the window.
-    await session.side.memory();
+    // Collect the bring-up's garbage now, on both sides alike, rather than inside the window;
+    // what is left is what the users hold in the steady state.
+    const settled = await session.side.memory();
+    const perUser = (field: "rss" | "heapUsed") => (settled[field] - session.before[field]) / users / 1024;
     await session.gateway.reset();
     const cpu = await session.side.cpu(options.quick ? 10_000 : 30_000);
     const stats = await session.gateway.stats();
     const seconds = cpu.wallMs / 1000;
-    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds };
+    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds, rssPerUser: perUser("rss"), heapPerUser: perUser("heapUsed") };
     if (stats.closed > 0) options.log(`  warning: ${stats.closed} connections closed during the window`);
-    options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${result.beatsPerSecond.toFixed(0)} beats/s`);
+    options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${result.beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
   });
 }
@@ -60,6 +68,13 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
         { ...base, metric: `CPU per 1,000 users${label}`, unit: "ms/s", ndPresence: nd.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 1.5, on: "ratio" } },
         { ...base, metric: `heartbeats${label}`, unit: "/s", ndPresence: nd.beatsPerSecond, raw: raw.beatsPerSecond, better: "higher" },
       );
+      // Memory once the bring-up is over, at Discord's interval: what a long-running service holds.
+      if (intervalMs === REAL_HEARTBEAT_MS) {
+        figures.push(
+          { ...base, metric: "RSS per user, steady", unit: "KiB", ndPresence: nd.rssPerUser, raw: raw.rssPerUser, target: { op: "<=", value: 2, on: "ratio" } },
+          { ...base, metric: "heap per user, steady", unit: "KiB", ndPresence: nd.heapPerUser, raw: raw.heapPerUser },
+        );
+      }
     }
   }
   return figures;
