@@ -1,6 +1,7 @@
 import type { SnapshotFrom } from "xstate";
 import type { Activity } from "./actors/effects.ts";
 import { presenceOf, type supervisorMachine } from "./actors/supervisor-machine.ts";
+import { isLive } from "./actors/presence-context.ts";
 import type { ServiceConfig } from "./config/service-config.ts";
 
 /** One user as the status page, `/status` and `service.status()` show them. No secret. */
@@ -52,7 +53,7 @@ export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeo
     return {
       user: user.username,
       state: stateName(machine.value),
-      connected: c.socket.live,
+      connected: isLive(c.socket),
       showing: c.shown.payload?.activities[0] ?? null,
       lastError: c.lastError,
       failure:

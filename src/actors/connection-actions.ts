@@ -3,7 +3,7 @@ import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./effects.ts";
 import { act, closeSocket, draw, forgetSocket, framesLeftInWindow, log, perform, sendFrame, type PresenceEvent } from "./presence-act.ts";
-import { NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext } from "./presence-context.ts";
+import { isLive, NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
 
 /** The gateway session: sockets, heartbeats, identify and resume, closes and backoff. */
 export const connectionActions = {
@@ -29,7 +29,7 @@ export const connectionActions = {
     if (!base) return;
     const socket = context.socket.number + 1;
     enqueue.cancel("frameWindow");
-    enqueue.assign({ socket: { ...context.socket, number: socket, open: true, live: false, liveSince: null, awaitingAck: false, framesInWindow: 0 } });
+    enqueue.assign({ socket: { ...context.socket, number: socket, open: true, liveSince: null, awaitingAck: false, framesInWindow: 0 } });
     perform(enqueue, { type: "socket.open", socket, url: withGatewayQuery(base) });
   }),
 
@@ -73,8 +73,7 @@ export const connectionActions = {
    */
   noteAck: assign<PresenceContext, PresenceEvent, undefined, PresenceEvent, never>(({ context, event }) => {
     assertEvent(event, "gateway.heartbeatAck");
-    const retry = context.retry.attempt > 0 && heldStable(context, event.at) ? { ...context.retry, attempt: 0 } : context.retry;
-    return { socket: { ...context.socket, awaitingAck: false }, retry };
+    return { socket: { ...context.socket, awaitingAck: false }, retry: retryBy(context, event.at) };
   }),
 
   trackSeq: act(({ context, event, enqueue }) => {
@@ -111,7 +110,7 @@ export const connectionActions = {
     // A new session shows no activity: whatever should be shown is sent again (PROTOCOL.md, READY).
     enqueue.assign({
       gateway: { ...context.gateway, session: { id: event.sessionId ?? "", resumeUrl: event.resumeUrl ?? null } },
-      socket: { ...context.socket, live: true, liveSince: event.at },
+      socket: { ...context.socket, liveSince: event.at },
       shown: NOTHING_SHOWN,
       lastError: null,
     });
@@ -120,7 +119,7 @@ export const connectionActions = {
 
   resumeSession: act(({ context, event, enqueue }) => {
     assertEvent(event, "gateway.resumed");
-    enqueue.assign({ socket: { ...context.socket, live: true, liveSince: event.at }, lastError: null });
+    enqueue.assign({ socket: { ...context.socket, liveSince: event.at }, lastError: null });
     log(enqueue, "info", "gateway session resumed", { user: context.user });
   }),
 
@@ -140,7 +139,7 @@ export const connectionActions = {
     assertEvent(event, ["gateway.reconnect", "gateway.invalidSession"]);
     log(enqueue, "info", "gateway asked to reconnect", { user: context.user, op: event.type });
     closeSocket(enqueue, context, 4000, "reconnecting to resume");
-    enqueue.assign({ retry: { ...context.retry, atOnce: true, attempt: heldStable(context, event.at) ? 0 : context.retry.attempt } });
+    enqueue.assign({ retry: { ...retryBy(context, event.at), atOnce: true } });
   }),
 
   /** Op 9 with d: false: the session is gone; identify again on this socket after 1-5 s. */
@@ -149,7 +148,7 @@ export const connectionActions = {
     // The seq belongs to the dead session: heartbeats say null until the new READY (PROTOCOL.md).
     enqueue.assign({
       gateway: { ...context.gateway, session: null, seq: null },
-      socket: { ...context.socket, live: false },
+      socket: { ...context.socket, liveSince: null },
       shown: NOTHING_SHOWN,
       retry: { ...context.retry, invalidSessionWaitMs: 1000 + Math.floor(4000 * random) },
     });
@@ -176,8 +175,7 @@ export const connectionActions = {
     enqueue.assign({
       lastError: `gateway closed ${event.code}: ${verdict.reason}`,
       retry: {
-        ...context.retry,
-        attempt: heldStable(context, event.at) ? 0 : context.retry.attempt,
+        ...retryBy(context, event.at),
         atOnce: verdict.action === "resume",
         minBackoffMs: verdict.action === "tooManySessions" ? context.settings.timings.tooManySessionsBackoffMs : 0,
       },
@@ -254,10 +252,14 @@ export const connectionActions = {
   }),
 };
 
-/** By `at`, the session on this socket has been live `stableSessionMs` or longer. */
-function heldStable(context: PresenceContext, at: number): boolean {
-  const since = context.socket.liveSince;
-  return since !== null && at - since >= context.settings.timings.stableSessionMs;
+/**
+ * The retry state as of `at`: once the session on this socket has been live `stableSessionMs`,
+ * attempts start over (the same object otherwise, so an ACK copies nothing).
+ */
+function retryBy(context: PresenceContext, at: number): RetryState {
+  const { retry, socket, settings } = context;
+  const stable = socket.liveSince !== null && at - socket.liveSince >= settings.timings.stableSessionMs;
+  return stable && retry.attempt > 0 ? { ...retry, attempt: 0 } : retry;
 }
 
 /**
@@ -266,7 +268,7 @@ function heldStable(context: PresenceContext, at: number): boolean {
  * connect), unless it is configured.
  */
 function afterFailedConnect(context: PresenceContext, forgetSession: boolean): GatewayState {
-  const rediscover = !context.socket.live && !context.settings.configuredGatewayUrl;
+  const rediscover = !isLive(context.socket) && !context.settings.configuredGatewayUrl;
   if (!forgetSession && !rediscover) return context.gateway;
   return {
     url: rediscover ? null : context.gateway.url,

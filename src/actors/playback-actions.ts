@@ -2,7 +2,7 @@ import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { Op, type Effect } from "./effects.ts";
 import { act, FRAME_BUDGET_OTHER, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
-import { artworkKey, desiredKey, desiredPresence, estimatedPositionMs } from "./presence-context.ts";
+import { artworkKey, desiredKey, desiredPresence, estimatedPositionMs, isLive } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
 export const playbackActions = {
@@ -75,7 +75,7 @@ export const playbackActions = {
    * go now goes when a slot frees (`presence.slotFreed`, `frame.windowEnds`).
    */
   flushPresence: act(({ context, enqueue }) => {
-    if (!context.socket.live) return;
+    if (!isLive(context.socket)) return;
     const desired = desiredPresence(context);
     if (desired && context.artwork?.pending) return;
     const key = desiredKey(context);

@@ -42,7 +42,7 @@ export const PRESENCE_WINDOW_MS = 20_000;
  * interval, up to the 5 that presence updates leave (beats go out whatever the count: an interval
  * under 12 s, which Discord never asks for, would need more).
  */
-export function scheduledBeatsPerWindow(context: PresenceContext): number {
+function scheduledBeatsPerWindow(context: PresenceContext): number {
   return Math.min(FRAME_LIMIT - FRAME_BUDGET_OTHER, Math.ceil(FRAME_WINDOW_MS / context.socket.heartbeatIntervalMs));
 }
 
@@ -93,7 +93,7 @@ export type AlsoAssigned = Omit<Partial<PresenceContext>, "socket" | "counters">
 export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame, also: AlsoAssigned = {}, scheduledBeat = false) {
   perform(enqueue, { type: "socket.send", socket: context.socket.number, frame });
   const counted = scheduledBeat ? 0 : 1;
-  if (counted && context.socket.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket.number }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
+  if (!scheduledBeat && context.socket.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket.number }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
   enqueue.assign(({ context: c }) => ({
     ...also,
     socket: { ...c.socket, ...also.socket, framesInWindow: c.socket.framesInWindow + counted },
@@ -116,5 +116,5 @@ export function closeSocket(enqueue: Enqueue, context: PresenceContext, code: nu
 /** The socket is no longer ours (closed, or died with the previous process): stop its timers. */
 export function forgetSocket(enqueue: Enqueue) {
   enqueue.cancel("heartbeat");
-  enqueue.assign(({ context: c }) => ({ socket: { ...c.socket, open: false, live: false, liveSince: null, awaitingAck: false } }));
+  enqueue.assign(({ context: c }) => ({ socket: { ...c.socket, open: false, liveSince: null, awaitingAck: false } }));
 }

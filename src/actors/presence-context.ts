@@ -62,9 +62,11 @@ export interface SocketState {
   number: number;
   /** Whether that socket still counts as ours (false once either side closed it). */
   open: boolean;
-  /** READY or RESUMED was seen on this socket: presence updates may be sent. */
-  live: boolean;
-  /** When that READY or RESUMED came (its event time): a session up `stableSessionMs` resets the backoff. */
+  /**
+   * When READY or RESUMED came on this socket (its event time), null before: from then on the
+   * socket is live (`isLive`: presence updates may be sent), and a session up `stableSessionMs`
+   * resets the backoff.
+   */
   liveSince: number | null;
   /** From this socket's Hello (the previous socket's until it comes). */
   heartbeatIntervalMs: number;
@@ -102,6 +104,11 @@ export interface Shown {
   key: string | null;
 }
 
+/** READY or RESUMED was seen on this socket: presence updates may be sent. */
+export function isLive(socket: SocketState): boolean {
+  return socket.liveSince !== null;
+}
+
 /** Nothing shown: what a new session starts with (PROTOCOL.md, READY), and a lost one ends with. */
 export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, key: null });
 
@@ -116,7 +123,7 @@ export function initialContext(input: PresenceInput): PresenceContext {
     settings: settingsOf(input),
     random: input.seed,
     gateway: { url: input.gatewayUrl, session: null, seq: null },
-    socket: { number: 0, open: false, live: false, liveSince: null, heartbeatIntervalMs: 41_250, firstHeartbeatMs: 0, awaitingAck: false, framesInWindow: 0 },
+    socket: { number: 0, open: false, liveSince: null, heartbeatIntervalMs: 41_250, firstHeartbeatMs: 0, awaitingAck: false, framesInWindow: 0 },
     retry: { attempt: 0, atOnce: false, minBackoffMs: 0, backoffMs: 0, invalidSessionWaitMs: 0 },
     userLimits: { presenceInWindow: 0, identifyCoolingDown: false },
     playback: null,

@@ -3,7 +3,7 @@ import { classifyClose } from "./close-codes.ts";
 import { connectionActions } from "./connection-actions.ts";
 import { playbackActions } from "./playback-actions.ts";
 import type { PresenceEvent } from "./presence-act.ts";
-import { desiredPresence, initialContext, msUntilTrackEnd, type PresenceContext } from "./presence-context.ts";
+import { desiredPresence, initialContext, isLive, msUntilTrackEnd, type PresenceContext } from "./presence-context.ts";
 import type { PresenceInput } from "./settings.ts";
 
 /**
@@ -50,7 +50,7 @@ export const presenceMachine = setup({
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
       (event.key === "paused" || event.key === context.artwork?.key),
     keepsSessionOnShutdown: ({ context }) => !context.shutdownClears,
-    nothingLeftToClear: ({ context }) => !context.socket.live || context.shown.key === null,
+    nothingLeftToClear: ({ context }) => !isLive(context.socket) || context.shown.key === null,
   },
   delays: {
     heartbeatInterval: ({ context }) => context.socket.heartbeatIntervalMs,
