@@ -10,7 +10,7 @@
  *   before any user exists; "after" once every user is presenting.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { REAL_HEARTBEAT_MS, sideName, withSession } from "./session.ts";
+import { perUserKiB, REAL_HEARTBEAT_MS, sideName, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
 interface FanoutResult {
@@ -27,10 +27,10 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
     const result = {
       presented: session.presented,
       fanoutMs: session.fanoutMs,
-      rssPerUser: (after.rss - session.before.rss) / users / 1024,
-      heapPerUser: (after.heapUsed - session.before.heapUsed) / users / 1024,
+      rssPerUser: perUserKiB(session, after, "rss"),
+      heapPerUser: perUserKiB(session, after, "heapUsed"),
     };
-    const heapTotalPerUser = (after.heapTotal - session.before.heapTotal) / users / 1024;
+    const heapTotalPerUser = perUserKiB(session, after, "heapTotal");
     options.log(`  ${sideName(kind)} ${users}: all presenting in ${result.fanoutMs.toFixed(0)} ms; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, V8 heap ${heapTotalPerUser.toFixed(1)} KiB held, ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
   });

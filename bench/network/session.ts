@@ -26,6 +26,11 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/** What each user holds of one memory field, KiB: (now - before any user) / N. */
+export function perUserKiB(session: Session, now: MemoryReading, field: keyof MemoryReading): number {
+  return (now[field] - session.before[field]) / session.users / 1024;
+}
+
 /**
  * How long a bring-up may take: 6 ms per user, at least 30 s. A side that scales linearly brings
  * up 10,000 users well within it (the raw client needs ~4 s); one that does not is reported as

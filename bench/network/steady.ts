@@ -22,7 +22,7 @@
  * report its core, not its cost.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
+import { perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
 export const COMPRESSED_HEARTBEAT_MS = 2_000;
@@ -45,12 +45,11 @@ async function measure(kind: SideKind, users: number, intervalMs: number, option
     // Collect the bring-up's garbage now, on both sides alike, rather than inside the window;
     // what is left is what the users hold in the steady state.
     const settled = await session.side.memory();
-    const perUser = (field: "rss" | "heapUsed") => (settled[field] - session.before[field]) / users / 1024;
     await session.gateway.reset();
     const cpu = await session.side.cpu(options.quick ? 10_000 : 30_000);
     const stats = await session.gateway.stats();
     const seconds = cpu.wallMs / 1000;
-    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds, rssPerUser: perUser("rss"), heapPerUser: perUser("heapUsed") };
+    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds, rssPerUser: perUserKiB(session, settled, "rss"), heapPerUser: perUserKiB(session, settled, "heapUsed") };
     if (stats.closed > 0) options.log(`  warning: ${stats.closed} connections closed during the window`);
     options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${result.beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
