@@ -9,6 +9,16 @@ import type { PresenceInput } from "./settings.ts";
 /** A configured user, as the supervisor knows them: everything but the seed, and no secret. */
 export type UserProfile = Omit<PresenceInput, "seed">;
 
+/**
+ * A machine's input, written out key by key. V8 gives `{ ...profile, seed }` a hidden class that
+ * is not shared (a spread's copy has no transition tree to find it in again once a field type is
+ * widened), so each machine's input carried a map and descriptors of its own: ~230 B per user.
+ */
+function presenceInput(profile: UserProfile, seed: number): PresenceInput {
+  const { user, presence, timings, properties, gatewayUrl } = profile;
+  return { user, presence, timings, properties, gatewayUrl, seed };
+}
+
 export interface ShardInput {
   users: UserProfile[];
   /** How often machines with nothing to do are stopped (ms). */
@@ -66,7 +76,7 @@ export const shardMachine = setup({
         machines: ({ context: c, spawn }) => {
           c.machines[event.user] = spawn("presence", {
             id: machineId(event.user),
-            input: { ...profile, seed: seedFrom(event.user, event.at) },
+            input: presenceInput(profile, seedFrom(event.user, event.at)),
           });
           return c.machines;
         },
