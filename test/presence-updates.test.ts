@@ -31,6 +31,14 @@ async function showFirst(t: Track, options: HarnessOptions = {}): Promise<Activi
   return h.activityOf(await h.waitForPresence())!;
 }
 
+/** Dispatches `event` until its op 3 arrives, then the same event again. */
+async function showThenRepeat(event: Parameters<Harness["dispatch"]>[0]): Promise<void> {
+  h.dispatch(event);
+  await h.waitForPresence();
+  h.dispatch(event);
+  await settle();
+}
+
 const caaKey = (mbid: string) => `mp:${FakeDiscordRest.assetPath(`${h.images.url}/release/${mbid}/front-500`)}`;
 const defaultKey = () => `mp:${FakeDiscordRest.assetPath(`${h.images.url}/img/default.jpg`)}`;
 const externalAssetRequests = () => h.rest.requests.filter((r) => r.path === `/api/v9/applications/${APP_ID}/external-assets`);
@@ -65,10 +73,7 @@ describe("presence updates stay within Discord's limits", () => {
   it("drops an identical repeat of the same playing event", async () => {
     h = await startHarness();
     const event = { type: "playback.playing", user: "alice", track: song, positionMs: 30_000, at: T0 } as const;
-    h.dispatch(event);
-    await h.waitForPresence();
-    h.dispatch(event);
-    await settle();
+    await showThenRepeat(event);
     await h.advance(1_000);
     h.dispatch(event);
     await h.advance(25_000);
@@ -123,18 +128,27 @@ describe("what an op 3 carries", () => {
     expect(Buffer.byteLength(frame.raw)).toBeLessThanOrEqual(4096);
   });
 
+  // Control characters are escaped by JSON to six bytes each; long mbids make long links.
+  const heavy: Track = {
+    title: "\u0001".repeat(1000), artist: "\u0002".repeat(1000), album: "\u0003".repeat(1000), albumArtist: "\u0004".repeat(1000),
+    durationMs: 200_000, mbids: { recording: "r".repeat(210), release: "e".repeat(210), artists: ["a".repeat(210)] },
+  };
+
   it("a presence that would be over 4096 bytes is shortened to fit, and the gateway never closes with 4002", async () => {
-    // Control characters are escaped by JSON to six bytes each; long mbids make long links.
-    const heavy: Track = {
-      title: "\u0001".repeat(1000), artist: "\u0002".repeat(1000), album: "\u0003".repeat(1000), albumArtist: "\u0004".repeat(1000),
-      durationMs: 200_000, mbids: { recording: "r".repeat(210), release: "e".repeat(210), artists: ["a".repeat(210)] },
-    };
     await showFirst(heavy, { config: { presence: { name: "{albumArtist}" } } });
     await settle();
     const frame = h.framesWithOp(3)[0]!;
     expect(Buffer.byteLength(frame.raw)).toBeLessThanOrEqual(4096);
     expect(h.gateway.connections[0]!.serverClosedWith).toBeUndefined();
     expect(h.logger.entries.some((e) => e.message.includes("shortened to fit"))).toBe(true);
+  });
+
+  it("a shortened presence is sent once: an identical repeat is dropped, not shortened and sent again", async () => {
+    h = await startHarness({ config: { presence: { name: "{albumArtist}" } } });
+    await showThenRepeat({ type: "playback.playing", user: "alice", track: heavy, positionMs: 0, at: T0 });
+    await h.advance(25_000);
+    expect(h.framesWithOp(3)).toHaveLength(1);
+    expect(h.logger.entries.filter((e) => e.message.includes("shortened to fit"))).toHaveLength(1);
   });
 
   it("a link over 256 chars is dropped, not truncated", async () => {

@@ -2,7 +2,7 @@ import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { Op, type Effect } from "./effects.ts";
 import { act, FRAME_BUDGET_OTHER, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
-import { artworkKey, desiredKey, desiredPresence, estimatedPositionMs, isLive } from "./presence-context.ts";
+import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
 export const playbackActions = {
@@ -78,8 +78,7 @@ export const playbackActions = {
     if (!isLive(context.socket)) return;
     const desired = desiredPresence(context);
     if (desired && context.artwork?.pending) return;
-    const key = desiredKey(context);
-    if (key === context.shown.key) return;
+    if (samePresence(desired, shownPresence(context.shown))) return;
     if (context.userLimits.presenceInWindow >= PRESENCE_LIMIT || context.socket.framesInWindow >= FRAME_BUDGET_OTHER) return;
     const payload = desired ?? { since: 0, status: context.settings.presence.status, afk: true, activities: [] };
     const fitted = fitPresenceFrame(payload);
@@ -91,7 +90,7 @@ export const playbackActions = {
     }
     if (fitted.dropped.length > 0) log(enqueue, "warn", "presence shortened to fit 4096 bytes", { user: context.user, dropped: fitted.dropped });
     sendFrame(enqueue, context, { op: Op.PresenceUpdate, d: fitted.payload }, {
-      shown: { payload: desired ? fitted.payload : null, key },
+      shown: { payload: desired ? fitted.payload : null, shortenedFrom: desired && fitted.payload !== desired ? desired : null },
       userLimits: { ...context.userLimits, presenceInWindow: context.userLimits.presenceInWindow + 1 },
       counters: { presenceUpdates: context.counters.presenceUpdates + 1 },
     });

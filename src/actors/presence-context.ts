@@ -99,9 +99,13 @@ export interface UserLimits {
 }
 
 export interface Shown {
-  /** What this session shows now (null: nothing); `key` compares cheaply. */
+  /** The op 3 payload this session sent last, as sent (null: nothing). */
   payload: PresencePayload | null;
-  key: string | null;
+  /**
+   * The presence `payload` was shortened from, when it had to be shortened to fit 4096 bytes
+   * (null nearly always: what was sent is what was wanted). `shownPresence` reads the two.
+   */
+  shortenedFrom: PresencePayload | null;
 }
 
 /** READY or RESUMED was seen on this socket: presence updates may be sent. */
@@ -110,7 +114,21 @@ export function isLive(socket: SocketState): boolean {
 }
 
 /** Nothing shown: what a new session starts with (PROTOCOL.md, READY), and a lost one ends with. */
-export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, key: null });
+export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, shortenedFrom: null });
+
+/** The presence this session's last op 3 was built from (before any shortening); null: nothing. */
+export function shownPresence(shown: Shown): PresencePayload | null {
+  return shown.shortenedFrom ?? shown.payload;
+}
+
+/**
+ * Whether two presences are the same: the same object (nearly always, see `desiredPresence`), or
+ * equal as JSON (payloads are built in a fixed key order), e.g. after a restart. Compared when
+ * needed rather than kept as a key: a key is a few hundred bytes per user for the life of a track.
+ */
+export function samePresence(a: PresencePayload | null, b: PresencePayload | null): boolean {
+  return a === b || (a !== null && b !== null && activityKey(a) === activityKey(b));
+}
 
 /** A machine's settings, from its user's profile (a checkpoint rebuilds them the same way). */
 export function settingsOf(profile: Omit<PresenceInput, "seed">): PresenceContext["settings"] {
@@ -156,19 +174,18 @@ interface Desired {
   pausedImage: string | null;
   presence: PresenceSettings;
   payload: PresencePayload | null;
-  key: string | null;
 }
 const desiredByPlayback = new WeakMap<Playback, Desired>();
 
-function desired(context: PresenceContext): { payload: PresencePayload | null; key: string | null } {
+/** The presence this user should see now, or null for none (nothing playing, or paused with onPause "clear"). */
+export function desiredPresence(context: PresenceContext): PresencePayload | null {
   const { playback } = context;
-  if (!playback) return { payload: null, key: null };
+  if (!playback) return null;
   const known = desiredByPlayback.get(playback);
-  if (known && known.artwork === context.artwork && known.pausedImage === context.pausedImage && known.presence === context.settings.presence) return known;
+  if (known && known.artwork === context.artwork && known.pausedImage === context.pausedImage && known.presence === context.settings.presence) return known.payload;
   const payload = buildDesired(context);
-  const fresh: Desired = { artwork: context.artwork, pausedImage: context.pausedImage, presence: context.settings.presence, payload, key: payload ? activityKey(payload) : null };
-  desiredByPlayback.set(playback, fresh);
-  return fresh;
+  desiredByPlayback.set(playback, { artwork: context.artwork, pausedImage: context.pausedImage, presence: context.settings.presence, payload });
+  return payload;
 }
 
 function buildDesired(context: PresenceContext): PresencePayload | null {
@@ -180,15 +197,6 @@ function buildDesired(context: PresenceContext): PresencePayload | null {
   return presencePayload(activity, presence.status);
 }
 
-/** The presence this user should see now, or null for none (nothing playing, or paused with onPause "clear"). */
-export function desiredPresence(context: PresenceContext): PresencePayload | null {
-  return desired(context).payload;
-}
-
-/** A cheap identity of `desiredPresence(context)`, to tell a change from an identical repeat. */
-export function desiredKey(context: PresenceContext): string | null {
-  return desired(context).key;
-}
 
 /** Names a track's artwork, so that an answer can be matched to the track that asked. */
 export function artworkKey(track: Track): string {

@@ -41,16 +41,16 @@ export const presenceMachine = setup({
     knowsGatewayUrl: ({ context }) => context.gateway.url !== null,
     identifyAllowed: ({ context }) => !context.userLimits.identifyCoolingDown,
     wantsPresence: ({ context }) => desiredPresence(context) !== null,
-    showsSomething: ({ context }) => context.shown.key !== null,
+    showsSomething: ({ context }) => context.shown.payload !== null,
     /** Connect when there is something to show, or something still shown on a resumable session. */
     wantsConnection: ({ context }) =>
-      desiredPresence(context) !== null || (context.gateway.session !== null && context.shown.key !== null),
+      desiredPresence(context) !== null || (context.gateway.session !== null && context.shown.payload !== null),
     isPaused: ({ context }) => context.playback?.paused === true,
     isCurrentArtwork: ({ context, event }) =>
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
       (event.key === "paused" || event.key === context.artwork?.key),
     keepsSessionOnShutdown: ({ context }) => !context.shutdownClears,
-    nothingLeftToClear: ({ context }) => !isLive(context.socket) || context.shown.key === null,
+    nothingLeftToClear: ({ context }) => !isLive(context.socket) || context.shown.payload === null,
   },
   delays: {
     heartbeatInterval: ({ context }) => context.socket.heartbeatIntervalMs,
