@@ -13,6 +13,7 @@
  *           the bring-up's own timers (identify cooldown, frame and presence windows).
  * --node "FLAGS"  node/V8 flags for the side's process.
  * --snapshot  a full heap snapshot once all are presenting: presenting.heapsnapshot.
+ * --snapshot-steady  the same after the settle (use --settle 70): steady.heapsnapshot.
  * --allocations S  samples everything allocated in an S-second steady window: steady.heapprofile.
  * --heap    samples the allocations of the bring-up still live after it: bringup.heapprofile.
  * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
@@ -75,6 +76,11 @@ try {
     console.log(`heap snapshot: ${join(out, "presenting.heapsnapshot")}`);
   }
   await sleep(Number(flag("settle") ?? 5) * 1000);
+  if (argv.includes("--snapshot-steady")) {
+    await side.heapSnapshot(join(out, "steady.heapsnapshot"));
+    const steady = await side.memory();
+    console.log(`per user after the settle: ${((steady.heapUsed - before.heapUsed) / users / 1024).toFixed(1)} KiB live; heap snapshot: ${join(out, "steady.heapsnapshot")}`);
+  }
 
   const cpuSeconds = Number(flag("cpu") ?? 0);
   if (cpuSeconds > 0) {
