@@ -10,7 +10,6 @@ afterEach(async () => h?.close());
 const beats = (connection?: number): ReceivedFrame[] =>
   h.framesWithOp(1).filter((f) => connection === undefined || f.connection === connection);
 
-
 /** Plays `song` and waits until Discord shows it (identify, READY and one op 3, all at T0). */
 async function presenting(options: Parameters<typeof startHarness>[0] = {}) {
   h = await startHarness(options);

@@ -15,7 +15,6 @@ const status = (user = 0) => h.service.status().users[user]!;
 const op = (n: number) => h.framesWithOp(n);
 const helloAt = (connection: number) => h.gateway.connections[connection]!.sentByServer[0]!.at;
 
-
 async function presenting(track: Track = song, options: Parameters<typeof startHarness>[0] = {}) {
   h = await startHarness(options);
   h.play(track);

@@ -145,8 +145,6 @@ export function buildActivity(
   });
 }
 
-/** Drops undefined fields, keeping key order (a JSON.stringify of it is then stable). */
-
 /**
  * The op 3 presence object. A clear is `activities: []` (never null, never [null]).
  * @example presencePayload(null, "online") // { since: 0, status: "online", afk: true, activities: [] }

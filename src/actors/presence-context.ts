@@ -197,7 +197,6 @@ function buildDesired(context: PresenceContext): PresencePayload | null {
   return presencePayload(activity, presence.status);
 }
 
-
 /** Names a track's artwork, so that an answer can be matched to the track that asked. */
 export function artworkKey(track: Track): string {
   return track.mbids?.release ?? track.coverArtId ?? `${track.artist}\u0000${track.album ?? track.title}`;

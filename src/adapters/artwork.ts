@@ -6,8 +6,10 @@ import { isAcceptableAssetUrl, type DiscordRest } from "./discord-rest.ts";
 import type { Logger } from "./logger.ts";
 import { urlForLog } from "./url-for-log.ts";
 
-/** Where track art may come from (PROTOCOL.md section 2), tried in the configured order. */
-/** Where artwork can come from; the config schema lists the same. */
+/**
+ * Where track art may come from (PROTOCOL.md section 2), tried in the configured order; the config
+ * schema lists the same.
+ */
 export const artworkSources = ["coverartarchive", "upload", "public"] as const;
 export type ArtworkSource = (typeof artworkSources)[number];
 /** "upload" (a temporary public host) is opt-in. */

@@ -240,8 +240,10 @@ function syncFolder(folder: string): void {
   }
 }
 
-/** writeSync may write less than asked (a full disk, a signal): keep going, or throw. */
-/** Returns the number of bytes written. */
+/**
+ * Writes all of `text` and returns its length in bytes. writeSync may write less than asked (a
+ * full disk, a signal): keep going, or throw.
+ */
 function writeAll(fd: number, text: string): number {
   const bytes = Buffer.from(text);
   let written = 0;

@@ -92,8 +92,6 @@ export function parseSubmission(body: string): Submission | { error: string } {
   return { listenType, listens };
 }
 
-/** The object without its undefined fields: events are journaled as JSON, so no `undefined` keys. */
-
 /** ListenBrainz's track_metadata -> the domain Track, with only the fields that are present. */
 function toTrack(meta: Record<string, unknown>): Submission["listens"][number] {
   const info = (meta.additional_info ?? {}) as Record<string, unknown>;

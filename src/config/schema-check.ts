@@ -126,4 +126,3 @@ function hasType(value: unknown, type: JsonType): boolean {
       return typeof value === type;
   }
 }
-

@@ -25,8 +25,6 @@ export interface UserConfig {
   ignorePlayers?: string[];
 }
 
-/** Where album art may come from, tried in the configured order (PROTOCOL.md section 2). */
-export type ArtworkSourceName = ArtworkSource;
 
 /**
  * The service configuration (DESIGN.md, "Config"), with secrets already read. Loading it from a
@@ -45,7 +43,7 @@ export interface ServiceConfig {
   presence?: PresenceConfig;
   artwork?: {
     /** Default `["coverartarchive", "public"]`; "upload" (a temporary public host) is opt-in. */
-    order?: ArtworkSourceName[];
+    order?: ArtworkSource[];
     defaultImage?: string | null;
     /** Default `https://coverartarchive.org`. */
     coverArtArchiveUrl?: string;
