@@ -26,6 +26,10 @@ export interface GatewayStats {
   presentedUsers: number;
   /** Connections closed since the last reset (a healthy run has none until the end). */
   closed: number;
+  /** Of those, closed with 1000 (what a client that let its session go sends). */
+  closedNormally: number;
+  /** Op 3 frames with no activity (presences cleared) since the last reset. */
+  cleared: number;
   latencyMs: number[];
 }
 
@@ -39,6 +43,8 @@ function runGateway(): void {
   let op1 = 0;
   let op3 = 0;
   let closed = 0;
+  let closedNormally = 0;
+  let cleared = 0;
   const presented = new Set<string>();
   let samples: number[] = [];
   /** `waitPresented`: resolves once `presented` holds `count` users, with the time it happened. */
@@ -48,8 +54,9 @@ function runGateway(): void {
   function onConnection(ws: WebSocket, hello: string): void {
     let user: string | null = null;
     ws.on("error", () => {}); // 'close' follows
-    ws.on("close", () => {
+    ws.on("close", (code) => {
       closed += 1;
+      if (code === 1000) closedNormally += 1;
       if (user !== null) identified -= 1;
     });
     ws.on("message", (data, isBinary) => {
@@ -69,6 +76,7 @@ function runGateway(): void {
         case 3: {
           if (user === null) return ws.close(4003, "Not authenticated.");
           op3 += 1;
+          if (Array.isArray(frame.d?.activities) && frame.d.activities.length === 0) cleared += 1;
           if (!presented.has(user)) {
             presented.add(user);
             if (target && presented.size >= target.count) {
@@ -115,10 +123,10 @@ function runGateway(): void {
     stats(): GatewayStats {
       const latencyMs = samples;
       samples = [];
-      return { identified, op1, op3, presentedUsers: presented.size, closed, latencyMs };
+      return { identified, op1, op3, presentedUsers: presented.size, closed, closedNormally, cleared, latencyMs };
     },
     reset() {
-      op1 = op3 = closed = 0;
+      op1 = op3 = closed = closedNormally = cleared = 0;
       presented.clear();
       samples = [];
     },
