@@ -25,12 +25,12 @@ export interface BenchOptions {
 export type Scenario = (options: BenchOptions) => Promise<Figure[]>;
 
 /**
- * nd-presence / raw, or null when raw has no positive value: a per-user RSS can come out at or
- * below zero when the process hands back more pages than the users took, and a ratio of that
- * would be meaningless (a negative one would even pass a "<=" target).
+ * nd-presence / raw, or null unless both are positive: a per-user RSS can come out at or below
+ * zero when a process hands back more pages than its users took, and a ratio of that would be
+ * meaningless (a negative one would even pass a "<=" target).
  */
 export function ratio(figure: Figure): number | null {
-  return figure.raw === null || figure.raw <= 0 ? null : figure.ndPresence / figure.raw;
+  return figure.raw === null || figure.raw <= 0 || figure.ndPresence <= 0 ? null : figure.ndPresence / figure.raw;
 }
 
 export function meetsTarget(figure: Figure): boolean | null {

@@ -22,7 +22,7 @@ function parse(argv: string[]): BenchOptions & { only: string[] | null } {
 
 export function table(figures: Figure[]): string {
   // A missed target in capitals, to stand out on a terminal.
-  const rows = [TABLE_HEADER, ...figures.map((f) => figureCells(f).map((cell, c) => (c === 7 && cell === "no" ? "NO" : cell)))];
+  const rows = [TABLE_HEADER, ...figures.map((f) => figureCells(f).map((cell, c) => (c === TABLE_HEADER.indexOf("met") && cell === "no" ? "NO" : cell)))];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(" | ")} |`;
   return [line(rows[0]!), line(widths.map((w) => "-".repeat(w))), ...rows.slice(1).map(line)].join("\n");

@@ -9,11 +9,11 @@
  *           scenarios start them all at once: to reach steady state when a burst does not make it.
  * --cpu S   a plain S-second CPU window (the steady figure), then a profiled one: steady.cpuprofile.
  * --changes S  100 track changes/s for S seconds, plain then profiled: changes.cpuprofile.
- * --settle S  waits S seconds after the bring-up before the windows below (default 5); 70 is past
+ * --settle S  waits S seconds after the bring-up before the windows below (default 5); 65 is past
  *           the bring-up's own timers (identify cooldown, frame and presence windows).
  * --node "FLAGS"  node/V8 flags for the side's process.
  * --snapshot  a full heap snapshot once all are presenting: presenting.heapsnapshot.
- * --snapshot-steady  the same after the settle (use --settle 70): steady.heapsnapshot.
+ * --snapshot-steady  the same after the settle (use --settle 65, steady.ts's SETTLE_MS): steady.heapsnapshot.
  * --allocations S  samples everything allocated in an S-second steady window: steady.heapprofile.
  * --heap    samples the allocations of the bring-up still live after it: bringup.heapprofile.
  * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
@@ -26,7 +26,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { percentile } from "../figures.ts";
 import { startGateway } from "./gateway-process.ts";
-import { REAL_HEARTBEAT_MS, sleep } from "./session.ts";
+import { perUserKiB, REAL_HEARTBEAT_MS, sleep } from "./session.ts";
 import { startSide, type SideKind } from "./side.ts";
 
 const argv = process.argv.slice(2);
@@ -68,7 +68,7 @@ try {
   console.log(`${kind} ${users}: all presenting in ${(performance.now() - t0).toFixed(0)} ms`);
   if (argv.includes("--heap")) await side.heapSamplingStop(join(out, "bringup.heapprofile"));
   const after = await side.memory();
-  const perUser = (field: "rss" | "heapTotal" | "heapUsed") => ((after[field] - before[field]) / users / 1024).toFixed(1);
+  const perUser = (field: "rss" | "heapTotal" | "heapUsed") => perUserKiB(before, after, users, field).toFixed(1);
   console.log(`per user: RSS ${perUser("rss")} KiB, V8 heap ${perUser("heapTotal")} KiB held, ${perUser("heapUsed")} KiB live`);
   console.log(`heap spaces (KiB used/committed): ${(await side.heapSpaces()).join(", ")}`);
   if (argv.includes("--snapshot")) {
@@ -79,7 +79,7 @@ try {
   if (argv.includes("--snapshot-steady")) {
     await side.heapSnapshot(join(out, "steady.heapsnapshot"));
     const steady = await side.memory();
-    console.log(`per user after the settle: ${((steady.heapUsed - before.heapUsed) / users / 1024).toFixed(1)} KiB live; heap snapshot: ${join(out, "steady.heapsnapshot")}`);
+    console.log(`per user after the settle: ${perUserKiB(before, steady, users, "heapUsed").toFixed(1)} KiB live; heap snapshot: ${join(out, "steady.heapsnapshot")}`);
   }
 
   const cpuSeconds = Number(flag("cpu") ?? 0);

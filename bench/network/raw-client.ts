@@ -34,7 +34,7 @@ export class RawClient {
   /** Clears every READY user's presence (op 3, no activity) and closes every socket with 1000. */
   async clearAll(): Promise<void> {
     const closing = [...this.#connections.values()].map((conn) => {
-      if (conn.ready) conn.ws.send(JSON.stringify({ op: 3, d: { since: 0, status: "online", afk: true, activities: [] } }));
+      if (conn.ready) this.#sendPresence(conn, null);
       if (conn.timer) clearTimeout(conn.timer);
       return new Promise<void>((resolve) => {
         if (conn.ws.readyState === WebSocket.CLOSED) return resolve();
@@ -89,7 +89,8 @@ export class RawClient {
     }
   }
 
-  #sendPresence(conn: Connection, activity: Activity): void {
-    conn.ws.send(JSON.stringify({ op: 3, d: { since: 0, status: "online", afk: true, activities: [activity] } }));
+  /** Op 3 with the activity, or with none (a clear). */
+  #sendPresence(conn: Connection, activity: Activity | null): void {
+    conn.ws.send(JSON.stringify({ op: 3, d: { since: 0, status: "online", afk: true, activities: activity ? [activity] : [] } }));
   }
 }

@@ -26,9 +26,9 @@ export interface Session {
   close(): Promise<void>;
 }
 
-/** What each user holds of one memory field, KiB: (now - before any user) / N. */
-export function perUserKiB(session: Session, now: MemoryReading, field: keyof MemoryReading): number {
-  return (now[field] - session.before[field]) / session.users / 1024;
+/** What each of `users` holds of one memory field, KiB: (now - before any user) / N. */
+export function perUserKiB(before: MemoryReading, now: MemoryReading, users: number, field: keyof MemoryReading): number {
+  return (now[field] - before[field]) / users / 1024;
 }
 
 /**

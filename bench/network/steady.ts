@@ -49,7 +49,7 @@ async function measure(kind: SideKind, users: number, intervalMs: number, option
     const cpu = await session.side.cpu(options.quick ? 10_000 : 30_000);
     const stats = await session.gateway.stats();
     const seconds = cpu.wallMs / 1000;
-    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds, rssPerUser: perUserKiB(session, settled, "rss"), heapPerUser: perUserKiB(session, settled, "heapUsed") };
+    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds, rssPerUser: perUserKiB(session.before, settled, session.users, "rss"), heapPerUser: perUserKiB(session.before, settled, session.users, "heapUsed") };
     if (stats.closed > 0) options.log(`  warning: ${stats.closed} connections closed during the window`);
     options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${result.beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
