@@ -44,7 +44,7 @@ mkdirSync(out, { recursive: true });
 const gateway = await startGateway(interval);
 const side = startSide(kind, flag("node")?.split(" ").filter(Boolean) ?? []);
 try {
-  const { before } = await side.start(users, gateway.url);
+  const { before } = await side.start(users, gateway.url, interval);
   if (argv.includes("--heap")) await side.heapSamplingStart();
   // --bringup S: profile the first S seconds of the bring-up, and give up on it after them.
   const bringUpSeconds = Number(flag("bringup") ?? 0);

@@ -49,7 +49,7 @@ function knownToFail(kind: SideKind, users: number): boolean {
   return failed.has(failureKey(kind, users));
 }
 
-export const sideName = (kind: SideKind) => (kind === "nd" ? "nd-presence" : "raw");
+export const sideName = (kind: SideKind) => ({ nd: "nd-presence", raw: "raw", machines: "nd-presence's machines alone" })[kind];
 
 /** Starts a gateway and a side, brings up `users` users, and reports how that went. */
 async function openSession(kind: SideKind, users: number, heartbeatIntervalMs: number, options: BenchOptions): Promise<Session> {
@@ -60,7 +60,7 @@ async function openSession(kind: SideKind, users: number, heartbeatIntervalMs: n
     await gateway.close();
   };
   try {
-    const { before, gc } = await side.start(users, gateway.url);
+    const { before, gc } = await side.start(users, gateway.url, heartbeatIntervalMs);
     if (!gc) options.log("  warning: global.gc is not exposed; memory is read without a collection");
     const { firstAt } = await side.playAll();
     const timeoutMs = bringUpTimeoutMs(users);

@@ -1,7 +1,8 @@
 /**
  * One side of a network measurement, in a process of its own: nd-presence (`createPresenceService`
- * with the real JSONL journal) or the raw baseline (`RawClient`), for users `u0..uN-1` with tokens
- * `bench-uI`, driven by the parent over IPC (`startSide`).
+ * with the real JSONL journal), the raw baseline (`RawClient`), or nd-presence's presence machines
+ * alone (`machinesAlone`, no sockets: the floor), for users `u0..uN-1` with tokens `bench-uI`,
+ * driven by the parent over IPC (`startSide`).
  *
  * The process is forked with `--expose-gc`: memory is read after `global.gc()`, and only the chosen
  * side's modules are ever loaded, so the baseline read before the users exist holds no per-user
@@ -12,9 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Activity } from "../../src/actors/effects.ts";
 import type { Track } from "../../src/actors/track.ts";
+import type { ServiceConfig } from "../../src/config/service-config.ts";
 import { Child, epochNow, serve } from "./ipc.ts";
 
-export type SideKind = "nd" | "raw";
+export type SideKind = "nd" | "raw" | "machines";
 
 /** process.memoryUsage() fields, bytes, read after global.gc(). */
 export interface MemoryReading {
@@ -79,13 +81,29 @@ function readMemory(): MemoryReading {
 
 interface Side {
   play: Play;
+  /** The machines side only: users presenting and heartbeats sent (it has no gateway to count them). */
+  stats?(): { presenting: number; beats: number };
   /** Clears every presence and closes every socket with 1000 (nd-presence: `service.stop()`). */
   shutdown(): Promise<void>;
   cleanup(): void;
 }
 
-/** Brings up a side's users; its modules are already loaded, so that they are not counted per user. */
-type SetUp = (users: number, gatewayUrl: string) => Promise<Side>;
+/**
+ * Brings up a side's users; its modules are already loaded, so that they are not counted per user.
+ * The heartbeat interval is the gateway's to set: only the machines side, which has none, reads it.
+ */
+type SetUp = (users: number, gatewayUrl: string, heartbeatIntervalMs: number) => Promise<Side>;
+
+/** nd-presence's configuration, for the service and for its machines alone. */
+function serviceConfig(users: number, gatewayUrl: string): ServiceConfig {
+  return {
+    // gatewayUrl set: no discovery. No MBIDs, no public URL, no default image: no REST at all.
+    discord: { applicationId: APP_ID, apiBaseUrl: NOWHERE, gatewayUrl, userAgent: USER_AGENT },
+    presence: { links: "none" },
+    artwork: { order: ["coverartarchive", "public"], defaultImage: null, coverArtArchiveUrl: NOWHERE },
+    users: Array.from({ length: users }, (_, i) => ({ username: `u${i}`, discordToken: token(`u${i}`) })),
+  };
+}
 
 async function ndSide(): Promise<SetUp> {
   const { createPresenceService } = await import("../../src/service.ts");
@@ -93,15 +111,8 @@ async function ndSide(): Promise<SetUp> {
   const { silentLogger } = await import("../../src/adapters/logger.ts");
   return async (users, gatewayUrl) => {
     const dir = mkdtempSync(join(tmpdir(), "nd-bench-"));
-    const names = Array.from({ length: users }, (_, i) => `u${i}`);
     const service = createPresenceService({
-      config: {
-        // gatewayUrl set: no discovery. No MBIDs, no public URL, no default image: no REST at all.
-        discord: { applicationId: APP_ID, apiBaseUrl: NOWHERE, gatewayUrl, userAgent: USER_AGENT },
-        presence: { links: "none" },
-        artwork: { order: ["coverartarchive", "public"], defaultImage: null, coverArtArchiveUrl: NOWHERE },
-        users: names.map((username) => ({ username, discordToken: token(username) })),
-      },
+      config: serviceConfig(users, gatewayUrl),
       journal: new JsonlJournal({ path: join(dir, "journal.jsonl"), logger: silentLogger }),
       logger: silentLogger,
     });
@@ -131,6 +142,24 @@ async function rawSide(): Promise<SetUp> {
     };
   };
 }
+
+async function machinesSide(): Promise<SetUp> {
+  const { machinesAlone } = await import("./machines-side.ts");
+  return async (users, gatewayUrl, heartbeatIntervalMs) => {
+    const machines = machinesAlone(serviceConfig(users, gatewayUrl), heartbeatIntervalMs);
+    return {
+      play: (user, i) => {
+        const at = epochNow();
+        machines.play(user, trackAt(i, at), at);
+      },
+      stats: () => machines.stats(),
+      shutdown: async () => machines.stop(),
+      cleanup: () => {},
+    };
+  };
+}
+
+const setUps: Record<SideKind, () => Promise<SetUp>> = { nd: ndSide, raw: rawSide, machines: machinesSide };
 
 let inspectorSession: import("node:inspector/promises").Session | null = null;
 async function inspector() {
@@ -162,11 +191,11 @@ function runSide(): void {
 
   serve({
     /** Loads the side's modules first (not counted per user), then reads the baseline memory. */
-    async start({ kind, users: n, gatewayUrl }: { kind: SideKind; users: number; gatewayUrl: string }) {
+    async start({ kind, users: n, gatewayUrl, heartbeatIntervalMs }: { kind: SideKind; users: number; gatewayUrl: string; heartbeatIntervalMs: number }) {
       users = n;
-      const setUp = kind === "nd" ? await ndSide() : await rawSide();
+      const setUp = await setUps[kind]();
       const before = readMemory();
-      side = await setUp(n, gatewayUrl);
+      side = await setUp(n, gatewayUrl, heartbeatIntervalMs);
       return { before, gc: typeof global.gc === "function" };
     },
     /** Users `from..to-1` (default: all) start playing at once: each connects, identifies and presents. */
@@ -177,6 +206,7 @@ function runSide(): void {
       return { firstAt, lastAt: epochNow() };
     },
     memory: () => readMemory(),
+    stats: () => ready().stats?.() ?? null,
     /** V8's heap spaces after the same GCs, KiB used / committed: where `heapTotal` beyond the live heap sits. */
     /** Read right after `memory` (which collects first), so no collection of its own. */
     async heapSpaces() {
@@ -257,9 +287,10 @@ function runSide(): void {
 /** The parent's handle on a side process. */
 export interface SideHandle {
   kind: SideKind;
-  start(users: number, gatewayUrl: string): Promise<{ before: MemoryReading; gc: boolean }>;
+  start(users: number, gatewayUrl: string, heartbeatIntervalMs: number): Promise<{ before: MemoryReading; gc: boolean }>;
   playAll(range?: { from: number; to: number }): Promise<{ firstAt: number; lastAt: number }>;
   memory(): Promise<MemoryReading>;
+  stats(): Promise<{ presenting: number; beats: number } | null>;
   heapSpaces(): Promise<string[]>;
   cpu(windowMs: number): Promise<CpuReading>;
   changes(perSecond: number, durationMs: number): Promise<{ sent: number; maxLagMs: number }>;
@@ -279,9 +310,10 @@ export function startSide(kind: SideKind, execArgv: string[] = []): SideHandle {
   const child = new Child(new URL(import.meta.url), { args: ["--bench-side-process"], execArgv: ["--expose-gc", ...execArgv] });
   return {
     kind,
-    start: (users, gatewayUrl) => child.call("start", { kind, users, gatewayUrl }),
+    start: (users, gatewayUrl, heartbeatIntervalMs) => child.call("start", { kind, users, gatewayUrl, heartbeatIntervalMs }),
     playAll: (range) => child.call("playAll", range ?? {}),
     memory: () => child.call("memory"),
+    stats: () => child.call("stats"),
     heapSpaces: () => child.call("heapSpaces"),
     cpu: (windowMs) => child.call("cpu", { windowMs }),
     changes: (perSecond, durationMs) => child.call("changes", { perSecond, durationMs }),

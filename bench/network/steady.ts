@@ -15,6 +15,10 @@
  *   the side's memory before any user), at the end of the settle: what each user holds once the
  *   bring-up and its one-off timers are over, as in a service that runs for weeks.
  *
+ * - the floor (41,250 ms beats only): the same CPU and live heap figures for nd-presence's presence
+ *   machines alone, answered in-process with no socket, journal or supervisor (machines-side.ts):
+ *   what XState's machines cost by themselves, which no change around them can take away.
+ *
  * At Discord's 41,250 ms interval, then compressed to `COMPRESSED_HEARTBEAT_MS` for a stress figure.
  * 2,000 ms rather than shorter: 20x the real rate, yet 31 frames per 60 s per connection, inside
  * Discord's 120 (a real gateway would close a 500 ms client with 4008), and 5,000 beats/s at 10,000
@@ -22,8 +26,8 @@
  * report its core, not its cost.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
-import type { SideKind } from "./side.ts";
+import { bringUpTimeoutMs, perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
+import { startSide, type SideKind } from "./side.ts";
 
 export const COMPRESSED_HEARTBEAT_MS = 2_000;
 /** Past the last one-off timer of the bring-up: the frame window its identify opened (60 s). */
@@ -56,6 +60,39 @@ async function measure(kind: SideKind, users: number, intervalMs: number, option
   });
 }
 
+/**
+ * The floor: the machines side brought up, settled and measured as `measure` does a session. It
+ * has no gateway, so it counts its own beats and says when every user is presenting.
+ */
+async function measureMachinesAlone(users: number, options: BenchOptions): Promise<SteadyResult> {
+  const side = startSide("machines");
+  try {
+    // No socket is ever opened: the URL only makes each machine's profile the service's.
+    const { before } = await side.start(users, "wss://gateway.invalid", REAL_HEARTBEAT_MS);
+    await side.playAll();
+    const deadline = performance.now() + bringUpTimeoutMs(users);
+    while ((await side.stats())!.presenting < users) {
+      if (performance.now() > deadline) throw new Error(`machines alone: only ${(await side.stats())!.presenting} of ${users} presenting`);
+      await sleep(100);
+    }
+    await sleep(options.quick ? 2_000 : SETTLE_MS);
+    const settled = await side.memory();
+    const beatsBefore = (await side.stats())!.beats;
+    const cpu = await side.cpu(options.quick ? 10_000 : 30_000);
+    const seconds = cpu.wallMs / 1000;
+    const result = {
+      cpuPerThousand: cpu.cpuMs / seconds / (users / 1000),
+      beatsPerSecond: ((await side.stats())!.beats - beatsBefore) / seconds,
+      rssPerUser: perUserKiB(before, settled, users, "rss"),
+      heapPerUser: perUserKiB(before, settled, users, "heapUsed"),
+    };
+    options.log(`  ${sideName("machines")} ${users}: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${result.beatsPerSecond.toFixed(0)} beats/s; per user ${result.heapPerUser.toFixed(1)} KiB live`);
+    return result;
+  } finally {
+    await side.close();
+  }
+}
+
 export async function steady(options: BenchOptions): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const users of options.users) {
@@ -69,9 +106,15 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
       );
       // Memory once the bring-up is over, at Discord's interval: what a long-running service holds.
       if (intervalMs === REAL_HEARTBEAT_MS) {
+        const floor = await measureMachinesAlone(users, options);
         figures.push(
           { ...base, metric: "RSS per user, steady", unit: "KiB", ndPresence: nd.rssPerUser, raw: raw.rssPerUser, target: { op: "<=", value: 2, on: "ratio" } },
           { ...base, metric: "heap per user, steady", unit: "KiB", ndPresence: nd.heapPerUser, raw: raw.heapPerUser },
+          // The service does the raw client's socket work and runs its machines on top: it can be
+          // within 1.5x raw's CPU only if the machines alone take at most half of raw's, and
+          // within 2x raw's memory only if they hold at most as much as raw does.
+          { ...base, metric: "CPU per 1,000 users, presence machines alone (floor)", unit: "ms/s", ndPresence: floor.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 0.5, on: "ratio" } },
+          { ...base, metric: "heap per user, steady, presence machines alone (floor)", unit: "KiB", ndPresence: floor.heapPerUser, raw: raw.heapPerUser, target: { op: "<=", value: 1, on: "ratio" } },
         );
       }
     }

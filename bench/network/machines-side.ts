@@ -1,0 +1,63 @@
+/**
+ * The floor under the steady state: every user's presence machine and nothing around it. No
+ * socket, no journal, no supervisor, no effect runner: a stand-in answers in the same process, a
+ * turn of the event loop later, what the fake gateway would (Hello, READY, a heartbeat ACK), and
+ * artwork fails at once, as it does for the service's bench config (no MBIDs, no public URL).
+ *
+ * What this side costs is what XState's machines cost by themselves, beats and ACKs included; the
+ * service cannot cost less than this plus the sockets the raw client pays for.
+ */
+import { createActor, type Actor } from "xstate";
+import type { Effect } from "../../src/actors/effects.ts";
+import { presenceMachine } from "../../src/actors/presence-machine.ts";
+import { seedFrom } from "../../src/actors/random.ts";
+import type { Track } from "../../src/actors/track.ts";
+import { userProfiles, type ServiceConfig } from "../../src/config/service-config.ts";
+
+export interface MachinesAlone {
+  play(user: string, track: Track, at: number): void;
+  /** Users presenting a track, and heartbeats sent since the start. */
+  stats(): { presenting: number; beats: number };
+  stop(): void;
+}
+
+/** `config` as the service side's, so that each machine is the one the service would run. */
+export function machinesAlone(config: ServiceConfig, heartbeatIntervalMs: number): MachinesAlone {
+  const machines = new Map<string, Actor<typeof logic>>();
+  let seq = 0;
+  let beats = 0;
+  const later = (user: string, event: Parameters<Actor<typeof logic>["send"]>[0]) => setImmediate(() => machines.get(user)?.send(event));
+
+  /** What the fake gateway (and an artwork lookup with nothing to look up) would answer. */
+  function answer(user: string, effect: Effect): void {
+    const at = Date.now();
+    if (effect.type === "socket.open") later(user, { type: "gateway.hello", user, socket: effect.socket, heartbeatIntervalMs, at });
+    if (effect.type === "artwork.resolve" && effect.request.kind === "track") {
+      later(user, { type: "artwork.failed", user, key: effect.request.key, reason: "no candidate", at });
+    }
+    if (effect.type !== "socket.send") return;
+    const { socket, frame } = effect;
+    if (frame.op === 2) later(user, { type: "gateway.ready", user, socket, seq: ++seq, sessionId: `session-${user}`, at });
+    if (frame.op === 1) {
+      beats += 1;
+      later(user, { type: "gateway.heartbeatAck", user, socket, at });
+    }
+  }
+
+  // One machine definition for every user, as in the service: the user comes from the context.
+  const logic = presenceMachine.provide({ actions: { perform: ({ context }, effect: Effect) => answer(context.user, effect) } });
+  const profiles = new Map(userProfiles(config).map((profile) => [profile.user, profile]));
+  return {
+    play(user, track, at) {
+      let machine = machines.get(user);
+      if (!machine) {
+        const { presence, timings, properties, gatewayUrl } = profiles.get(user)!;
+        machine = createActor(logic, { input: { user, presence, timings, properties, gatewayUrl, seed: seedFrom(user, at) } }).start();
+        machines.set(user, machine);
+      }
+      machine.send({ type: "playback.playing", user, track, positionMs: 0, at });
+    },
+    stats: () => ({ presenting: [...machines.values()].filter((m) => m.getSnapshot().matches("presenting")).length, beats }),
+    stop: () => machines.forEach((machine) => machine.stop()),
+  };
+}
