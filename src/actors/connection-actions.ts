@@ -48,8 +48,10 @@ export const connectionActions = {
     enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "firstHeartbeat", id: "heartbeat" });
   }),
 
+  /** A scheduled beat is sent, not booked in the frame window: room is kept for it (see `FRAME_LIMIT`). */
   beat: act(({ context, enqueue }) => {
-    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.gateway.seq }, { socket: { awaitingAck: true } }, true);
+    perform(enqueue, { type: "socket.send", socket: context.socket.number, frame: { op: Op.Heartbeat, d: context.gateway.seq } });
+    enqueue.assign({ socket: { ...context.socket, awaitingAck: true }, counters: { ...context.counters, framesSent: context.counters.framesSent + 1 } });
     enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "heartbeatInterval", id: "heartbeat" });
   }),
 
@@ -67,9 +69,10 @@ export const connectionActions = {
 
   /**
    * An ACK also tells that the session has held: once it is up `stableSessionMs`, failures start
-   * the backoff over. Checked here and on a close rather than by a timer per session (one more
-   * pending timer for every user, and one more event). A plain `assign`, not `act`: this runs on
-   * every ACK, and `enqueueActions` builds eight closures per call (1.7 KiB of a beat's 31).
+   * the backoff over. Checked here and on a close, from event times, rather than by a one-off
+   * timer and event per session (which a replay and a checkpoint would also have to carry). A
+   * plain `assign`, not `act`: this runs on every ACK, and `enqueueActions` builds eight closures
+   * per call (1.7 KiB of a beat's 31).
    */
   noteAck: assign<PresenceContext, PresenceEvent, undefined, PresenceEvent, never>(({ context, event }) => {
     assertEvent(event, "gateway.heartbeatAck");

@@ -78,8 +78,9 @@ export const playbackActions = {
     if (!isLive(context.socket)) return;
     const desired = desiredPresence(context);
     if (desired && context.artwork?.pending) return;
-    if (samePresence(desired, shownPresence(context.shown))) return;
+    // The limits first: comparing presences can mean serializing both.
     if (context.userLimits.presenceInWindow >= PRESENCE_LIMIT || context.socket.framesInWindow >= FRAME_BUDGET_OTHER) return;
+    if (samePresence(desired, shownPresence(context.shown))) return;
     const payload = desired ?? { since: 0, status: context.settings.presence.status, afk: true, activities: [] };
     const fitted = fitPresenceFrame(payload);
     if (!fitted) {

@@ -30,9 +30,9 @@ export type PresenceEvent = DomainEvent | TimerEvent;
  * identify, resume and answers to op 1. So a session that only beats opens no window, and a
  * presenting user's steady state has no window timer.
  */
-export const FRAME_LIMIT = 60;
+const FRAME_LIMIT = 60;
 export const FRAME_BUDGET_OTHER = 55;
-export const FRAME_WINDOW_MS = 60_000;
+const FRAME_WINDOW_MS = 60_000;
 /** PROTOCOL.md: 5 presence updates / 20 s. */
 export const PRESENCE_LIMIT = 5;
 export const PRESENCE_WINDOW_MS = 20_000;
@@ -79,24 +79,22 @@ export function log(enqueue: Enqueue, level: LogLevel, message: string, data?: R
   perform(enqueue, data === undefined ? { type: "log", level, message } : { type: "log", level, message, data });
 }
 
-/** What `sendFrame` assigns along with the frame; `socket` and `counters` are merged, not replaced. */
+/** What `sendFrame` assigns along with the frame; `counters` are merged, not replaced. */
 export type AlsoAssigned = Omit<Partial<PresenceContext>, "socket" | "counters"> & {
-  socket?: Partial<PresenceContext["socket"]>;
   counters?: Partial<PresenceContext["counters"]>;
 };
 
 /**
  * Sends a frame on the current socket and books it in the frame window (the first frame of a
- * window starts its timer), unless it is a scheduled beat, which has room kept for it. `also` is
- * assigned in the same step: one context copy, not two.
+ * window starts its timer). `also` is assigned in the same step: one context copy, not two.
+ * Scheduled beats do not come through here: they have room kept for them (see `FRAME_LIMIT`).
  */
-export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame, also: AlsoAssigned = {}, scheduledBeat = false) {
+export function sendFrame(enqueue: Enqueue, context: PresenceContext, frame: OutgoingFrame, also: AlsoAssigned = {}) {
   perform(enqueue, { type: "socket.send", socket: context.socket.number, frame });
-  const counted = scheduledBeat ? 0 : 1;
-  if (!scheduledBeat && context.socket.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket.number }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
+  if (context.socket.framesInWindow === 0) enqueue.raise({ type: "frame.windowEnds", socket: context.socket.number }, { delay: FRAME_WINDOW_MS, id: "frameWindow" });
   enqueue.assign(({ context: c }) => ({
     ...also,
-    socket: { ...c.socket, ...also.socket, framesInWindow: c.socket.framesInWindow + counted },
+    socket: { ...c.socket, framesInWindow: c.socket.framesInWindow + 1 },
     counters: { ...c.counters, ...also.counters, framesSent: c.counters.framesSent + 1 },
   }));
 }

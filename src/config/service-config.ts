@@ -25,7 +25,6 @@ export interface UserConfig {
   ignorePlayers?: string[];
 }
 
-
 /**
  * The service configuration (DESIGN.md, "Config"), with secrets already read. Loading it from a
  * file, `env:NAME` values and the JSON Schema belong to the CLI.
