@@ -7,6 +7,7 @@
 import { createActor, type Actor } from "xstate";
 import { presenceMachine } from "../../src/actors/presence-machine.ts";
 import { seedFrom } from "../../src/actors/random.ts";
+import { presenceInput } from "../../src/actors/shard-machine.ts";
 import type { JournalEntry } from "../../src/adapters/journal.ts";
 import { ReplayClock } from "../../src/adapters/replay-clock.ts";
 import { userProfiles } from "../../src/config/service-config.ts";
@@ -28,8 +29,7 @@ export function replayMachinesAlone(entries: JournalEntry[], users: number): num
     let machine = machines.get(event.user);
     if (!machine) {
       // Seeded as the shard seeds a user's machine, so that its heartbeats fall where the journal's ACKs expect them.
-      const { user, presence, timings, properties, gatewayUrl } = profiles.get(event.user)!;
-      machine = createActor(logic, { clock, input: { user, presence, timings, properties, gatewayUrl, seed: seedFrom(user, event.at) } }).start();
+      machine = createActor(logic, { clock, input: presenceInput(profiles.get(event.user)!, seedFrom(event.user, event.at)) }).start();
       machines.set(event.user, machine);
     }
     machine.send(event);

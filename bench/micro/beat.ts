@@ -13,7 +13,7 @@ import { createActor, SimulatedClock, type AnyActorRef } from "xstate";
 import type { Effect } from "../../src/actors/effects.ts";
 import { presenceMachine } from "../../src/actors/presence-machine.ts";
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../../src/actors/settings.ts";
-import { shardMachine } from "../../src/actors/shard-machine.ts";
+import { presenceInput, shardMachine } from "../../src/actors/shard-machine.ts";
 import { supervisorMachine } from "../../src/actors/supervisor-machine.ts";
 
 const args = process.argv.slice(2);
@@ -27,7 +27,7 @@ const profile = { user: "u", presence: { ...defaultPresenceSettings, application
 const presence = presenceMachine.provide({ actions: { perform: (_, effect) => perform(effect) } });
 const ignore = () => {};
 const actor: AnyActorRef = machineOnly
-  ? createActor(presence, { clock, input: { ...profile, seed: 1 } }).start()
+  ? createActor(presence, { clock, input: presenceInput(profile, 1) }).start()
   : createActor(supervisorMachine.provide({ actions: { perform: ignore }, actors: { shard: shardMachine.provide({ actions: { perform: ignore }, actors: { presence } }) } }), {
       clock,
       input: { users: [profile], sweepIntervalMs: 3_600_000 },

@@ -11,6 +11,7 @@ import { createActor, type Actor } from "xstate";
 import type { Effect } from "../../src/actors/effects.ts";
 import { presenceMachine } from "../../src/actors/presence-machine.ts";
 import { seedFrom } from "../../src/actors/random.ts";
+import { presenceInput } from "../../src/actors/shard-machine.ts";
 import type { Track } from "../../src/actors/track.ts";
 import { userProfiles, type ServiceConfig } from "../../src/config/service-config.ts";
 
@@ -51,8 +52,7 @@ export function machinesAlone(config: ServiceConfig, heartbeatIntervalMs: number
     play(user, track, at) {
       let machine = machines.get(user);
       if (!machine) {
-        const { presence, timings, properties, gatewayUrl } = profiles.get(user)!;
-        machine = createActor(logic, { input: { user, presence, timings, properties, gatewayUrl, seed: seedFrom(user, at) } }).start();
+        machine = createActor(logic, { input: presenceInput(profiles.get(user)!, seedFrom(user, at)) }).start();
         machines.set(user, machine);
       }
       machine.send({ type: "playback.playing", user, track, positionMs: 0, at });

@@ -207,8 +207,10 @@ function runSide(): void {
     },
     memory: () => readMemory(),
     stats: () => ready().stats?.() ?? null,
-    /** V8's heap spaces after the same GCs, KiB used / committed: where `heapTotal` beyond the live heap sits. */
-    /** Read right after `memory` (which collects first), so no collection of its own. */
+    /**
+     * V8's heap spaces, KiB used / committed: where `heapTotal` beyond the live heap sits. Read
+     * right after `memory` (which collects first), so no collection of its own.
+     */
     async heapSpaces() {
       const { getHeapSpaceStatistics } = await import("node:v8");
       return getHeapSpaceStatistics().map((s) => `${s.space_name} ${(s.space_used_size / 1024).toFixed(0)}/${(s.space_size / 1024).toFixed(0)}`);

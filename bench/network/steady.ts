@@ -27,7 +27,7 @@
  */
 import type { BenchOptions, Figure } from "../figures.ts";
 import { bringUpTimeoutMs, perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
-import { startSide, type SideKind } from "./side.ts";
+import { startSide, type CpuReading, type MemoryReading, type SideHandle, type SideKind } from "./side.ts";
 
 export const COMPRESSED_HEARTBEAT_MS = 2_000;
 /** Past the last one-off timer of the bring-up: the frame window its identify opened (60 s). */
@@ -43,49 +43,69 @@ interface SteadyResult {
 
 const none: SteadyResult = { cpuPerThousand: Number.NaN, beatsPerSecond: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN };
 
+/** Counts a side's heartbeats over the window: the gateway counts op 1; the machines side, its own sends. */
+interface BeatCounter {
+  start(): Promise<void>;
+  /** Beats since `start`. */
+  count(): Promise<number>;
+}
+
+/**
+ * After a side's bring-up, the same for every side: the settle, the memory its users hold once
+ * the bring-up's garbage is collected, then CPU and beats over the window.
+ */
+async function settleAndMeasure(side: SideHandle, before: MemoryReading, users: number, beats: BeatCounter, options: BenchOptions): Promise<SteadyResult & { cpu: CpuReading }> {
+  await sleep(options.quick ? 2_000 : SETTLE_MS);
+  // Collect the bring-up's garbage now, on every side alike, rather than inside the window;
+  // what is left is what the users hold in the steady state.
+  const settled = await side.memory();
+  await beats.start();
+  const cpu = await side.cpu(options.quick ? 10_000 : 30_000);
+  const seconds = cpu.wallMs / 1000;
+  return {
+    cpu,
+    cpuPerThousand: cpu.cpuMs / seconds / (users / 1000),
+    beatsPerSecond: (await beats.count()) / seconds,
+    rssPerUser: perUserKiB(before, settled, users, "rss"),
+    heapPerUser: perUserKiB(before, settled, users, "heapUsed"),
+  };
+}
+
 async function measure(kind: SideKind, users: number, intervalMs: number, options: BenchOptions): Promise<SteadyResult> {
-  return withSession(kind, users, intervalMs, options, () => none, async (session) => {
-    await sleep(options.quick ? 2_000 : SETTLE_MS);
-    // Collect the bring-up's garbage now, on both sides alike, rather than inside the window;
-    // what is left is what the users hold in the steady state.
-    const settled = await session.side.memory();
-    await session.gateway.reset();
-    const cpu = await session.side.cpu(options.quick ? 10_000 : 30_000);
-    const stats = await session.gateway.stats();
-    const seconds = cpu.wallMs / 1000;
-    const result = { cpuPerThousand: cpu.cpuMs / seconds / (users / 1000), beatsPerSecond: stats.op1 / seconds, rssPerUser: perUserKiB(session.before, settled, session.users, "rss"), heapPerUser: perUserKiB(session.before, settled, session.users, "heapUsed") };
-    if (stats.closed > 0) options.log(`  warning: ${stats.closed} connections closed during the window`);
+  return withSession(kind, users, intervalMs, options, () => none, async ({ side, gateway, before }) => {
+    const opOnes: BeatCounter = { start: () => gateway.reset(), count: async () => (await gateway.stats()).op1 };
+    const { cpu, ...result } = await settleAndMeasure(side, before, users, opOnes, options);
+    const { closed } = await gateway.stats();
+    if (closed > 0) options.log(`  warning: ${closed} connections closed during the window`);
     options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${result.beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
   });
 }
 
 /**
- * The floor: the machines side brought up, settled and measured as `measure` does a session. It
- * has no gateway, so it counts its own beats and says when every user is presenting.
+ * The floor: the machines side, brought up and measured as a session's side is. It has no
+ * gateway, so it says itself when every user is presenting, and counts its own beats.
  */
 async function measureMachinesAlone(users: number, options: BenchOptions): Promise<SteadyResult> {
   const side = startSide("machines");
+  const stats = async () => (await side.stats())!;
   try {
     // No socket is ever opened: the URL only makes each machine's profile the service's.
     const { before } = await side.start(users, "wss://gateway.invalid", REAL_HEARTBEAT_MS);
     await side.playAll();
     const deadline = performance.now() + bringUpTimeoutMs(users);
-    while ((await side.stats())!.presenting < users) {
-      if (performance.now() > deadline) throw new Error(`machines alone: only ${(await side.stats())!.presenting} of ${users} presenting`);
-      await sleep(100);
+    let presenting = 0;
+    while ((presenting = (await stats()).presenting) < users && performance.now() < deadline) await sleep(100);
+    if (presenting < users) {
+      options.log(`  ${sideName("machines")} ${users}: only ${presenting} of ${users} users presenting; no floor at ${users} users`);
+      return none;
     }
-    await sleep(options.quick ? 2_000 : SETTLE_MS);
-    const settled = await side.memory();
-    const beatsBefore = (await side.stats())!.beats;
-    const cpu = await side.cpu(options.quick ? 10_000 : 30_000);
-    const seconds = cpu.wallMs / 1000;
-    const result = {
-      cpuPerThousand: cpu.cpuMs / seconds / (users / 1000),
-      beatsPerSecond: ((await side.stats())!.beats - beatsBefore) / seconds,
-      rssPerUser: perUserKiB(before, settled, users, "rss"),
-      heapPerUser: perUserKiB(before, settled, users, "heapUsed"),
+    let beatsAtStart = 0;
+    const ownBeats: BeatCounter = {
+      start: async () => void (beatsAtStart = (await stats()).beats),
+      count: async () => (await stats()).beats - beatsAtStart,
     };
+    const { cpu: _, ...result } = await settleAndMeasure(side, before, users, ownBeats, options);
     options.log(`  ${sideName("machines")} ${users}: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${result.beatsPerSecond.toFixed(0)} beats/s; per user ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
   } finally {

@@ -14,7 +14,7 @@ export type UserProfile = Omit<PresenceInput, "seed">;
  * is not shared (a spread's copy has no transition tree to find it in again once a field type is
  * widened), so each machine's input carried a map and descriptors of its own: ~230 B per user.
  */
-function presenceInput(profile: UserProfile, seed: number): PresenceInput {
+export function presenceInput(profile: UserProfile, seed: number): PresenceInput {
   const { user, presence, timings, properties, gatewayUrl } = profile;
   return { user, presence, timings, properties, gatewayUrl, seed };
 }
