@@ -1,19 +1,19 @@
 /**
- * The floor under the steady state: every user's presence machine and nothing around it. No
- * socket, no journal, no supervisor, no effect runner: a stand-in answers in the same process, a
+ * The floor under the steady state: every user's machine and nothing around it (nd-presence's
+ * presence machine, or the minimal one: ../floors.ts). No socket, no journal, no supervisor, no effect runner: a stand-in answers in the same process, a
  * turn of the event loop later, what the fake gateway would (Hello, READY, a heartbeat ACK), and
  * artwork fails at once, as it does for the service's bench config (no MBIDs, no public URL).
  *
  * What this side costs is what XState's machines cost by themselves, beats and ACKs included; the
  * service cannot cost less than this plus the sockets the raw client pays for.
  */
-import { createActor, type Actor } from "xstate";
+import { createActor, type Actor, type AnyStateMachine, type EventFrom } from "xstate";
 import type { Effect } from "../../src/actors/effects.ts";
-import { presenceMachine } from "../../src/actors/presence-machine.ts";
 import { seedFrom } from "../../src/actors/random.ts";
 import { presenceInput } from "../../src/actors/shard-machine.ts";
 import type { Track } from "../../src/actors/track.ts";
 import { userProfiles, type ServiceConfig } from "../../src/config/service-config.ts";
+import { floorMachines, type FloorMachine } from "../floors.ts";
 
 export interface MachinesAlone {
   play(user: string, track: Track, at: number): void;
@@ -23,11 +23,11 @@ export interface MachinesAlone {
 }
 
 /** `config` as the service side's, so that each machine is the one the service would run. */
-export function machinesAlone(config: ServiceConfig, heartbeatIntervalMs: number): MachinesAlone {
-  const machines = new Map<string, Actor<typeof logic>>();
+export function machinesAlone(config: ServiceConfig, heartbeatIntervalMs: number, kind: FloorMachine): MachinesAlone {
+  const machines = new Map<string, Actor<AnyStateMachine>>();
   let seq = 0;
   let beats = 0;
-  const later = (user: string, event: Parameters<Actor<typeof logic>["send"]>[0]) => setImmediate(() => machines.get(user)?.send(event));
+  const later = (user: string, event: EventFrom<AnyStateMachine>) => setImmediate(() => machines.get(user)?.send(event));
 
   /** What the fake gateway (and an artwork lookup with nothing to look up) would answer. */
   function answer(user: string, effect: Effect): void {
@@ -46,7 +46,7 @@ export function machinesAlone(config: ServiceConfig, heartbeatIntervalMs: number
   }
 
   // One machine definition for every user, as in the service: the user comes from the context.
-  const logic = presenceMachine.provide({ actions: { perform: ({ context }, effect: Effect) => answer(context.user, effect) } });
+  const logic = floorMachines[kind].provide({ actions: { perform: ({ context }, effect: Effect) => answer(context.user, effect) } });
   const profiles = new Map(userProfiles(config).map((profile) => [profile.user, profile]));
   return {
     play(user, track, at) {

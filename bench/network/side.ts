@@ -1,8 +1,8 @@
 /**
  * One side of a network measurement, in a process of its own: nd-presence (`createPresenceService`
- * with the real JSONL journal), the raw baseline (`RawClient`), or nd-presence's presence machines
- * alone (`machinesAlone`, no sockets: the floor), for users `u0..uN-1` with tokens `bench-uI`,
- * driven by the parent over IPC (`startSide`).
+ * with the real JSONL journal), the raw baseline (`RawClient`), or machines alone (`machinesAlone`,
+ * no sockets: the floors, with nd-presence's presence machine or the minimal one), for users
+ * `u0..uN-1` with tokens `bench-uI`, driven by the parent over IPC (`startSide`).
  *
  * The process is forked with `--expose-gc`: memory is read after `global.gc()`, and only the chosen
  * side's modules are ever loaded, so the baseline read before the users exist holds no per-user
@@ -11,12 +11,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Activity } from "../../src/actors/effects.ts";
 import type { Track } from "../../src/actors/track.ts";
 import type { ServiceConfig } from "../../src/config/service-config.ts";
+import type { FloorMachine } from "../floors.ts";
+import { trackActivity } from "../track-activity.ts";
 import { Child, epochNow, serve } from "./ipc.ts";
 
-export type SideKind = "nd" | "raw" | "machines";
+/** `machines`: nd-presence's presence machines alone; `minimal`: the minimal XState machine alone (../floors.ts). */
+export type SideKind = "nd" | "raw" | "machines" | "minimal";
 
 /** process.memoryUsage() fields, bytes, read after global.gc(). */
 export interface MemoryReading {
@@ -49,20 +51,6 @@ const token = (user: string) => `bench-${user}`;
 /** A track whose artist line carries its send time, for the gateway to read back. */
 function trackAt(i: number, sentAt: number): Track {
   return { title: `Song ${i}`, artist: `t=${sentAt}`, album: "Bench Album", durationMs: 3_600_000 };
-}
-
-/** What nd-presence sends for that track, field for field, built by hand for the raw client. */
-function rawActivity(track: Track, at: number): Activity {
-  return {
-    type: 2,
-    name: "Navidrome",
-    application_id: APP_ID,
-    status_display_type: 2,
-    details: track.title,
-    state: track.artist,
-    timestamps: { start: Math.round(at), end: Math.round(at + track.durationMs!) },
-    assets: { large_text: track.album! },
-  };
 }
 
 /** Shows track `i` for `user`, stamped with the time of the call. */
@@ -135,7 +123,7 @@ async function rawSide(): Promise<SetUp> {
     return {
       play: (user, i) => {
         const at = epochNow();
-        client.present(user, rawActivity(trackAt(i, at), at));
+        client.present(user, trackActivity(trackAt(i, at), at, APP_ID));
       },
       shutdown: () => client.clearAll(),
       cleanup: () => {},
@@ -143,10 +131,10 @@ async function rawSide(): Promise<SetUp> {
   };
 }
 
-async function machinesSide(): Promise<SetUp> {
+async function machinesSide(kind: FloorMachine): Promise<SetUp> {
   const { machinesAlone } = await import("./machines-side.ts");
   return async (users, gatewayUrl, heartbeatIntervalMs) => {
-    const machines = machinesAlone(serviceConfig(users, gatewayUrl), heartbeatIntervalMs);
+    const machines = machinesAlone(serviceConfig(users, gatewayUrl), heartbeatIntervalMs, kind);
     return {
       play: (user, i) => {
         const at = epochNow();
@@ -159,7 +147,12 @@ async function machinesSide(): Promise<SetUp> {
   };
 }
 
-const setUps: Record<SideKind, () => Promise<SetUp>> = { nd: ndSide, raw: rawSide, machines: machinesSide };
+const setUps: Record<SideKind, () => Promise<SetUp>> = {
+  nd: ndSide,
+  raw: rawSide,
+  machines: () => machinesSide("presence"),
+  minimal: () => machinesSide("minimal"),
+};
 
 let inspectorSession: import("node:inspector/promises").Session | null = null;
 async function inspector() {

@@ -15,9 +15,11 @@
  *   the side's memory before any user), at the end of the settle: what each user holds once the
  *   bring-up and its one-off timers are over, as in a service that runs for weeks.
  *
- * - the floor (41,250 ms beats only): the same CPU and live heap figures for nd-presence's presence
+ * - the floors (41,250 ms beats only): the same CPU and live heap figures for nd-presence's presence
  *   machines alone, answered in-process with no socket, journal or supervisor (machines-side.ts):
- *   what XState's machines cost by themselves, which no change around them can take away.
+ *   what XState's machines cost by themselves, which no change around them can take away; and the
+ *   same for a minimal XState machine (../minimal-machine.ts): what one actor per user stepped on
+ *   every beat and ACK costs, however the machine is written.
  *
  * At Discord's 41,250 ms interval, then compressed to `COMPRESSED_HEARTBEAT_MS` for a stress figure.
  * 2,000 ms rather than shorter: 20x the real rate, yet 31 frames per 60 s per connection, inside
@@ -26,6 +28,7 @@
  * report its core, not its cost.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
+import { floorLabel } from "../floors.ts";
 import { bringUpTimeoutMs, perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
 import { startSide, type CpuReading, type MemoryReading, type SideHandle, type SideKind } from "./side.ts";
 
@@ -83,11 +86,11 @@ async function measure(kind: SideKind, users: number, intervalMs: number, option
 }
 
 /**
- * The floor: the machines side, brought up and measured as a session's side is. It has no
- * gateway, so it says itself when every user is presenting, and counts its own beats.
+ * A floor: a machines side, brought up and measured as a session's side is. It has no gateway,
+ * so it says itself when every user is presenting, and counts its own beats.
  */
-async function measureMachinesAlone(users: number, options: BenchOptions): Promise<SteadyResult> {
-  const side = startSide("machines");
+async function measureMachinesAlone(kind: "machines" | "minimal", users: number, options: BenchOptions): Promise<SteadyResult> {
+  const side = startSide(kind);
   const stats = async () => (await side.stats())!;
   try {
     // No socket is ever opened: the URL only makes each machine's profile the service's.
@@ -97,7 +100,7 @@ async function measureMachinesAlone(users: number, options: BenchOptions): Promi
     let presenting = 0;
     while ((presenting = (await stats()).presenting) < users && performance.now() < deadline) await sleep(100);
     if (presenting < users) {
-      options.log(`  ${sideName("machines")} ${users}: only ${presenting} of ${users} users presenting; no floor at ${users} users`);
+      options.log(`  ${sideName(kind)} ${users}: only ${presenting} of ${users} users presenting; no floor at ${users} users`);
       return none;
     }
     let beatsAtStart = 0;
@@ -106,7 +109,7 @@ async function measureMachinesAlone(users: number, options: BenchOptions): Promi
       count: async () => (await stats()).beats - beatsAtStart,
     };
     const { cpu: _, ...result } = await settleAndMeasure(side, before, users, ownBeats, options);
-    options.log(`  ${sideName("machines")} ${users}: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${result.beatsPerSecond.toFixed(0)} beats/s; per user ${result.heapPerUser.toFixed(1)} KiB live`);
+    options.log(`  ${sideName(kind)} ${users}: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${result.beatsPerSecond.toFixed(0)} beats/s; per user ${result.heapPerUser.toFixed(1)} KiB live`);
     return result;
   } finally {
     await side.close();
@@ -126,18 +129,29 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
       );
       // Memory once the bring-up is over, at Discord's interval: what a long-running service holds.
       if (intervalMs === REAL_HEARTBEAT_MS) {
-        const floor = await measureMachinesAlone(users, options);
+        const floor = await measureMachinesAlone("machines", users, options);
+        const minimal = await measureMachinesAlone("minimal", users, options);
         figures.push(
           { ...base, metric: "RSS per user, steady", unit: "KiB", ndPresence: nd.rssPerUser, raw: raw.rssPerUser, target: { op: "<=", value: 2, on: "ratio" } },
           { ...base, metric: "heap per user, steady", unit: "KiB", ndPresence: nd.heapPerUser, raw: raw.heapPerUser },
-          // The service does the raw client's socket work and runs its machines on top: it can be
-          // within 1.5x raw's CPU only if the machines alone take at most half of raw's, and
-          // within 2x raw's memory only if they hold at most as much as raw does.
-          { ...base, metric: "CPU per 1,000 users, presence machines alone (floor)", unit: "ms/s", ndPresence: floor.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 0.5, on: "ratio" } },
-          { ...base, metric: "heap per user, steady, presence machines alone (floor)", unit: "KiB", ndPresence: floor.heapPerUser, raw: raw.heapPerUser, target: { op: "<=", value: 1, on: "ratio" } },
+          ...floorFigures(base, floorLabel.presence, floor, raw),
+          ...floorFigures(base, floorLabel.minimal, minimal, raw),
         );
       }
     }
   }
   return figures;
+}
+
+/**
+ * A floor's CPU and live heap, with the targets the service's imply: it does the raw client's
+ * socket work and runs its machines on top, so it can be within 1.5x raw's CPU only if its
+ * machines alone take at most half of raw's, and within 2x raw's memory only if they hold at most
+ * as much as raw does.
+ */
+function floorFigures(base: { scenario: string; users: number; better: "lower" }, label: string, floor: SteadyResult, raw: SteadyResult): Figure[] {
+  return [
+    { ...base, metric: `CPU per 1,000 users, ${label}`, unit: "ms/s", ndPresence: floor.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 0.5, on: "ratio" } },
+    { ...base, metric: `heap per user, steady, ${label}`, unit: "KiB", ndPresence: floor.heapPerUser, raw: raw.heapPerUser, target: { op: "<=", value: 1, on: "ratio" } },
+  ];
 }
