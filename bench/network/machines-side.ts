@@ -1,8 +1,9 @@
 /**
  * The floor under the steady state: every user's machine and nothing around it (nd-presence's
- * presence machine, or the minimal one: ../floors.ts). No socket, no journal, no supervisor, no effect runner: a stand-in answers in the same process, a
- * turn of the event loop later, what the fake gateway would (Hello, READY, a heartbeat ACK), and
- * artwork fails at once, as it does for the service's bench config (no MBIDs, no public URL).
+ * presence machine, or the minimal one: ../floors.ts). No socket, no journal, no supervisor, no
+ * effect runner: a stand-in answers in the same process, a turn of the event loop later, what the
+ * fake gateway would (Hello, READY, a heartbeat ACK), and artwork fails at once, as it does for
+ * the service's bench config (no MBIDs, no public URL).
  *
  * What this side costs is what XState's machines cost by themselves, beats and ACKs included; the
  * service cannot cost less than this plus the sockets the raw client pays for.
