@@ -1,9 +1,16 @@
-import { assertEvent, assign } from "xstate";
+import { assertEvent, assign, raise } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
-import { Op } from "./effects.ts";
-import { act, closeSocket, draw, forgetSocket, framesLeftInWindow, log, perform, sendFrame, type PresenceEvent } from "./presence-act.ts";
+import { Op, type Effect } from "./effects.ts";
+import { act, closeSocket, draw, forgetSocket, framesLeftInWindow, log, perform, sendFrame, type PresenceDelay, type PresenceEvent } from "./presence-act.ts";
 import { isLive, NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
+
+/** A scheduled beat's frame, on the current socket, for the `perform` action (see `noteBeatSent`). */
+export const beatFrame = ({ context }: { context: PresenceContext }): Effect => ({
+  type: "socket.send",
+  socket: context.socket.number,
+  frame: { op: Op.Heartbeat, d: context.gateway.seq },
+});
 
 /** The gateway session: sockets, heartbeats, identify and resume, closes and backoff. */
 export const connectionActions = {
@@ -48,12 +55,19 @@ export const connectionActions = {
     enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "firstHeartbeat", id: "heartbeat" });
   }),
 
-  /** A scheduled beat is sent, not booked in the frame window: room is kept for it (see `FRAME_LIMIT`). */
-  beat: act(({ context, enqueue }) => {
-    perform(enqueue, { type: "socket.send", socket: context.socket.number, frame: { op: Op.Heartbeat, d: context.gateway.seq } });
-    enqueue.assign({ socket: { ...context.socket, awaitingAck: true }, counters: { ...context.counters, framesSent: context.counters.framesSent + 1 } });
-    enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "heartbeatInterval", id: "heartbeat" });
-  }),
+  /**
+   * A scheduled beat: `beatFrame` (sent through `perform`), then these two. Plain actions, not
+   * `act`: this runs on every beat, and `enqueueActions` builds its closures on each call. The
+   * beat is not booked in the frame window: room is kept for it (see `FRAME_LIMIT`).
+   */
+  noteBeatSent: assign<PresenceContext, PresenceEvent, undefined, PresenceEvent, never>(({ context }) => ({
+    socket: { ...context.socket, awaitingAck: true },
+    counters: { ...context.counters, framesSent: context.counters.framesSent + 1 },
+  })),
+  scheduleBeat: raise<PresenceContext, PresenceEvent, PresenceEvent, undefined, PresenceDelay, "heartbeatInterval">(
+    ({ context }) => ({ type: "heartbeat.due", socket: context.socket.number }),
+    { delay: "heartbeatInterval", id: "heartbeat" },
+  ),
 
   /**
    * The server asked for a beat (op 1): answer at once, within the frame limit, keeping room for

@@ -1,6 +1,6 @@
 import { and, not, setup } from "xstate";
 import { classifyClose } from "./close-codes.ts";
-import { connectionActions } from "./connection-actions.ts";
+import { beatFrame, connectionActions } from "./connection-actions.ts";
 import { playbackActions } from "./playback-actions.ts";
 import type { PresenceEvent } from "./presence-act.ts";
 import { desiredPresence, initialContext, isLive, msUntilTrackEnd, type PresenceContext } from "./presence-context.ts";
@@ -84,7 +84,7 @@ export const presenceMachine = setup({
     "identify.cooldownOver": { actions: "endIdentifyCooldown" },
     "heartbeat.due": [
       { guard: and(["fromOpenSocket", "isZombie"]), target: ".backoff", actions: "closeZombie" },
-      { guard: "fromOpenSocket", actions: "beat" },
+      { guard: "fromOpenSocket", actions: [{ type: "perform", params: beatFrame }, "noteBeatSent", "scheduleBeat"] },
     ],
     "gateway.heartbeatAck": { guard: "fromOpenSocket", actions: "noteAck" },
     "gateway.heartbeatRequest": { guard: "fromOpenSocket", actions: "answerHeartbeatRequest" },
