@@ -2,7 +2,7 @@ import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { Op, type Effect } from "./effects.ts";
 import { act, FRAME_BUDGET_OTHER, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
-import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence } from "./presence-context.ts";
+import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, wantsPresence } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
 export const playbackActions = {
@@ -76,10 +76,11 @@ export const playbackActions = {
    */
   flushPresence: act(({ context, enqueue }) => {
     if (!isLive(context.socket)) return;
-    const desired = desiredPresence(context);
-    if (desired && context.artwork?.pending) return;
-    // The limits first: comparing presences can mean serializing both.
+    // Waiting for the cover: nothing to send yet, so nothing to build.
+    if (context.artwork?.pending && wantsPresence(context)) return;
+    // The limits first: building and comparing presences costs more.
     if (context.userLimits.presenceInWindow >= PRESENCE_LIMIT || context.socket.framesInWindow >= FRAME_BUDGET_OTHER) return;
+    const desired = desiredPresence(context);
     if (samePresence(desired, shownPresence(context.shown))) return;
     const payload = desired ?? { since: 0, status: context.settings.presence.status, afk: true, activities: [] };
     const fitted = fitPresenceFrame(payload);

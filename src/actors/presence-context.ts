@@ -177,10 +177,20 @@ interface Desired {
 }
 const desiredByPlayback = new WeakMap<Playback, Desired>();
 
+/**
+ * Whether this user should see a presence at all: `desiredPresence(context) !== null`, without
+ * building it. Guards ask this after every step, and a track whose artwork is still coming need
+ * not be built until the artwork is there.
+ */
+export function wantsPresence(context: PresenceContext): boolean {
+  const { playback } = context;
+  return playback !== null && !(playback.paused && context.settings.presence.onPause === "clear");
+}
+
 /** The presence this user should see now, or null for none (nothing playing, or paused with onPause "clear"). */
 export function desiredPresence(context: PresenceContext): PresencePayload | null {
   const { playback } = context;
-  if (!playback) return null;
+  if (!playback || !wantsPresence(context)) return null;
   const known = desiredByPlayback.get(playback);
   if (known && known.artwork === context.artwork && known.pausedImage === context.pausedImage && known.presence === context.settings.presence) return known.payload;
   const payload = buildDesired(context);
@@ -192,7 +202,6 @@ function buildDesired(context: PresenceContext): PresencePayload | null {
   const { playback } = context;
   const { presence } = context.settings;
   if (!playback) return null;
-  if (playback.paused && presence.onPause === "clear") return null;
   const activity = buildActivity(playback, presence, { large: context.artwork?.image ?? null, paused: context.pausedImage });
   return presencePayload(activity, presence.status);
 }

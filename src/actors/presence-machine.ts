@@ -3,7 +3,7 @@ import { classifyClose } from "./close-codes.ts";
 import { beatFrame, connectionActions } from "./connection-actions.ts";
 import { playbackActions } from "./playback-actions.ts";
 import type { PresenceEvent } from "./presence-act.ts";
-import { desiredPresence, initialContext, isLive, msUntilTrackEnd, type PresenceContext } from "./presence-context.ts";
+import { initialContext, isLive, msUntilTrackEnd, wantsPresence, type PresenceContext } from "./presence-context.ts";
 import type { PresenceInput } from "./settings.ts";
 
 /**
@@ -40,11 +40,11 @@ export const presenceMachine = setup({
     hasSession: ({ context }) => context.gateway.session !== null,
     knowsGatewayUrl: ({ context }) => context.gateway.url !== null,
     identifyAllowed: ({ context }) => !context.userLimits.identifyCoolingDown,
-    wantsPresence: ({ context }) => desiredPresence(context) !== null,
+    wantsPresence: ({ context }) => wantsPresence(context),
     showsSomething: ({ context }) => context.shown.payload !== null,
     /** Connect when there is something to show, or something still shown on a resumable session. */
     wantsConnection: ({ context }) =>
-      desiredPresence(context) !== null || (context.gateway.session !== null && context.shown.payload !== null),
+      wantsPresence(context) || (context.gateway.session !== null && context.shown.payload !== null),
     isPaused: ({ context }) => context.playback?.paused === true,
     isCurrentArtwork: ({ context, event }) =>
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
