@@ -173,7 +173,7 @@ interface Desired {
   artwork: PresenceContext["artwork"];
   pausedImage: string | null;
   presence: PresenceSettings;
-  payload: PresencePayload | null;
+  payload: PresencePayload;
 }
 const desiredByPlayback = new WeakMap<Playback, Desired>();
 
@@ -189,21 +189,14 @@ export function wantsPresence(context: PresenceContext): boolean {
 
 /** The presence this user should see now, or null for none (nothing playing, or paused with onPause "clear"). */
 export function desiredPresence(context: PresenceContext): PresencePayload | null {
-  const { playback } = context;
+  const { playback, artwork, pausedImage } = context;
   if (!playback || !wantsPresence(context)) return null;
-  const known = desiredByPlayback.get(playback);
-  if (known && known.artwork === context.artwork && known.pausedImage === context.pausedImage && known.presence === context.settings.presence) return known.payload;
-  const payload = buildDesired(context);
-  desiredByPlayback.set(playback, { artwork: context.artwork, pausedImage: context.pausedImage, presence: context.settings.presence, payload });
-  return payload;
-}
-
-function buildDesired(context: PresenceContext): PresencePayload | null {
-  const { playback } = context;
   const { presence } = context.settings;
-  if (!playback) return null;
-  const activity = buildActivity(playback, presence, { large: context.artwork?.image ?? null, paused: context.pausedImage });
-  return presencePayload(activity, presence.status);
+  const known = desiredByPlayback.get(playback);
+  if (known && known.artwork === artwork && known.pausedImage === pausedImage && known.presence === presence) return known.payload;
+  const payload = presencePayload(buildActivity(playback, presence, { large: artwork?.image ?? null, paused: pausedImage }), presence.status);
+  desiredByPlayback.set(playback, { artwork, pausedImage, presence, payload });
+  return payload;
 }
 
 /** Names a track's artwork, so that an answer can be matched to the track that asked. */
