@@ -35,7 +35,7 @@ const flag = (name: string) => {
   return i < 0 ? undefined : (argv[i + 1] ?? "");
 };
 const kind = (flag("side") ?? "nd") as SideKind;
-// The machines side has no gateway to bring up against: its figures come from the steady scenario.
+// The floors' machines sides have no gateway to bring up against: their figures come from the steady scenario.
 if (kind !== "nd" && kind !== "raw") throw new Error(`--side must be nd or raw, not ${kind}`);
 const users = Number(flag("users") ?? 1000);
 const interval = Number(flag("interval") ?? REAL_HEARTBEAT_MS);

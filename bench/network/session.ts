@@ -49,7 +49,7 @@ function knownToFail(kind: SideKind, users: number): boolean {
   return failed.has(failureKey(kind, users));
 }
 
-export const sideName = (kind: SideKind) => ({ nd: "nd-presence", raw: "raw", machines: "nd-presence's machines alone", minimal: "a minimal XState machine alone" })[kind];
+export const sideName = (kind: SideKind) => ({ nd: "nd-presence", raw: "raw", presence: "nd-presence's machines alone", minimal: "a minimal XState machine alone" })[kind];
 
 /** Starts a gateway and a side, brings up `users` users, and reports how that went. */
 async function openSession(kind: SideKind, users: number, heartbeatIntervalMs: number, options: BenchOptions): Promise<Session> {

@@ -17,8 +17,8 @@ import type { FloorMachine } from "../floors.ts";
 import { trackActivity } from "../track-activity.ts";
 import { Child, epochNow, serve } from "./ipc.ts";
 
-/** `machines`: nd-presence's presence machines alone; `minimal`: the minimal XState machine alone (../floors.ts). */
-export type SideKind = "nd" | "raw" | "machines" | "minimal";
+/** nd-presence, the raw baseline, or one of the floors' machines alone (../floors.ts). */
+export type SideKind = "nd" | "raw" | FloorMachine;
 
 /** process.memoryUsage() fields, bytes, read after global.gc(). */
 export interface MemoryReading {
@@ -150,7 +150,7 @@ async function machinesSide(kind: FloorMachine): Promise<SetUp> {
 const setUps: Record<SideKind, () => Promise<SetUp>> = {
   nd: ndSide,
   raw: rawSide,
-  machines: () => machinesSide("presence"),
+  presence: () => machinesSide("presence"),
   minimal: () => machinesSide("minimal"),
 };
 

@@ -28,7 +28,7 @@
  * report its core, not its cost.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { floorLabel } from "../floors.ts";
+import { floorLabel, type FloorMachine } from "../floors.ts";
 import { bringUpTimeoutMs, perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
 import { startSide, type CpuReading, type MemoryReading, type SideHandle, type SideKind } from "./side.ts";
 
@@ -89,7 +89,7 @@ async function measure(kind: SideKind, users: number, intervalMs: number, option
  * A floor: a machines side, brought up and measured as a session's side is. It has no gateway,
  * so it says itself when every user is presenting, and counts its own beats.
  */
-async function measureMachinesAlone(kind: "machines" | "minimal", users: number, options: BenchOptions): Promise<SteadyResult> {
+async function measureMachinesAlone(kind: FloorMachine, users: number, options: BenchOptions): Promise<SteadyResult> {
   const side = startSide(kind);
   const stats = async () => (await side.stats())!;
   try {
@@ -129,7 +129,7 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
       );
       // Memory once the bring-up is over, at Discord's interval: what a long-running service holds.
       if (intervalMs === REAL_HEARTBEAT_MS) {
-        const floor = await measureMachinesAlone("machines", users, options);
+        const floor = await measureMachinesAlone("presence", users, options);
         const minimal = await measureMachinesAlone("minimal", users, options);
         figures.push(
           { ...base, metric: "RSS per user, steady", unit: "KiB", ndPresence: nd.rssPerUser, raw: raw.rssPerUser, target: { op: "<=", value: 2, on: "ratio" } },
