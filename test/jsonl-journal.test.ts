@@ -92,6 +92,29 @@ describe("JsonlJournal", () => {
     expect(tail.logger.entries.map((e) => e.message)).toEqual(["journal: skipped a damaged line"]);
   });
 
+  it("reads a chunk at a time: lines across chunks' edges load, and after a checkpoint only the tail is read, whatever the file's size", async () => {
+    const { journal, path } = open();
+    const all = Array.from({ length: 20_000 }, (_, i) => entry(i + 1, `user-${i % 7}`)); // 2.7 MiB: three chunks
+    for (const e of all) journal.append(e);
+    await journal.close();
+    expect(await open({ path }).journal.load()).toEqual(all);
+    expect(await open({ path }).journal.load(12_345)).toEqual(all.slice(12_345));
+
+    // A journal with a 3 GiB head (a hole: no disk used). A file that size cannot be read whole
+    // (Node refuses files over 2 GiB), yet a start after a checkpoint needs only its tail.
+    const big = join(dir, "big.jsonl");
+    const fd = fs.openSync(big, "w");
+    const head = 3 * 2 ** 30;
+    fs.ftruncateSync(fd, head);
+    const lines = ["", ...[2, 3, 4].map((seq) => JSON.stringify(entry(seq))), ""].join("\n");
+    fs.writeSync(fd, lines, head);
+    fs.closeSync(fd);
+    const tail = open({ path: big });
+    expect(await tail.journal.load(2)).toEqual([entry(3), entry(4)]);
+    expect(tail.logger.entries).toEqual([]);
+    expect(statSync(big).size).toBe(head + lines.length); // nothing cut
+  });
+
   it("drops a torn last line with a warning, truncates the file to the last whole line, and appends after it", async () => {
     const first = open();
     first.journal.append(entry(1));

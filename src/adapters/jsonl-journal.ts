@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import { closeSync, fchmodSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Checkpoint } from "../checkpoint.ts";
@@ -44,27 +44,36 @@ export class JsonlJournal implements Journal {
   async load(afterSeq = 0): Promise<JournalEntry[]> {
     const { path, logger } = this.#options;
     if (!existsSync(path)) return [];
-    const bytes = readFileSync(path);
-    // After a checkpoint only the tail is decoded: lines are in seq order, so it is found from the end.
-    const from = afterSeq > 0 ? tailStart(bytes, afterSeq) : 0;
-    const lines = bytes.subarray(from).toString("utf8").split("\n");
-    // A file that does not end in a newline was cut mid-write: its last line is torn.
-    const torn = lines.pop();
-    if (torn) logger.log("warn", "journal: dropped a torn last line (the previous run stopped mid-write)", { path, bytes: torn.length });
+    const fd = openSync(path, "r");
+    let ends: number;
+    let torn: Buffer;
     const entries: JournalEntry[] = [];
-    lines.forEach((line, index) => {
-      if (line.trim() === "") return;
-      try {
-        const entry = JSON.parse(line) as JournalEntry;
-        if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
-        if (entry.seq > afterSeq) entries.push(entry);
-      } catch (error) {
-        // Never block start-up: a damaged line is reported and skipped.
-        const where = from > 0 ? { lineAfterCheckpoint: index + 1 } : { line: index + 1 };
-        logger.log("error", "journal: skipped a damaged line", { path, ...where, error: errorText(error) });
-      }
-    });
-    if (torn) this.#truncateTo(bytes.lastIndexOf(0x0a) + 1);
+    try {
+      const size = fstatSync(fd).size;
+      // After a checkpoint only the tail is read: lines are in seq order, so it is found from the end.
+      const from = afterSeq > 0 ? tailStart(fd, size, afterSeq) : 0;
+      let index = 0;
+      ({ ends, rest: torn } = forEachLine(fd, from, size, (line) => {
+        index++;
+        if (line.trim() === "") return;
+        try {
+          const entry = JSON.parse(line) as JournalEntry;
+          if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
+          if (entry.seq > afterSeq) entries.push(entry);
+        } catch (error) {
+          // Never block start-up: a damaged line is reported and skipped.
+          const where = from > 0 ? { lineAfterCheckpoint: index } : { line: index };
+          logger.log("error", "journal: skipped a damaged line", { path, ...where, error: errorText(error) });
+        }
+      }));
+    } finally {
+      closeSync(fd);
+    }
+    // A file that does not end in a newline was cut mid-write: its last line is torn.
+    if (torn.length > 0) {
+      logger.log("warn", "journal: dropped a torn last line (the previous run stopped mid-write)", { path, bytes: torn.length });
+      this.#truncateTo(ends);
+    }
     return entries;
   }
 
@@ -188,20 +197,70 @@ export class JsonlJournal implements Journal {
 }
 
 const LINE_START = Buffer.from('{"v":1,"seq":');
+/** How much of the file is read at a time: the whole of it may be larger than a Buffer can be. */
+const CHUNK_BYTES = 1 << 20;
 
 /**
  * The byte offset of the first line with a seq above `afterSeq`, scanning whole lines back from
- * the end (lines this journal writes start `{"v":1,"seq":N,`). A line whose seq cannot be read
- * there is kept in the tail, where parsing it reports it.
+ * the end (lines this journal writes start `{"v":1,"seq":N,`), reading back in growing chunks: a
+ * start after a checkpoint reads the tail, not a journal of any size. A line whose seq cannot be
+ * read there is kept in the tail, where parsing it reports it.
  */
-function tailStart(bytes: Buffer, afterSeq: number): number {
-  let end = bytes.length;
-  while (end > 0) {
-    const start = bytes.lastIndexOf(0x0a, end - 2) + 1; // the start of the line that ends at `end`
-    if (seqAt(bytes, start) <= afterSeq) return end;
-    end = start;
+function tailStart(fd: number, size: number, afterSeq: number): number {
+  let offset = size; // where `bytes` starts in the file
+  let bytes: Buffer = Buffer.alloc(0);
+  let end = 0; // the end of the line being looked at, in `bytes`
+  for (let chunk = CHUNK_BYTES; offset > 0; chunk *= 2) {
+    const from = Math.max(0, offset - chunk);
+    const more = readAt(fd, from, offset - from);
+    bytes = Buffer.concat([more, bytes]);
+    end += more.length;
+    offset = from;
+    while (end > 0) {
+      const newline = end >= 2 ? bytes.lastIndexOf(0x0a, end - 2) : -1;
+      if (newline < 0 && offset > 0) break; // the line starts before what was read: read more
+      const start = newline + 1;
+      if (seqAt(bytes, start) <= afterSeq) return offset + end;
+      end = start;
+    }
   }
   return 0;
+}
+
+/**
+ * Calls `each` with every whole line from `from` to `size`, read a chunk at a time. Returns where
+ * the last whole line ends, and what follows it: a torn line, when the file does not end in a newline.
+ */
+function forEachLine(fd: number, from: number, size: number, each: (line: string) => void): { ends: number; rest: Buffer } {
+  let rest: Buffer = Buffer.alloc(0);
+  let ends = from;
+  for (let position = from; position < size; ) {
+    const chunk = readAt(fd, position, Math.min(CHUNK_BYTES, size - position));
+    position += chunk.length;
+    const bytes = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
+    const last = bytes.lastIndexOf(0x0a);
+    if (last < 0) {
+      rest = bytes;
+      continue;
+    }
+    // A newline is one byte in UTF-8 and never part of another character: cutting there is safe.
+    for (const line of bytes.subarray(0, last).toString("utf8").split("\n")) each(line);
+    rest = bytes.subarray(last + 1);
+    ends = position - rest.length;
+  }
+  return { ends, rest };
+}
+
+/** `length` bytes of the file at `position` (readSync may return fewer than asked: keep going). */
+function readAt(fd: number, position: number, length: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  let read = 0;
+  while (read < length) {
+    const n = readSync(fd, bytes, read, length - read, position + read);
+    if (n === 0) return bytes.subarray(0, read); // the file got shorter meanwhile
+    read += n;
+  }
+  return bytes;
 }
 
 function seqAt(bytes: Buffer, start: number): number {
