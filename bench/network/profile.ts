@@ -16,6 +16,7 @@
  * --snapshot-steady  the same after the settle (use --settle 65, steady.ts's SETTLE_MS): steady.heapsnapshot.
  * --allocations S  samples everything allocated in an S-second steady window: steady.heapprofile.
  * --heap    samples the allocations of the bring-up still live after it: bringup.heapprofile.
+ * --heap-all  the same with the bring-up's garbage too: all it allocated, to see what grows the heap.
  * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
  *           if the users are not all presenting by then.
  *
@@ -47,7 +48,8 @@ const gateway = await startGateway(interval);
 const side = startSide(kind, flag("node")?.split(" ").filter(Boolean) ?? []);
 try {
   const { before } = await side.start(users, gateway.url, interval);
-  if (argv.includes("--heap")) await side.heapSamplingStart();
+  const heapSampling = argv.includes("--heap") || argv.includes("--heap-all");
+  if (heapSampling) await side.heapSamplingStart(argv.includes("--heap-all"));
   // --bringup S: profile the first S seconds of the bring-up, and give up on it after them.
   const bringUpSeconds = Number(flag("bringup") ?? 0);
   const profiling = bringUpSeconds > 0;
@@ -68,7 +70,7 @@ try {
   }
   if (profiling) await side.cpuProfileStop(join(out, "bringup.cpuprofile"));
   console.log(`${kind} ${users}: all presenting in ${(performance.now() - t0).toFixed(0)} ms`);
-  if (argv.includes("--heap")) await side.heapSamplingStop(join(out, "bringup.heapprofile"));
+  if (heapSampling) await side.heapSamplingStop(join(out, "bringup.heapprofile"));
   const after = await side.memory();
   const perUser = (field: "rss" | "heapTotal" | "heapUsed") => perUserKiB(before, after, users, field).toFixed(1);
   console.log(`per user: RSS ${perUser("rss")} KiB, V8 heap ${perUser("heapTotal")} KiB held, ${perUser("heapUsed")} KiB live`);
