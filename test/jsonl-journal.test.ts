@@ -113,6 +113,11 @@ describe("JsonlJournal", () => {
     expect(await tail.journal.load(2)).toEqual([entry(3), entry(4)]);
     expect(tail.logger.entries).toEqual([]);
     expect(statSync(big).size).toBe(head + lines.length); // nothing cut
+
+    // An empty first line, and every line after the checkpoint: the scan back ends at the start.
+    const blank = join(dir, "blank.jsonl");
+    writeFileSync(blank, ["", JSON.stringify(entry(5)), JSON.stringify(entry(6)), ""].join("\n"));
+    expect(await open({ path: blank }).journal.load(3)).toEqual([entry(5), entry(6)]);
   });
 
   it("drops a torn last line with a warning, truncates the file to the last whole line, and appends after it", async () => {
