@@ -180,6 +180,43 @@ describe("GatewaySockets against the fake gateway", () => {
     expect(events).toEqual([expect.objectContaining({ type: "gateway.closed", socket: 1, code: 1006 })]);
   });
 
+  it("runs at most handshakeLimit handshakes at once: the next socket opens when one is READY or closed; one given up while waiting never connects", async () => {
+    const gated = new GatewaySockets({ userAgent: UA, tokenFor: (user) => tokens[user], deliver: (e) => events.push(e), logger, handshakeLimit: 2 });
+    const users = ["ann", "bob", "cat", "dan", "eve"];
+    for (const user of users) gated.open(user, 1, gw.url + QUERY);
+    await gw.waitForConnection(1);
+    await sleep(50);
+    expect(gw.connections).toHaveLength(2);
+    expect(gated.handshakeCounts).toEqual({ running: 2, waiting: 3 });
+    expect(gated.openCount).toBe(5);
+
+    // Given up while waiting (the machine's Hello timeout, or a stop): closed as a connecting socket would be.
+    gated.close("dan", 1, 4000, "no Hello in time");
+    expect(await waitEvent((e) => e.type === "gateway.closed" && e.user === "dan")).toMatchObject({ socket: 1, code: 1006 });
+    expect(gated.handshakeCounts).toEqual({ running: 2, waiting: 2 });
+
+    // READY on the first connection: its slot goes to the next in line, in the order they asked.
+    const helloed = () => events.filter((e) => e.type === "gateway.hello").map((e) => e.user);
+    const [first, second] = helloed();
+    gw.ready({}, 0);
+    await waitEvent((e) => e.type === "gateway.ready" && e.user === first);
+    await gw.waitForConnection(2);
+    await waitEvent((e) => e.type === "gateway.hello" && e.user === "cat");
+    // A close frees a slot too.
+    gw.drop(1);
+    await waitEvent((e) => e.type === "gateway.closed" && e.user === second);
+    await waitEvent((e) => e.type === "gateway.hello" && e.user === "eve");
+    await sleep(50);
+    expect(gw.connections).toHaveLength(4);
+    expect(new Set([first, second])).toEqual(new Set(["ann", "bob"]));
+    expect(helloed()).toEqual([first, second, "cat", "eve"]);
+    expect(gated.handshakeCounts).toEqual({ running: 2, waiting: 0 });
+
+    await gated.closeAll(1000, "test over");
+    expect(gated.openCount).toBe(0);
+    expect(gated.handshakeCounts).toEqual({ running: 0, waiting: 0 });
+  });
+
   it("drops frames for a stale socket and silences the replaced socket", async () => {
     sockets.open("alice", 1, gw.url + QUERY);
     await waitEvent(ofType("gateway.hello", 1));

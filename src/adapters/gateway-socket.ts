@@ -4,6 +4,7 @@ import type { OutgoingFrame } from "../actors/effects.ts";
 import type { GatewayEvent } from "../actors/events.ts";
 import type { Logger } from "./logger.ts";
 import { errorText } from "../errors.ts";
+import { HandshakeGate } from "./handshake-gate.ts";
 
 /** A gateway event before the service stamps it with `at`. */
 export type GatewayEventInput = GatewayEvent extends infer E
@@ -27,12 +28,15 @@ export interface GatewaySocketsOptions {
   /** Where translated events go (the service's dispatch). */
   deliver(event: GatewayEventInput): void;
   logger: Logger;
+  /** Handshakes under way at once (see `DEFAULT_HANDSHAKE_LIMIT`); later sockets wait their turn. */
+  handshakeLimit?: number;
 }
 
 interface Entry {
   user: string;
   socket: number;
-  ws: WebSocket;
+  /** Null while the socket waits for a handshake slot: nothing has been sent to the network yet. */
+  ws: WebSocket | null;
   /** False once the socket was replaced: nothing more is delivered for it. */
   current: boolean;
   closedDelivered: boolean;
@@ -50,15 +54,26 @@ export class GatewaySockets {
   private readonly current = new Map<string, Entry>();
   /** Every socket whose 'close' has not fired yet, current or replaced. */
   private readonly live = new Set<Entry>();
+  private readonly handshakes: HandshakeGate<Entry>;
 
-  constructor(private readonly options: GatewaySocketsOptions) {}
+  constructor(private readonly options: GatewaySocketsOptions) {
+    this.handshakes = new HandshakeGate(options.handshakeLimit);
+  }
 
-  /** Sockets not closed yet (connecting, open or closing), including replaced ones. */
+  /** Sockets not closed yet (waiting for a handshake slot, connecting, open or closing), including replaced ones. */
   get openCount(): number {
     return this.live.size;
   }
 
-  /** Opens `url` (it already carries `?v=10&encoding=json`), replacing the user's previous socket silently. */
+  /** Handshakes under way (opened, no READY or RESUMED yet), and sockets waiting to start theirs. */
+  get handshakeCounts(): { running: number; waiting: number } {
+    return this.handshakes.counts;
+  }
+
+  /**
+   * Opens `url` (it already carries `?v=10&encoding=json`), replacing the user's previous socket
+   * silently: at once, or when a handshake slot frees. The machine's Hello timeout covers the wait.
+   */
   open(user: string, socket: number, url: string): void {
     const previous = this.current.get(user);
     if (previous) {
@@ -66,28 +81,34 @@ export class GatewaySockets {
       this.current.delete(user);
       this.shut(previous, 4000, "replaced");
     }
+    const entry: Entry = { user, socket, ws: null, current: true, closedDelivered: false };
+    this.current.set(user, entry);
+    this.live.add(entry);
+    this.handshakes.enter(entry, () => this.connect(entry, url));
+  }
+
+  private connect(entry: Entry, url: string): void {
+    const { user, socket } = entry;
     let ws: WebSocket;
     try {
       ws = new WebSocket(url, { headers: { "User-Agent": this.options.userAgent }, perMessageDeflate: false });
     } catch (error) {
       const reason = errorText(error);
       this.options.logger.log("warn", "gateway socket could not be created", { user, socket, reason });
-      queueMicrotask(() => this.safeDeliver({ type: "gateway.closed", user, socket, code: 1006, reason }));
+      queueMicrotask(() => this.ended(entry, 1006, reason));
       return;
     }
-    const entry: Entry = { user, socket, ws, current: true, closedDelivered: false };
-    this.current.set(user, entry);
-    this.live.add(entry);
+    entry.ws = ws;
     ws.on("open", () => this.options.logger.log("debug", "gateway socket open", { user, socket }));
     ws.on("message", (data, isBinary) => this.guard(entry, "message", () => this.onMessage(entry, data, isBinary)));
     ws.on("error", (error) => this.guard(entry, "error", () => this.onError(entry, error)));
-    ws.on("close", (code, reason) => this.guard(entry, "close", () => this.onClose(entry, code, reason)));
+    ws.on("close", (code, reason) => this.guard(entry, "close", () => this.ended(entry, code, reason.toString("utf8"))));
   }
 
   /** Sends `frame` as JSON; identify and resume get the user's token as the first key of `d`. */
   send(user: string, socket: number, frame: OutgoingFrame): void {
     const entry = this.current.get(user);
-    if (!entry || entry.socket !== socket || entry.ws.readyState !== WebSocket.OPEN) {
+    if (!entry || entry.socket !== socket || entry.ws?.readyState !== WebSocket.OPEN) {
       this.options.logger.log("debug", "gateway frame dropped: socket not open", { user, socket, op: frame.op });
       return;
     }
@@ -131,8 +152,8 @@ export class GatewaySockets {
   /** Closes every socket (for shutdown); resolves once all are closed, terminating stragglers after ~1 s. */
   async closeAll(code: number, reason: string): Promise<void> {
     const entries = [...this.live];
-    const closed = entries.map((entry) =>
-      entry.ws.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise<void>((resolve) => entry.ws.once("close", () => resolve())),
+    const closed = entries.map(({ ws }) =>
+      !ws || ws.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise<void>((resolve) => ws.once("close", () => resolve())),
     );
     for (const entry of entries) this.shut(entry, code, reason);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -142,14 +163,18 @@ export class GatewaySockets {
     const outcome = await Promise.race([Promise.all(closed), bounded]);
     clearTimeout(timer);
     if (outcome === "timeout") {
-      for (const entry of entries) entry.ws.terminate();
+      for (const entry of entries) entry.ws?.terminate();
       await Promise.all(closed);
     }
   }
 
   private shut(entry: Entry, code: number, reason: string): void {
     const { ws } = entry;
-    if (ws.readyState === WebSocket.CONNECTING) {
+    if (!ws) {
+      // It never got a slot: it ends here, as a socket closed while connecting would (1006).
+      this.handshakes.leave(entry);
+      queueMicrotask(() => this.ended(entry, 1006, "closed before connecting"));
+    } else if (ws.readyState === WebSocket.CONNECTING) {
       ws.terminate();
     } else if (ws.readyState === WebSocket.OPEN) {
       try {
@@ -174,6 +199,8 @@ export class GatewaySockets {
       });
       return;
     }
+    // The session is up: the next waiting socket may start its handshake.
+    if (result.type === "gateway.ready" || result.type === "gateway.resumed") this.handshakes.leave(entry);
     this.safeDeliver({ ...result, user: entry.user, socket: entry.socket } as GatewayEventInput);
   }
 
@@ -182,13 +209,15 @@ export class GatewaySockets {
     this.options.logger.log("debug", "gateway socket error", { user: entry.user, socket: entry.socket, reason: error.message });
   }
 
-  private onClose(entry: Entry, code: number, reasonBuffer: Buffer): void {
+  /** The socket is gone (closed, or never created): its slot frees, and its machine hears of it once. */
+  private ended(entry: Entry, code: number, closeReason: string): void {
+    this.handshakes.leave(entry);
     this.live.delete(entry);
     if (this.current.get(entry.user) === entry) this.current.delete(entry.user);
     if (!entry.current || entry.closedDelivered) return;
     entry.current = false;
     entry.closedDelivered = true;
-    const reason = reasonBuffer.toString("utf8") || (code === 1006 ? entry.lastError ?? "" : "");
+    const reason = closeReason || (code === 1006 ? entry.lastError ?? "" : "");
     this.options.logger.log("info", "gateway socket closed", { user: entry.user, socket: entry.socket, code, reason });
     this.safeDeliver({ type: "gateway.closed", user: entry.user, socket: entry.socket, code, reason });
   }
