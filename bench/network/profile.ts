@@ -8,6 +8,7 @@
  * --ramp B  brings the users up B at a time (each batch presenting before the next), where the
  *           scenarios start them all at once: to reach steady state when a burst does not make it.
  * --cpu S   a plain S-second CPU window (the steady figure), then a profiled one: steady.cpuprofile.
+ * --gc-before-cpu  reads the memory (forced collections) right before those windows.
  * --changes S  100 track changes/s for S seconds, plain then profiled: changes.cpuprofile.
  * --settle S  waits S seconds after the bring-up before the windows below (default 5); 65 is past
  *           the bring-up's own timers (identify cooldown, frame and presence windows).
@@ -88,6 +89,8 @@ try {
 
   const cpuSeconds = Number(flag("cpu") ?? 0);
   if (cpuSeconds > 0) {
+    // --gc-before-cpu: the forced collections steady.ts makes (side.memory()) right before the window.
+    if (argv.includes("--gc-before-cpu")) await side.memory();
     for (const profiled of [false, true]) {
       await gateway.reset();
       const cpu = profiled ? await side.cpuProfile(cpuSeconds * 1000, join(out, "steady.cpuprofile")) : await side.cpu(cpuSeconds * 1000);

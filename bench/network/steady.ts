@@ -2,18 +2,23 @@
  * steady: N users connected and presenting, nothing changing: only heartbeats and their ACKs.
  *
  * - CPU per 1,000 users: the side's `process.cpuUsage()` (user + system, all its threads) over the
- *   window, in ms per second of wall time, divided by N / 1,000. The window opens after a settle
- *   of `SETTLE_MS` (2 s with --quick) and a forced full GC, so that neither the bring-up's garbage
- *   nor nd-presence's one-off timers of the bring-up (the identify cooldown after 5 s, the
- *   presence window after 20 s, the identify's frame window after 60 s: one event per user each)
- *   are billed to the steady state. The first beats are spread over an interval (interval x
+ *   window, in ms per second of wall time, divided by N / 1,000. The bring-up's garbage is
+ *   collected (forced GCs) as soon as every user is up, then the window opens after a settle of
+ *   `SETTLE_MS` (2 s with --quick), so that neither that garbage nor nd-presence's one-off timers
+ *   of the bring-up (the identify cooldown after 5 s, the presence window after 20 s, the
+ *   identify's frame window after 60 s: one event per user each) are billed to the steady state.
+ *   No collection is forced right before the window: V8 then sets the old space's limit just
+ *   above what is live, and a side whose steps leave garbage there (nd-presence's snapshots live
+ *   until the next beat) ran a full GC every ~6 s in the window instead of about once a minute
+ *   (bench/network/profile.ts --gc-before-cpu with --node --trace-gc: 7.5-7.9 against 4.1-5.3
+ *   ms/s per 1,000 at 10,000 users), which no running service ever sees. The first beats are spread over an interval (interval x
  *   random), so the window sees beats at their steady rate. At 41,250 ms beats the figures are
  *   small (1-3% of a core at 1,000 users) and mostly per-wakeup costs, so their ratio moves
  *   between runs; the compressed figure is the steadier comparison of the per-heartbeat work.
  * - heartbeats per second: op 1 frames the gateway counted in the window; the load the CPU paid for.
  * - RSS and live heap per user, steady (41,250 ms beats only): read as in fanout (after GCs, minus
- *   the side's memory before any user), at the end of the settle: what each user holds once the
- *   bring-up and its one-off timers are over, as in a service that runs for weeks.
+ *   the side's memory before any user), after the window: what each user holds once the bring-up
+ *   and its one-off timers are over, as in a service that runs for weeks.
  *
  * - the floors (41,250 ms beats only): the same CPU and live heap figures for nd-presence's presence
  *   machines alone, answered in-process with no socket, journal or supervisor (machines-side.ts):
@@ -54,21 +59,25 @@ interface BeatCounter {
 }
 
 /**
- * After a side's bring-up, the same for every side: the settle, the memory its users hold once
- * the bring-up's garbage is collected, then CPU and beats over the window.
+ * After a side's bring-up, the same for every side: the bring-up's garbage collected, the settle,
+ * CPU and beats over the window, then the memory its users hold.
  */
 async function settleAndMeasure(side: SideHandle, before: MemoryReading, users: number, beats: BeatCounter, options: BenchOptions): Promise<SteadyResult & { cpu: CpuReading }> {
+  // Collect the bring-up's garbage now, on every side alike, and let the heap find its steady
+  // size again during the settle: a collection forced right before the window would bill the
+  // window for the full GCs that follow it (see the top of this file).
+  await side.memory();
   await sleep(options.quick ? 2_000 : SETTLE_MS);
-  // Collect the bring-up's garbage now, on every side alike, rather than inside the window;
-  // what is left is what the users hold in the steady state.
-  const settled = await side.memory();
   await beats.start();
   const cpu = await side.cpu(options.quick ? 10_000 : 30_000);
   const seconds = cpu.wallMs / 1000;
+  const beatsPerSecond = (await beats.count()) / seconds;
+  // What is left after collecting is what the users hold in the steady state.
+  const settled = await side.memory();
   return {
     cpu,
     cpuPerThousand: cpu.cpuMs / seconds / (users / 1000),
-    beatsPerSecond: (await beats.count()) / seconds,
+    beatsPerSecond,
     rssPerUser: perUserKiB(before, settled, users, "rss"),
     heapPerUser: perUserKiB(before, settled, users, "heapUsed"),
   };
