@@ -107,7 +107,8 @@ describe("JsonlJournal", () => {
     const head = 3 * 2 ** 30;
     fs.ftruncateSync(fd, head);
     const lines = ["", ...[2, 3, 4].map((seq) => JSON.stringify(entry(seq))), ""].join("\n");
-    fs.writeSync(fd, lines, head);
+    // A Buffer and a position: Deno's node:fs writes a string at the current offset whatever the position.
+    fs.writeSync(fd, Buffer.from(lines), 0, Buffer.byteLength(lines), head);
     fs.closeSync(fd);
     const tail = open({ path: big });
     expect(await tail.journal.load(2)).toEqual([entry(3), entry(4)]);

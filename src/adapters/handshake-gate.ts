@@ -32,11 +32,6 @@ export class HandshakeGate<Key> {
     return { running: this.#running.size, waiting: this.#waiting.size };
   }
 
-  /** Whether `key` is still waiting for its turn (it has not started). */
-  isWaiting(key: Key): boolean {
-    return this.#waiting.has(key);
-  }
-
   /** Starts `key` now (`start` is called before this returns) if a slot is free, else when one frees. */
   enter(key: Key, start: () => void): void {
     this.#waiting.set(key, start);
