@@ -44,30 +44,22 @@ export class JsonlJournal implements Journal {
   async load(afterSeq = 0): Promise<JournalEntry[]> {
     const { path, logger } = this.#options;
     if (!existsSync(path)) return [];
-    const fd = openSync(path, "r");
-    let ends: number;
-    let torn: Buffer;
     const entries: JournalEntry[] = [];
-    try {
-      const size = fstatSync(fd).size;
-      // After a checkpoint only the tail is read: lines are in seq order, so it is found from the end.
-      const from = afterSeq > 0 ? tailStart(fd, size, afterSeq) : 0;
-      let index = 0;
-      ({ ends, rest: torn } = forEachLine(fd, from, size, (line) => {
-        index++;
-        if (line.trim() === "") return;
-        try {
-          const entry = JSON.parse(line) as JournalEntry;
-          if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
-          if (entry.seq > afterSeq) entries.push(entry);
-        } catch (error) {
-          // Never block start-up: a damaged line is reported and skipped.
-          const where = from > 0 ? { lineAfterCheckpoint: index } : { line: index };
-          logger.log("error", "journal: skipped a damaged line", { path, ...where, error: errorText(error) });
-        }
-      }));
-    } finally {
-      closeSync(fd);
+    const damaged: Array<{ index: number; error: string }> = [];
+    const { from, ends, torn } = readLines(path, afterSeq, (line, index) => {
+      if (line.trim() === "") return;
+      try {
+        const entry = JSON.parse(line) as JournalEntry;
+        if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
+        if (entry.seq > afterSeq) entries.push(entry);
+      } catch (error) {
+        damaged.push({ index, error: errorText(error) });
+      }
+    });
+    // Never block start-up: a damaged line is reported and skipped.
+    for (const { index, error } of damaged) {
+      const where = from > 0 ? { lineAfterCheckpoint: index } : { line: index };
+      logger.log("error", "journal: skipped a damaged line", { path, ...where, error });
     }
     // A file that does not end in a newline was cut mid-write: its last line is torn.
     if (torn.length > 0) {
@@ -228,12 +220,27 @@ function tailStart(fd: number, size: number, afterSeq: number): number {
 }
 
 /**
- * Calls `each` with every whole line from `from` to `size`, read a chunk at a time. Returns where
- * the last whole line ends, and what follows it: a torn line, when the file does not end in a newline.
+ * Calls `each` with every whole line of the file (1-based index), or, after a checkpoint
+ * (`afterSeq` > 0), of its tail: lines are in seq order, so the tail is found from the end.
+ * Returns where the lines read start and where the last whole one ends, and what follows it: a
+ * torn line, when the file does not end in a newline.
  */
-function forEachLine(fd: number, from: number, size: number, each: (line: string) => void): { ends: number; rest: Buffer } {
+function readLines(path: string, afterSeq: number, each: (line: string, index: number) => void): { from: number; ends: number; torn: Buffer } {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const from = afterSeq > 0 ? tailStart(fd, size, afterSeq) : 0;
+    return { from, ...forEachLine(fd, from, size, each) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `readLines` from `from` to `size`, a chunk at a time. */
+function forEachLine(fd: number, from: number, size: number, each: (line: string, index: number) => void): { ends: number; torn: Buffer } {
   let rest: Buffer = Buffer.alloc(0);
   let ends = from;
+  let index = 0;
   for (let position = from; position < size; ) {
     const chunk = readAt(fd, position, Math.min(CHUNK_BYTES, size - position));
     position += chunk.length;
@@ -244,11 +251,11 @@ function forEachLine(fd: number, from: number, size: number, each: (line: string
       continue;
     }
     // A newline is one byte in UTF-8 and never part of another character: cutting there is safe.
-    for (const line of bytes.subarray(0, last).toString("utf8").split("\n")) each(line);
+    for (const line of bytes.subarray(0, last).toString("utf8").split("\n")) each(line, ++index);
     rest = bytes.subarray(last + 1);
     ends = position - rest.length;
   }
-  return { ends, rest };
+  return { ends, torn: rest };
 }
 
 /** `length` bytes of the file at `position` (readSync may return fewer than asked: keep going). */
