@@ -11,10 +11,11 @@
  *   above what is live, and a side whose steps leave garbage there (nd-presence's snapshots live
  *   until the next beat) ran a full GC every ~6 s in the window instead of about once a minute
  *   (bench/network/profile.ts --gc-before-cpu with --node --trace-gc: 7.5-7.9 against 4.1-5.3
- *   ms/s per 1,000 at 10,000 users), which no running service ever sees. The first beats are spread over an interval (interval x
- *   random), so the window sees beats at their steady rate. At 41,250 ms beats the figures are
- *   small (1-3% of a core at 1,000 users) and mostly per-wakeup costs, so their ratio moves
- *   between runs; the compressed figure is the steadier comparison of the per-heartbeat work.
+ *   ms/s per 1,000 at 10,000 users), which no running service ever sees. The first beats are
+ *   spread over an interval (interval x random), so the window sees beats at their steady rate.
+ *   At 41,250 ms beats the figures are small (1-3% of a core at 1,000 users) and mostly
+ *   per-wakeup costs, so their ratio moves between runs; the compressed figure is the steadier
+ *   comparison of the per-heartbeat work.
  * - heartbeats per second: op 1 frames the gateway counted in the window; the load the CPU paid for.
  * - RSS and live heap per user, steady (41,250 ms beats only): read as in fanout (after GCs, minus
  *   the side's memory before any user), after the window: what each user holds once the bring-up
