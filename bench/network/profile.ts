@@ -16,6 +16,7 @@
  * --snapshot  a full heap snapshot once all are presenting: presenting.heapsnapshot.
  * --snapshot-steady  the same after the settle (use --settle 65, steady.ts's SETTLE_MS): steady.heapsnapshot.
  * --allocations S  samples everything allocated in an S-second steady window: steady.heapprofile.
+ * --promoted S  the same, only what outlived the young generation: what fills the old space.
  * --heap    samples the allocations of the bring-up still live after it: bringup.heapprofile.
  * --heap-all  the same with the bring-up's garbage too: all it allocated, to see what grows the heap.
  * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
@@ -50,7 +51,7 @@ const side = startSide(kind, flag("node")?.split(" ").filter(Boolean) ?? []);
 try {
   const { before } = await side.start(users, gateway.url, interval);
   const heapSampling = argv.includes("--heap") || argv.includes("--heap-all");
-  if (heapSampling) await side.heapSamplingStart(argv.includes("--heap-all"));
+  if (heapSampling) await side.heapSamplingStart(argv.includes("--heap-all") ? "all" : "live");
   // --bringup S: profile the first S seconds of the bring-up, and give up on it after them.
   const bringUpSeconds = Number(flag("bringup") ?? 0);
   const profiling = bringUpSeconds > 0;
@@ -100,11 +101,13 @@ try {
     }
   }
 
-  // --allocations S: everything allocated in an S-second steady window, garbage included.
-  const allocationSeconds = Number(flag("allocations") ?? 0);
+  // --allocations S: everything allocated in an S-second steady window, garbage included;
+  // --promoted S: only what outlived the young generation (what grows the old space).
+  const promoted = flag("promoted") !== undefined;
+  const allocationSeconds = Number(flag(promoted ? "promoted" : "allocations") ?? 0);
   if (allocationSeconds > 0) {
     await gateway.reset();
-    await side.heapSamplingStart(true);
+    await side.heapSamplingStart(promoted ? "promoted" : "all");
     await sleep(allocationSeconds * 1000);
     await side.heapSamplingStop(join(out, "steady.heapprofile"));
     const stats = await gateway.stats();

@@ -19,6 +19,8 @@ import { Child, epochNow, serve } from "./ipc.ts";
 
 /** nd-presence, the raw baseline, or one of the floors' machines alone (../floors.ts). */
 export type SideKind = "nd" | "raw" | FloorMachine;
+/** What a heap sampling keeps: see `heapSamplingStart`. */
+export type HeapSampling = "live" | "all" | "promoted";
 
 /** process.memoryUsage() fields, bytes, read after global.gc(). */
 export interface MemoryReading {
@@ -256,9 +258,12 @@ function runSide(): void {
       const { writeHeapSnapshot } = await import("node:v8");
       writeHeapSnapshot(path);
     },
-    /** With `all`, objects collected since count too: everything allocated, not only what stays live. */
-    async heapSamplingStart({ all = false }: { all?: boolean } = {}) {
-      const flags = all ? { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } : {};
+    /**
+     * `live`: what is still live when sampling stops. `all`: everything allocated, garbage too.
+     * `promoted`: everything that outlived the young generation (live, or dead in the old space).
+     */
+    async heapSamplingStart({ mode = "live" }: { mode?: HeapSampling } = {}) {
+      const flags = { includeObjectsCollectedByMajorGC: mode !== "live", includeObjectsCollectedByMinorGC: mode === "all" };
       await (await inspector()).post("HeapProfiler.startSampling", { samplingInterval: 4096, ...flags });
     },
     async heapSamplingStop({ path }: { path: string }) {
@@ -293,7 +298,7 @@ export interface SideHandle {
   cpuProfileStart(): Promise<void>;
   cpuProfileStop(path: string): Promise<void>;
   heapSnapshot(path: string): Promise<void>;
-  heapSamplingStart(all?: boolean): Promise<void>;
+  heapSamplingStart(mode?: HeapSampling): Promise<void>;
   heapSamplingStop(path: string): Promise<void>;
   shutdown(): Promise<{ ms: number }>;
   /** Removes the journal's temp dir and ends the process (its sockets die with it). */
@@ -316,7 +321,7 @@ export function startSide(kind: SideKind, execArgv: string[] = []): SideHandle {
     cpuProfileStart: () => child.call("cpuProfileStart").then(() => {}),
     cpuProfileStop: (path) => child.call("cpuProfileStop", { path }).then(() => {}),
     heapSnapshot: (path) => child.call("heapSnapshot", { path }).then(() => {}),
-    heapSamplingStart: (all = false) => child.call("heapSamplingStart", { all }).then(() => {}),
+    heapSamplingStart: (mode = "live") => child.call("heapSamplingStart", { mode }).then(() => {}),
     heapSamplingStop: (path) => child.call("heapSamplingStop", { path }).then(() => {}),
     shutdown: () => child.call("shutdown"),
     close: async () => {
