@@ -26,11 +26,12 @@ const TOTAL_EVENTS = 300_000;
  */
 export async function replay(options: BenchOptions): Promise<Figure[]> {
   const total = options.quick ? TOTAL_EVENTS / 10 : TOTAL_EVENTS;
-  // Warm up both paths (JIT), on a journal small enough not to matter.
-  await replayService(generateJournal({ users: 20, eventsPerUser: 100, seed: 7 }), 20);
-  applyPlain(generateJournal({ users: 20, eventsPerUser: 100, seed: 7 }));
-  replayMachinesAlone(generateJournal({ users: 20, eventsPerUser: 100, seed: 7 }), 20);
-  replayMachinesAlone(generateJournal({ users: 20, eventsPerUser: 100, seed: 7 }), 20, "minimal");
+  // Warm up every path (JIT), each on a small journal of its own.
+  const small = () => generateJournal({ users: 20, eventsPerUser: 100, seed: 7 });
+  await replayService(small(), 20);
+  applyPlain(small());
+  replayMachinesAlone(small(), 20);
+  replayMachinesAlone(small(), 20, "minimal");
   const figures: Figure[] = [];
   for (const users of options.users) {
     const entries = generateJournal({ users, eventsPerUser: Math.max(10, Math.round(total / users)) });
