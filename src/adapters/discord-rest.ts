@@ -1,4 +1,5 @@
 import { PresenceError } from "../errors.ts";
+import { systemClock } from "../service-clock.ts";
 import type { Logger } from "./logger.ts";
 
 export interface DiscordRestOptions {
@@ -16,7 +17,8 @@ export interface DiscordRestOptions {
   timeoutMs?: number;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+// Through the service's clock: a host's `maxRetryAfterMs` over 2^31 ms must not wait 1 ms instead.
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => systemClock.setTimeout(() => resolve(), ms));
 
 /** Query parameters that carry Subsonic credentials or API keys (PROTOCOL.md section 2). */
 const credentialParams = new Set(["u", "t", "s", "p", "token", "apikey", "api_key", "access_token"]);
@@ -167,7 +169,13 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
-/** `retry_after` (seconds) from the body, else the `Retry-After` header, else 1 s; capped. */
+/**
+ * `retry_after` (seconds) from the body, else the `Retry-After` header, else 1 s; capped at `capMs`
+ * (10 s unless the host says otherwise). The server chooses this number: one that says 1e12 s
+ * waits the cap, not years and not 1 ms; one that is negative or no number at all waits 1 s. The
+ * cap can be short because the wait is retried once only and art is optional: a track already
+ * shows without it after artworkWaitMs.
+ */
 function retryAfterMs(body: unknown, headers: Headers, capMs: number): number {
   const fromBody = (body as { retry_after?: unknown } | undefined)?.retry_after;
   const seconds = typeof fromBody === "number" ? fromBody : Number(headers.get("retry-after") ?? "1");

@@ -79,6 +79,7 @@ export class ReplayClock implements ServiceClock {
     for (const timer of this.#timers.values()) this.#arm(timer);
   }
 
+  /** Any delay: a timer due in more than 2^31 ms (about 24.8 days) is the live clock's to re-arm. */
   #arm(timer: Timer): void {
     timer.handle = this.#live.setTimeout(() => {
       this.#timers.delete(timer);
