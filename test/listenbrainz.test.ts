@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DomainEventInput } from "../src/actors/events.ts";
 import { ListenBrainzReceiver, tokenLookup, type ListenBrainzReceiverOptions } from "../src/adapters/listenbrainz-receiver.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
+import { until } from "./fakes/wait.ts";
+import { T0, startHarness, type Harness } from "./harness.ts";
 
 // PROTOCOL.md section 3: the ListenBrainz-compatible receiver, over real HTTP on loopback.
 
@@ -124,6 +126,24 @@ describe("POST /1/submit-listens", () => {
     const listen = { track_metadata: { artist_name: "A", track_name: "T", additional_info: { duration: 200, media_player: "Symfonium", artist_mbids: [""] } } };
     expect((await submit(url, { listen_type: "playing_now", payload: [listen] })).status).toBe(200);
     expect(dispatched).toEqual([{ type: "playback.playing", user: "alice", positionMs: 0, player: "Symfonium", track: { title: "T", artist: "A", durationMs: 200_000 } }]);
+  });
+
+  it("treats an absurd or broken length as unknown, and then takes the other field if it is sane", async () => {
+    const { url, dispatched } = await startReceiver();
+    const lengths: Array<Record<string, unknown>> = [
+      { duration_ms: 2_200_000_000 }, // 25 days: no track is that long
+      { duration: 1e12 },
+      { duration_ms: -1 },
+      { duration_ms: 0.4 }, // rounds to 0 ms: no length
+      { duration_ms: 2_200_000_000, duration: 200 },
+      { duration_ms: 108_000_000 }, // a 30-hour audiobook is a real length
+    ];
+    for (const additional_info of lengths) {
+      const listen = { track_metadata: { artist_name: "A", track_name: "T", additional_info } };
+      expect((await submit(url, { listen_type: "playing_now", payload: [listen] })).status).toBe(200);
+    }
+    const durations = dispatched.map((event) => (event.type === "playback.playing" ? event.track.durationMs : "not playing"));
+    expect(durations).toEqual([undefined, undefined, undefined, undefined, 200_000, 108_000_000]);
   });
 
   it("accepts `single` and `import`, counts them and dispatches nothing", async () => {
@@ -267,5 +287,32 @@ describe("forwarding", () => {
     const everything = `${logger.text()}\n${JSON.stringify(receiver.status())}`;
     expect(everything).not.toContain(LB_TOKEN);
     expect(everything).not.toContain(OTHER_TOKEN);
+  });
+});
+
+describe("a playing_now with an absurd duration_ms, on Discord", () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it("shows a track of unknown length (no bar) that stays until unknownLengthMs, not one that ends in 25 days", async () => {
+    const harness = (h = await startHarness({ config: { gateway: { unknownLengthMs: 120_000 } } }));
+    const { url } = await startReceiver({ dispatch: (event) => harness.dispatch(event) });
+    const playingNow = structuredClone(navidromePlayingNow);
+    playingNow.payload[0]!.track_metadata.additional_info.duration_ms = 2_200_000_000;
+    expect(await submit(url, playingNow)).toEqual({ status: 200, body: { status: "ok" } });
+
+    const shown = harness.activityOf(await harness.waitForPresence())!;
+    expect(shown.details).toBe("Pyramid Song");
+    expect(shown.timestamps).toEqual({ start: T0 }); // no end: no progress bar
+    const clears = () => harness.framesWithOp(3).filter((frame) => harness.activityOf(frame) === null);
+    await harness.advanceUntil(() => harness.clock.now() >= T0 + 115_000, 5_000, 120_000, "5 s before unknownLengthMs");
+    await harness.advance(4_995);
+    expect(clears()).toHaveLength(0);
+    await harness.advance(5);
+    await until(() => clears().length > 0, 2000, "the clear at unknownLengthMs");
+    expect(clears()[0]!.at).toBe(T0 + 120_000);
   });
 });

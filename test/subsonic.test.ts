@@ -112,6 +112,15 @@ describe("Subsonic client and poller (PROTOCOL.md section 3)", () => {
       expect(down.message).not.toMatch(/[?&](t|s|p)=/);
     });
 
+    it("drops a track length that is absurd, negative or not a number: the track's length is unknown", async () => {
+      await start();
+      const durations: unknown[] = [2_200_000, 1e308, -5, "12 minutes", 0, 108_000];
+      server.setNowPlaying(durations.map((duration, index) => raw({ username: `user${index}`, duration: duration as number })));
+      const entries = await client().getNowPlaying();
+      // 25 days and 1e308 s are no real track; a 30-hour audiobook (108,000 s) is.
+      expect(entries.map((entry) => entry.track.durationMs)).toEqual([undefined, undefined, undefined, undefined, undefined, 108_000_000]);
+    });
+
     it("ignores an empty OpenSubsonic state, and reads cover art bytes", async () => {
       await start();
       server.setNowPlaying([raw({ state: "", positionMs: 0, playbackRate: 0 })]);

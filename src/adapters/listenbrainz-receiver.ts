@@ -6,6 +6,7 @@ import type { Track } from "../actors/track.ts";
 import { errorText } from "../errors.ts";
 import { send } from "./http-server.ts";
 import type { Logger } from "./logger.ts";
+import { trackLengthMs } from "./track-length.ts";
 import { compact, isRecord } from "../actors/objects.ts";
 
 export interface ListenBrainzReceiverOptions {
@@ -95,8 +96,8 @@ export function parseSubmission(body: string): Submission | { error: string } {
 /** ListenBrainz's track_metadata -> the domain Track, with only the fields that are present. */
 function toTrack(meta: Record<string, unknown>): Submission["listens"][number] {
   const info = (meta.additional_info ?? {}) as Record<string, unknown>;
-  const seconds = count(info.duration);
-  const durationMs = count(info.duration_ms) ?? (seconds === undefined ? undefined : seconds * 1000);
+  // An absurd length in one field is no length: the other field may still have a sane one.
+  const durationMs = trackLengthMs(info.duration_ms, 1) ?? trackLengthMs(info.duration, 1000);
   const trackNumber = Number.parseInt(String(info.tracknumber ?? ""), 10); // some clients send "2" or "2/12"
   // Navidrome sends one entry per artist, "" for an artist without an MBID.
   const artists = Array.isArray(info.artist_mbids) ? info.artist_mbids.filter((id): id is string => !!text(id)) : [];
@@ -110,7 +111,7 @@ function toTrack(meta: Record<string, unknown>): Submission["listens"][number] {
     title: meta.track_name as string,
     artist: meta.artist_name as string,
     album: text(meta.release_name),
-    durationMs: durationMs ? Math.round(durationMs) : undefined,
+    durationMs,
     trackNumber: trackNumber > 0 ? trackNumber : undefined,
     mbids: Object.keys(mbids).length > 0 ? mbids : undefined,
   });

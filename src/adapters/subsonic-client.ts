@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Track } from "../actors/track.ts";
 import { errorText, PresenceError } from "../errors.ts";
 import type { Logger } from "./logger.ts";
+import { trackLengthMs } from "./track-length.ts";
 import { compact, isRecord } from "../actors/objects.ts";
 
 export interface SubsonicClientOptions {
@@ -193,7 +194,6 @@ function toEntry(raw: unknown): NowPlayingEntry | null {
   const username = text(raw.username);
   const title = text(raw.title);
   if (username === undefined || title === undefined) return null;
-  const duration = num(raw.duration);
   const recording = text(raw.musicBrainzId);
   const track: Track = compact({
     id: text(raw.id),
@@ -201,7 +201,7 @@ function toEntry(raw: unknown): NowPlayingEntry | null {
     artist: text(raw.artist) ?? text(raw.displayArtist) ?? "",
     album: text(raw.album),
     albumArtist: text(raw.albumArtist) ?? text(raw.displayAlbumArtist),
-    durationMs: duration !== undefined && duration > 0 ? Math.round(duration * 1000) : undefined,
+    durationMs: trackLengthMs(num(raw.duration), 1000), // Subsonic's duration is in seconds
     trackNumber: num(raw.track),
     coverArtId: text(raw.coverArt),
     mbids: recording ? { recording } : undefined,
