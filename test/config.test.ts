@@ -1,10 +1,14 @@
-import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { checkCommand } from "../src/cli/check.ts";
+import type { JsonSchema } from "../src/config/json-schema.ts";
 import { envNames } from "../src/config/env.ts";
 import { exampleConfig } from "../src/config/example.ts";
 import { parseJsonc } from "../src/config/jsonc.ts";
 import { parseConfig } from "../src/config/load.ts";
-import { configSchemaText } from "../src/config/schema.ts";
+import { configSchema, configSchemaText } from "../src/config/schema.ts";
 import { validateConfig } from "../src/config/validate.ts";
 import { createPresenceService } from "../src/service.ts";
 import { silentLogger } from "../src/adapters/logger.ts";
@@ -79,6 +83,48 @@ describe("config validation", () => {
   it("refuses the ListenBrainz receiver without the HTTP server it runs on", () => {
     const config = { ...minimal(), sources: { listenbrainz: { enabled: true } }, http: { enabled: false } };
     expect(validateConfig(config).map((p) => p.path)).toEqual(["sources.listenbrainz.enabled"]);
+  });
+});
+
+describe("durations check refuses", () => {
+  const dir = mkdtempSync(join(tmpdir(), "nd-presence-config-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `nd-presence check --config <file>` in-process: its exit code and what it printed. */
+  async function check(config: unknown) {
+    const path = join(dir, "config.json");
+    writeFileSync(path, JSON.stringify(config));
+    const lines: string[] = [];
+    const code = await checkCommand({ flags: { config: path }, positionals: [], help: false }, { out: (line) => lines.push(line), err: (line) => lines.push(line), env: {} });
+    return { code, lines };
+  }
+
+  it("a helloTimeoutMs over what a timer can wait (2^31 ms), naming the field and its maximum", async () => {
+    const { code, lines } = await check({ ...minimal(), gateway: { helloTimeoutMs: 2_147_483_648 } });
+    expect(code).toBe(2);
+    expect(lines).toEqual([expect.stringMatching(/config\.json: 1 problem$/), "  gateway.helloTimeoutMs: must be at most 600000 (10 min)"]);
+  });
+
+  it("and says the minimum the same way", async () => {
+    const { lines } = await check({ ...minimal(), gateway: { helloTimeoutMs: 10 }, journal: { fsyncIntervalMs: 600_000 } });
+    expect(lines.slice(1)).toEqual([
+      "  gateway.helloTimeoutMs: must be at least 1000 (1 s)",
+      "  journal.fsyncIntervalMs: must be at most 60000 (1 min)",
+    ]);
+  });
+
+  it("nothing a timer cannot wait: every ms field has a maximum of at most 2^31 - 1", () => {
+    const msFields: Array<[string, JsonSchema]> = [];
+    const walk = (schema: JsonSchema, path: string) => {
+      for (const [key, child] of Object.entries(schema.properties ?? {})) {
+        if (key.endsWith("Ms")) msFields.push([`${path}${key}`, child.oneOf?.find((branch) => branch.type !== "null") ?? child]);
+        walk(child.oneOf?.find((branch) => branch.type === "object") ?? child.items ?? child, `${path}${key}.`);
+      }
+    };
+    walk(configSchema, "");
+    expect(msFields.length).toBeGreaterThanOrEqual(15);
+    const unbounded = msFields.filter(([, field]) => !(field.maximum !== undefined && field.maximum <= 2 ** 31 - 1)).map(([path]) => path);
+    expect(unbounded).toEqual([]);
   });
 });
 

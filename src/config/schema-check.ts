@@ -55,8 +55,20 @@ function checkString(value: string, schema: JsonSchema, path: string, problems: 
 }
 
 function checkNumber(value: number, schema: JsonSchema, path: string, problems: Problem[]): void {
-  if (schema.minimum !== undefined && value < schema.minimum) problems.push({ path, message: `must be at least ${schema.minimum}` });
-  if (schema.maximum !== undefined && value > schema.maximum) problems.push({ path, message: `must be at most ${schema.maximum}` });
+  // A field in ms (its name ends in "Ms") gets its bound in words too: 600000 means little at a glance.
+  const bound = (limit: number) => (path.endsWith("Ms") ? `${limit}${inWords(limit)}` : `${limit}`);
+  if (schema.minimum !== undefined && value < schema.minimum) problems.push({ path, message: `must be at least ${bound(schema.minimum)}` });
+  if (schema.maximum !== undefined && value > schema.maximum) problems.push({ path, message: `must be at most ${bound(schema.maximum)}` });
+}
+
+const durationUnits: Array<[unit: string, ms: number]> = [["day", 86_400_000], ["h", 3_600_000], ["min", 60_000], ["s", 1000]];
+
+/** " (10 min)" for 600000 ms, in the largest unit that divides it; "" when that unit would be ms. */
+function inWords(ms: number): string {
+  const unit = durationUnits.find(([, size]) => ms >= size && ms % size === 0);
+  if (!unit) return "";
+  const count = ms / unit[1];
+  return ` (${count} ${unit[0] === "day" && count !== 1 ? "days" : unit[0]})`;
 }
 
 function checkArray(value: unknown[], schema: JsonSchema, path: string, problems: Problem[]): void {

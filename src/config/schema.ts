@@ -1,5 +1,6 @@
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../actors/settings.ts";
 import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl } from "../adapters/artwork.ts";
+import { LONGEST_TRACK_MS } from "../adapters/track-length.ts";
 import type { JsonSchema } from "./json-schema.ts";
 import { defaultUserAgent } from "./service-config.ts";
 
@@ -53,28 +54,52 @@ function presenceSchema(description: string): JsonSchema {
   });
 }
 
-const timingDescriptions: Record<keyof typeof defaultTimings, [string, number]> = {
-  helloTimeoutMs: ["How long to wait for the gateway's Hello (ms).", 1000],
-  readyTimeoutMs: ["How long to wait for READY or RESUMED (ms).", 1000],
-  idleTimeoutMs: ["Close the socket after this long with nothing to show (ms).", 1000],
-  backoffBaseMs: ["First reconnect backoff (ms); it doubles, with full jitter.", 100],
-  backoffCapMs: ["Longest reconnect backoff (ms).", 1000],
-  tooManySessionsBackoffMs: ["Wait at least this long after close 4015, too many sessions (ms).", 1000],
-  stableSessionMs: ["A session up this long resets the backoff (ms).", 0],
-  endGraceMs: ["Clear the presence this long after a track's end with no further event (ms).", 0],
-  unknownLengthMs: ["Clear a track of unknown length this long after it was reported, unless replaced (ms).", 1000],
-  artworkWaitMs: ["How long a new track waits for its artwork before showing without (ms).", 0],
-  // Discord allows one identify per 5 s per token: a lower value would break that rule.
-  identifyIntervalMs: ["At most one identify per this many ms per token (Discord's limit is 5000).", 5000],
-  shutdownTimeoutMs: ["How long a shutdown waits to send the clear (ms).", 0],
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * An integer number of ms. Every one has a maximum: a timer cannot wait 2^31 ms or more (about
+ * 24.8 days; Node and Deno fire it after 1 ms), and each maximum says how long the wait can
+ * usefully be, well under that.
+ */
+const duration = (description: string, range: { minimum: number; maximum: number }, def: number): JsonSchema =>
+  integer(description, { ...range, default: def });
+
+/** Each gateway timing: what it is, and its range (the reason for a bound is in its comment). */
+const gatewayTimings: Record<keyof typeof defaultTimings, { description: string; minimum: number; maximum: number }> = {
+  // Discord sends Hello and READY at once: minutes of silence is a dead socket, not a slow one.
+  helloTimeoutMs: { description: "How long to wait for the gateway's Hello (ms).", minimum: SECOND, maximum: 10 * MINUTE },
+  readyTimeoutMs: { description: "How long to wait for READY or RESUMED (ms).", minimum: SECOND, maximum: 10 * MINUTE },
+  // A day with nothing to show is long enough to hold a socket open for.
+  idleTimeoutMs: { description: "Close the socket after this long with nothing to show (ms).", minimum: SECOND, maximum: DAY },
+  // Backoffs of more than an hour leave a user off Discord for hours after one network blip.
+  backoffBaseMs: { description: "First reconnect backoff (ms); it doubles, with full jitter.", minimum: 100, maximum: HOUR },
+  backoffCapMs: { description: "Longest reconnect backoff (ms).", minimum: SECOND, maximum: HOUR },
+  // Discord's daily session start limit resets within 24 h: waiting longer after 4015 never helps.
+  tooManySessionsBackoffMs: { description: "Wait at least this long after close 4015, too many sessions (ms).", minimum: SECOND, maximum: DAY },
+  stableSessionMs: { description: "A session up this long resets the backoff (ms).", minimum: 0, maximum: DAY },
+  // A player that has not said what comes next an hour after a track ended has stopped.
+  endGraceMs: { description: "Clear the presence this long after a track's end with no further event (ms).", minimum: 0, maximum: HOUR },
+  // No longer than the longest track a source may report: an audiobook whose length is unknown.
+  unknownLengthMs: { description: "Clear a track of unknown length this long after it was reported, unless replaced (ms).", minimum: SECOND, maximum: LONGEST_TRACK_MS },
+  // A track waiting longer than a minute for its art shows nothing for a minute.
+  artworkWaitMs: { description: "How long a new track waits for its artwork before showing without (ms).", minimum: 0, maximum: MINUTE },
+  // Discord allows one identify per 5 s per token: a lower value would break that rule. More than
+  // 10 min between identifies only delays reconnects.
+  identifyIntervalMs: { description: "At most one identify per this many ms per token (Discord's limit is 5000).", minimum: 5 * SECOND, maximum: 10 * MINUTE },
+  // A stop that takes longer than a minute is hung: service managers kill it long before that
+  // matters (systemd waits 90 s).
+  shutdownTimeoutMs: { description: "How long a shutdown waits to send the clear (ms).", minimum: 0, maximum: MINUTE },
 };
 
 const gatewaySchema = object(
   "Gateway timing and pacing. The defaults follow Discord's rules; change them only with a reason.",
   Object.fromEntries(
-    Object.entries(timingDescriptions).map(([key, [description, minimum]]) => [
+    Object.entries(gatewayTimings).map(([key, { description, ...range }]) => [
       key,
-      integer(description, { minimum, default: defaultTimings[key as keyof typeof defaultTimings] }),
+      duration(description, range, defaultTimings[key as keyof typeof defaultTimings]),
     ]),
   ),
 );
@@ -112,7 +137,8 @@ const sourcesSchema = object("Where now-playing comes from.", {
       url: url("The server's base URL, e.g. http://127.0.0.1:4533."),
       username: string("A user of the server; any user sees every user's now-playing.", { minLength: 1 }),
       password: string('That user\'s password. A secret: write "env:NAME".', { minLength: 1 }),
-      pollIntervalMs: integer("How often to ask the server what is playing (ms).", { minimum: 500, default: 2000 }),
+      // Polled less often than every 10 min, whole tracks would come and go unseen.
+      pollIntervalMs: duration("How often to ask the server what is playing (ms).", { minimum: 500, maximum: 10 * MINUTE }, 2000),
     }, ["url", "username", "password"]),
     "Poll a Navidrome or other Subsonic server's now-playing list; off when null or absent.",
   ),
@@ -149,14 +175,16 @@ export const configSchema: JsonSchema = {
         ["always", "interval", "never"],
         "interval",
       ),
-      fsyncIntervalMs: integer("How often the journal is fsynced under fsync: interval (ms).", { minimum: 10, default: 1000 }),
+      // A power loss loses at most this much: beyond a minute, say fsync "never" instead.
+      fsyncIntervalMs: duration("How often the journal is fsynced under fsync: interval (ms).", { minimum: 10, maximum: MINUTE }, 1000),
     }),
     inspector: object("The Stately inspector.", {
       enabled: boolean("Serve the inspector stream.", false),
       port: port("Port for the inspector.", 4535),
     }),
     gateway: gatewaySchema,
-    sweepIntervalMs: integer("How often machines with nothing to do are stopped (ms).", { minimum: 1000, default: 60_000 }),
+    // Idle machines hold memory until a sweep: a day between sweeps is the most that is of use.
+    sweepIntervalMs: duration("How often machines with nothing to do are stopped (ms).", { minimum: SECOND, maximum: DAY }, 60_000),
     users: {
       type: "array",
       description: "The people whose Discord status shows what they play. `username` is their name on the music server.",
