@@ -10,6 +10,7 @@ import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
 import { APP_ID, RELEASE_MBID, T0, TOKENS, song } from "./harness.ts";
+import { spellingsIn, spellingsOf } from "./secret-spellings.ts";
 
 interface Message {
   type: string;
@@ -102,6 +103,41 @@ describe("Stately inspector relay", () => {
     expect(text).not.toContain(TOKENS.alice);
     expect(text).not.toContain(TOKENS.bob);
     expect(JSON.parse(text).event).toEqual({ type: "planted", token: "[redacted]", header: "Bot [redacted]", byToken: { "[redacted]": 1 } });
+  });
+
+  it("sends an event holding a password in every spelling (escaped, URL-encoded, hex, base64) with each one redacted", async () => {
+    const password = 'pa"ss\\word & 100% s\u00fbr';
+    const inspector = await startInspector({ port: 0, logger: memoryLogger(), secrets: () => [TOKENS.alice, password] });
+    cleanups.push(() => inspector.stop());
+    const viewer = await connectViewer(inspector);
+    const spellings = [...spellingsOf(password).values()];
+    const planted = {
+      type: "@xstate.event",
+      rootId: "x.0",
+      actorRef: { sessionId: "x.0" },
+      event: { type: "planted", values: spellings, urls: spellings.map((s) => `http://127.0.0.1:4533/rest/ping?p=enc:${s}&v=1`) },
+    } as unknown as InspectionEvent;
+    inspector.inspect.next?.(planted);
+    const text = await until(() => viewer.raw.find((m) => m.includes('"planted"')), 2_000, "the planted event");
+    expect(spellingsIn(text, password)).toEqual([]);
+    expect(JSON.parse(text).event).toEqual({
+      type: "planted",
+      values: spellings.map(() => "[redacted]"),
+      urls: spellings.map(() => "http://127.0.0.1:4533/rest/ping?p=enc:[redacted]&v=1"),
+    });
+  });
+
+  it("drops, rather than breaks or sends, an event still holding a secret outside its strings (a number equal to a numeric password)", async () => {
+    const inspector = await startInspector({ port: 0, logger: memoryLogger(), secrets: () => ["73313370"] });
+    cleanups.push(() => inspector.stop());
+    const viewer = await connectViewer(inspector);
+    const event = (type: string, value: unknown) => ({ type: "@xstate.event", rootId: "x.0", actorRef: { sessionId: "x.0" }, event: { type, value } }) as unknown as InspectionEvent;
+    inspector.inspect.next?.(event("numeric", 73313370));
+    inspector.inspect.next?.(event("textual", "pin 73313370"));
+    const textual = await until(() => viewer.raw.find((m) => m.includes('"textual"')), 2_000, "the textual event");
+    expect(JSON.parse(textual).event).toEqual({ type: "textual", value: "pin [redacted]" });
+    expect(viewer.raw.join("\n")).not.toContain("73313370");
+    expect(() => viewer.messages()).not.toThrow(); // every message is JSON the page can read
   });
 
   it("serves the page that opens Stately's inspector, and refuses viewers from other web pages", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { memoryLogger, redactingLogger, SecretScrubber } from "../src/adapters/logger.ts";
+import { consoleLogger, memoryLogger, redactingLogger, SecretScrubber, type Logger } from "../src/adapters/logger.ts";
 import { errorText } from "../src/errors.ts";
+import { spellingsIn, spellingsOf } from "./secret-spellings.ts";
 
 describe("redacting logger", () => {
   it("replaces every secret, adjacent, repeated, sharing a prefix, or one inside another", () => {
@@ -40,14 +41,90 @@ describe("redacting logger layers", () => {
 });
 
 describe("SecretScrubber on JSON text", () => {
-  it("replaces a secret as JSON writes it, and tells when one survives only in escaped form", () => {
+  it("replaces a secret in keys and values as JSON writes it, and tells whether any form of one is left", () => {
     const plain = "mfa.plain-token-123";
     const quoted = 'tok"en\\with-escapes';
     const scrubber = new SecretScrubber([plain, quoted]);
-    const text = scrubber.scrub(JSON.stringify({ [plain]: plain, other: quoted }));
-    expect(JSON.parse(text)).toEqual({ "[redacted]": "[redacted]", other: quoted });
-    expect(scrubber.escapedIn(text)).toBe(true); // the inspector drops such an event
-    expect(scrubber.escapedIn(JSON.stringify({ other: "nothing secret" }))).toBe(false);
+    const json = JSON.stringify({ [plain]: plain, other: quoted, count: 7 });
+    expect(scrubber.foundIn(json)).toBe(true);
+    const text = scrubber.scrubJson(json);
+    expect(JSON.parse(text)).toEqual({ "[redacted]": "[redacted]", other: "[redacted]", count: 7 });
+    expect(scrubber.foundIn(text)).toBe(false);
+  });
+});
+
+/** A redacting logger over `secrets`, and what reaches the log: the entries, and the lines stderr gets. */
+function redactedLog(secrets: string[]) {
+  const memory = memoryLogger();
+  const lines: string[] = [];
+  const stderr = consoleLogger("debug", (line) => lines.push(line));
+  const both: Logger = { log: (...args) => (memory.log(...args), stderr.log(...args)) };
+  return { logger: redactingLogger(both, () => secrets), entries: memory.entries, lines };
+}
+
+const passwords = {
+  "a password with a quote and a backslash": 'pa"ss\\word-123',
+  "a password with spaces, &, % and non-ASCII": "pass word & 100% s\u00fbr \u2713",
+};
+
+describe("a secret in any spelling is redacted from the message and the data", () => {
+  for (const [kind, password] of Object.entries(passwords)) {
+    describe(kind, () => {
+      for (const [name, spelling] of spellingsOf(password)) {
+        it(`its ${name} spelling`, () => {
+          const { logger, entries, lines } = redactedLog(["mfa.some-discord-token", password]);
+          logger.log("warn", `ping failed for ${spelling}; retrying`, {
+            detail: spelling,
+            request: { url: `http://127.0.0.1:4533/rest/ping?u=alice&p=enc:${spelling}&v=1.16.1`, tries: [spelling] },
+            [spelling]: true,
+          });
+          expect(spellingsIn([entries, lines], password)).toEqual([]);
+          expect(entries[0]).toEqual({
+            level: "warn",
+            message: "ping failed for [redacted]; retrying",
+            data: {
+              detail: "[redacted]",
+              request: { url: "http://127.0.0.1:4533/rest/ping?u=alice&p=enc:[redacted]&v=1.16.1", tries: ["[redacted]"] },
+              "[redacted]": true,
+            },
+          });
+        });
+      }
+    });
+  }
+
+  it("each form inside JSON text held in a data string (a response body) is redacted too", () => {
+    const password = passwords["a password with a quote and a backslash"];
+    const { logger, entries } = redactedLog([password]);
+    const forms = [...spellingsOf(password)].filter(([name]) => !name.endsWith("JSON-escaped")).map(([, form]) => form);
+    for (const form of forms) logger.log("warn", "bad response", { body: JSON.stringify({ echo: form }) });
+    expect(spellingsIn(entries, password)).toEqual([]);
+    expect(entries.map((e) => e.data)).toEqual(entries.map(() => ({ body: '{"echo":"[redacted]"}' })));
+  });
+});
+
+describe("a secret holding a lone surrogate", () => {
+  it("is redacted as is and URL-encoded, as a request carries it (U+FFFD)", () => {
+    const secret = "key-\ud800-broken";
+    const { logger, entries } = redactedLog([secret]);
+    logger.log("warn", `${secret} ${encodeURIComponent("key-\ufffd-broken")}`, { form: new URLSearchParams({ p: secret }).toString() });
+    expect(entries[0]).toEqual({ level: "warn", message: "[redacted] [redacted]", data: { form: "p=[redacted]" } });
+  });
+});
+
+describe("redacting data as JSON text keeps it valid JSON", () => {
+  it("a secret's look-alike that starts inside an escape (\\n followed by other-…) is no secret, and the call does not throw", () => {
+    const { logger, entries } = redactedLog(["nother-secret-99"]);
+    const data = { note: "a\nother-secret-99" };
+    expect(() => logger.log("info", "x", data)).not.toThrow();
+    expect(entries[0]!.data).toEqual(data);
+  });
+
+  it("a numeric password is redacted where it is text; a number that happens to hold its digits is left as it is", () => {
+    const { logger, entries } = redactedLog(["20241123"]);
+    expect(() => logger.log("info", "x", { pin: "20241123", day: 20241123, at: 1732390400000 })).not.toThrow();
+    // Redacting inside a number would break the JSON; a secret is text, not a number.
+    expect(entries[0]!.data).toEqual({ pin: "[redacted]", day: 20241123, at: 1732390400000 });
   });
 });
 

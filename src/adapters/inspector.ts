@@ -152,13 +152,14 @@ function createRelay() {
 }
 
 /**
- * The event as JSON with every occurrence of a secret (in keys and values) replaced, as the logger
- * scrubs its lines, or null when it cannot be serialised or still holds a secret in escaped form.
+ * The event as JSON with every occurrence of a secret, in any form, replaced in its keys and values,
+ * as the logger scrubs its data; or null when it cannot be serialised or still holds a secret
+ * anywhere (a number that happens to hold a numeric password's digits: dropped, not sent).
  */
 function scrubbedJson(event: unknown, scrubber: SecretScrubber): string | null {
   try {
-    const text = scrubber.scrub(plainJson(event));
-    return scrubber.escapedIn(text) ? null : text;
+    const text = scrubber.scrubJson(plainJson(event));
+    return scrubber.foundIn(text) ? null : text;
   } catch {
     return null;
   }

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import type { LogLevel } from "../actors/effects.ts";
 
 /** The logging port. Every adapter and the service log through one of these. */
@@ -39,8 +40,8 @@ export function memoryLogger(): Logger & { entries: LogEntry[]; text(): string }
 
 /**
  * Wraps a logger so that no secret can reach it, whatever a caller passes: every occurrence of a
- * known secret in the message or the data is replaced. Defence in depth: code should not log
- * secrets in the first place.
+ * known secret in the message or the data is replaced, as is, JSON-escaped or encoded (URL, hex,
+ * base64: see `encodedForms`). Defence in depth: code should not log secrets in the first place.
  */
 export function redactingLogger(inner: Logger, secrets: () => Iterable<string>): Logger {
   // Wrapping a redacting logger (the CLI's, then startApp's, then the service's) makes one layer
@@ -50,11 +51,8 @@ export function redactingLogger(inner: Logger, secrets: () => Iterable<string>):
   const current = scrubberFor(secrets);
   const logger: Logger = {
     log(level, message, data) {
-      const scrub = current();
-      const json = data === undefined ? undefined : JSON.stringify(data);
-      const cleanJson = json === undefined ? undefined : scrub.scrub(json);
-      const cleanData = cleanJson === json ? data : (JSON.parse(cleanJson!) as Record<string, unknown>);
-      inner.log(level, scrub.scrub(message), cleanData);
+      const scrubber = current();
+      inner.log(level, scrubber.scrub(message), data === undefined ? undefined : scrubbedData(data, scrubber));
     },
   };
   redacting.set(logger, { inner, secrets });
@@ -92,26 +90,125 @@ function union(a: () => Iterable<string>, b: () => Iterable<string>): () => Iter
 /** The redacting loggers made here, with what they wrap. */
 const redacting = new WeakMap<Logger, { inner: Logger; secrets: () => Iterable<string> }>();
 
+/** The data with every secret in its keys and values replaced at any depth; the same object when it held none. */
+function scrubbedData(data: Record<string, unknown>, scrubber: SecretScrubber): Record<string, unknown> {
+  const json = JSON.stringify(data);
+  const clean = scrubber.scrubJson(json);
+  return clean === json ? data : (JSON.parse(clean) as Record<string, unknown>);
+}
+
+const REDACTED = "[redacted]";
+
+/** How JSON writes `text` inside a string: `pa"ss\word` as `pa\"ss\\word`. */
+const jsonEscaped = (text: string) => JSON.stringify(text).slice(1, -1);
+
 /**
- * Replaces every occurrence of any of many secrets in one pass over the text. Secrets are indexed
- * by their first 4 characters, so a line costs the same with 10,000 users' tokens as with one
- * (replacing each secret in turn cost 2.3 ms a line at 10,000 users).
+ * The encoded forms a secret takes on its way out: URL-encoded, by encodeURIComponent and as a form
+ * (URLSearchParams, as in a Subsonic request: a space is `+`); the hex of its UTF-8 bytes (a
+ * Subsonic `p=enc:<hex>`), in either case; and base64, standard and URL-safe, padded or not. All
+ * are printable ASCII without quotes or backslashes, so JSON writes them as they are.
+ */
+function encodedForms(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  // Decoding the bytes gives the secret with any lone surrogate as U+FFFD, as a request would
+  // carry it; encodeURIComponent throws on a lone surrogate.
+  const encodable = bytes.toString("utf8");
+  const hex = bytes.toString("hex");
+  const base64 = bytes.toString("base64");
+  const base64url = base64.replace(/\+/g, "-").replace(/\//g, "_");
+  return [
+    encodeURIComponent(encodable),
+    new URLSearchParams({ s: encodable }).toString().slice("s=".length),
+    hex,
+    hex.toUpperCase(),
+    base64,
+    base64.replace(/=+$/, ""),
+    base64url,
+    base64url.replace(/=+$/, ""),
+  ];
+}
+
+/**
+ * Replaces every occurrence of any of many secrets, in any of their forms, in one pass over the
+ * text. Forms are indexed by their first 4 characters, so a line costs the same with 10,000 users'
+ * tokens as with one (replacing each secret in turn cost 2.3 ms a line at 10,000 users).
  */
 export class SecretScrubber {
   static readonly MIN = 4;
-  readonly #byPrefix = new Map<string, string[]>();
-  /** The secrets that JSON writes differently (quotes, backslashes, control characters), as it writes them. */
-  readonly #escaped: string[] = [];
+  /** Each form of each secret as text holds it: as is, JSON-escaped (text that holds JSON), or encoded. */
+  readonly #written: PrefixIndex;
+  /** The same as JSON writes each inside a string: what to look for in JSON text. */
+  readonly #inJson: PrefixIndex;
 
   constructor(secrets: Iterable<string>) {
+    const written: string[] = [];
+    const inJson: string[] = [];
     for (const secret of secrets) {
       if (secret.length < SecretScrubber.MIN) continue;
-      const escaped = JSON.stringify(secret).slice(1, -1);
-      if (escaped !== secret) this.#escaped.push(escaped);
-      const prefix = secret.slice(0, SecretScrubber.MIN);
+      const encoded = encodedForms(secret);
+      const escaped = jsonEscaped(secret);
+      // A Set, as most forms are alike (a token is its own URL encoding and JSON spelling).
+      written.push(...new Set([secret, escaped, ...encoded]));
+      inJson.push(...new Set([escaped, jsonEscaped(escaped), ...encoded]));
+    }
+    this.#written = new PrefixIndex(written);
+    this.#inJson = new PrefixIndex(inJson);
+  }
+
+  /** Plain text (a log message) with every secret, in any form, replaced. */
+  scrub(text: string): string {
+    return this.#redact(text, this.#written, false);
+  }
+
+  /**
+   * JSON text with every secret replaced in its strings (keys and values), and still valid JSON: a
+   * form is looked for only where a string's character or escape begins, so the `n-…` after a
+   * `\n` is not taken for a secret. A number that happens to hold a secret's digits is left as it
+   * is: a secret is text, and redacting inside a number would break the JSON.
+   */
+  scrubJson(json: string): string {
+    return this.#redact(json, this.#inJson, true);
+  }
+
+  /** Whether the text holds a secret in any form, anywhere (the inspector drops such an event). */
+  foundIn(text: string): boolean {
+    return this.scrub(text) !== text;
+  }
+
+  /** The text with each form of `index` replaced; in JSON text (`json`), only within its strings. */
+  #redact(text: string, index: PrefixIndex, json: boolean): string {
+    if (index.empty) return text;
+    let out = "";
+    let copiedUpTo = 0;
+    let inString = !json; // plain text is searched throughout
+    for (let i = 0; i <= text.length - SecretScrubber.MIN; ) {
+      const found = inString ? index.longestAt(text, i) : undefined;
+      if (found !== undefined) {
+        out += text.slice(copiedUpTo, i) + REDACTED;
+        i = copiedUpTo = i + found.length;
+      } else if (!json) {
+        i++;
+      } else {
+        // Nothing matched here: step to where the next character or escape begins. A quote
+        // reached this way opens or closes a string (a JSON-escaped form holds none unescaped).
+        if (text[i] === '"') inString = !inString;
+        i += text[i] !== "\\" ? 1 : text[i + 1] === "u" ? 6 : 2;
+      }
+    }
+    return copiedUpTo === 0 ? text : out + text.slice(copiedUpTo);
+  }
+}
+
+/** Strings indexed by their first `SecretScrubber.MIN` characters. */
+class PrefixIndex {
+  readonly #byPrefix = new Map<string, string[]>();
+
+  constructor(strings: Iterable<string>) {
+    for (const string of strings) {
+      const prefix = string.slice(0, SecretScrubber.MIN);
       const list = this.#byPrefix.get(prefix);
-      if (list) list.push(secret);
-      else this.#byPrefix.set(prefix, [secret]);
+      if (list) list.push(string);
+      else this.#byPrefix.set(prefix, [string]);
     }
     // Longest first, so that a secret that starts another is not cut short. Sorted once here:
     // real Discord tokens share their first characters (the user id's base64), so one list can
@@ -119,26 +216,12 @@ export class SecretScrubber {
     for (const list of this.#byPrefix.values()) list.sort((a, b) => b.length - a.length);
   }
 
-  /** Whether JSON text still holds a secret in its escaped form, which `scrub` does not look for. */
-  escapedIn(json: string): boolean {
-    return this.#escaped.some((escaped) => json.includes(escaped));
+  get empty(): boolean {
+    return this.#byPrefix.size === 0;
   }
 
-  scrub(text: string): string {
-    if (this.#byPrefix.size === 0) return text;
-    let out = "";
-    let copiedUpTo = 0;
-    for (let i = 0; i <= text.length - SecretScrubber.MIN; ) {
-      const candidates = this.#byPrefix.get(text.slice(i, i + SecretScrubber.MIN));
-      const found = candidates?.find((secret) => text.startsWith(secret, i));
-      if (found === undefined) {
-        i++;
-        continue;
-      }
-      out += `${text.slice(copiedUpTo, i)}[redacted]`;
-      i += found.length;
-      copiedUpTo = i;
-    }
-    return copiedUpTo === 0 ? text : out + text.slice(copiedUpTo);
+  /** The longest of the strings that starts at `i` in `text`, if any. */
+  longestAt(text: string, i: number): string | undefined {
+    return this.#byPrefix.get(text.slice(i, i + SecretScrubber.MIN))?.find((string) => text.startsWith(string, i));
   }
 }
