@@ -1,5 +1,9 @@
-import { settingsOf } from "./actors/presence-context.ts";
-import type { UserProfile } from "./actors/shard-machine.ts";
+import type { AnyStateMachine, StateValue } from "xstate";
+import { initialContext, settingsOf } from "./actors/presence-context.ts";
+import { presenceMachine } from "./actors/presence-machine.ts";
+import { presenceInput, shardMachine, type UserProfile } from "./actors/shard-machine.ts";
+import { supervisorMachine } from "./actors/supervisor-machine.ts";
+import { errorText } from "./errors.ts";
 import type { SavedTimer } from "./adapters/actor-timers.ts";
 
 /**
@@ -86,4 +90,53 @@ export function withProfiles(snapshot: unknown, profiles: UserProfile[]): unknow
     if (context && Array.isArray(named?.fromProfiles)) return { ...actor, context: { ...context, profiles: Object.fromEntries(named.fromProfiles.map((user) => [user, profileOf(user)])) } };
     return actor;
   });
+}
+
+/** The machines a checkpoint's actors can be, by the name they were spawned under (`src`). */
+const machinesBySrc: Record<string, AnyStateMachine> = { shard: shardMachine, presence: presenceMachine };
+
+/**
+ * Why a checkpoint's snapshot (with its profiles back in) cannot be restored into these machines,
+ * or null. A checkpoint that parses can still hold a state the machines do not have, or a context
+ * without fields they read (a hand edit, a disk fault, a bug in an older version); restored as it
+ * is, it fails later, in every request that reads a status. The journal alone can rebuild the same
+ * machines, so such a checkpoint is not used.
+ */
+export function impossibleState(snapshot: unknown, profiles: UserProfile[]): string | null {
+  const byUser = new Map(profiles.map((profile) => [profile.user, profile]));
+  const check = (node: Persisted, machine: AnyStateMachine, path: string): string | null => {
+    try {
+      machine.resolveState({ value: node.value as StateValue, context: node.context });
+    } catch (error) {
+      return `${path}: ${errorText(error)}`;
+    }
+    if (machine === presenceMachine) {
+      const profile = byUser.get(String(node.context?.user));
+      if (!profile) return `${path}: no configured user ${JSON.stringify(node.context?.user)}`;
+      const missing = missingField(node.context, initialContext(presenceInput(profile, 0)), "context");
+      if (missing) return `${path}: ${missing}`;
+    }
+    for (const [id, child] of Object.entries(node.children ?? {})) {
+      const childMachine = typeof child.src === "string" ? machinesBySrc[child.src] : undefined;
+      const problem = childMachine && check(child.snapshot, childMachine, `${path}/${id}`);
+      if (problem) return problem;
+    }
+    return null;
+  };
+  return check(snapshot as Persisted, supervisorMachine, "supervisor");
+}
+
+/**
+ * The first field of `fresh` (a machine's initial context) that `restored` lacks or holds as the
+ * wrong kind of value, or null. Fields that start as null may hold anything later.
+ */
+function missingField(restored: unknown, fresh: unknown, path: string): string | null {
+  if (fresh === null || fresh === undefined) return null;
+  if (typeof fresh !== "object") return typeof restored === typeof fresh ? null : `${path} is not a ${typeof fresh}`;
+  if (typeof restored !== "object" || restored === null) return `${path} is missing`;
+  for (const [key, value] of Object.entries(fresh)) {
+    const problem = missingField((restored as Record<string, unknown>)[key], value, `${path}.${key}`);
+    if (problem) return problem;
+  }
+  return null;
 }

@@ -1,4 +1,4 @@
-import type { Journal, JournalEntry } from "./adapters/journal.ts";
+import type { CompactionOutcome, Journal, JournalEntry } from "./adapters/journal.ts";
 
 /** For each user, the journal seq of the input that started their current machine. */
 export class JournalHistory {
@@ -36,17 +36,13 @@ function entriesToKeep(entries: JournalEntry[], history: JournalHistory, running
 }
 
 /**
- * Rewrites the journal with only what a replay needs (atomically: see `Journal.rewrite`), looking
- * only at entries up to `upTo` (the checkpoint it follows) and keeping every later one. Runs
- * without yielding to I/O between reading and rewriting, so no append can fall in between.
+ * Rewrites the journal with only what a replay needs, looking only at entries up to `upTo` (the
+ * checkpoint it follows) and keeping every later one. The journal reads, selects and rewrites in
+ * one step (`Journal.compact`), so an entry appended while a compaction was pending is kept.
  */
-export async function compactJournal(
-  journal: Journal,
-  history: JournalHistory,
-  running: (user: string) => boolean,
-  upTo: number,
-): Promise<void> {
-  const entries = await journal.load();
-  const kept = [...entriesToKeep(entries.filter((entry) => entry.seq <= upTo), history, running), ...entries.filter((entry) => entry.seq > upTo)];
-  if (kept.length < entries.length) await journal.rewrite(kept);
+export function compactJournal(journal: Journal, history: JournalHistory, running: (user: string) => boolean, upTo: number): CompactionOutcome {
+  return journal.compact((entries) => [
+    ...entriesToKeep(entries.filter((entry) => entry.seq <= upTo), history, running),
+    ...entries.filter((entry) => entry.seq > upTo),
+  ]);
 }

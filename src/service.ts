@@ -15,10 +15,11 @@ import { assertUsable, configSecrets, defaultUserAgent, userProfiles, type Servi
 import { refusal } from "./event-validation.ts";
 import { errorText } from "./errors.ts";
 import { systemClock, type ServiceClock } from "./service-clock.ts";
-import { userStatuses, type ServiceStatus } from "./status.ts";
+import { unreadableUser, userStatuses, type ServiceStatus } from "./status.ts";
 import { compactJournal, JournalHistory } from "./compaction.ts";
 import { ActorTimers } from "./adapters/actor-timers.ts";
-import { checkpointProblem, fingerprint, withoutProfiles, withProfiles, type Checkpoint } from "./checkpoint.ts";
+import { checkpointProblem, fingerprint, impossibleState, withoutProfiles, withProfiles, type Checkpoint } from "./checkpoint.ts";
+import { JournalHealth } from "./journal-health.ts";
 import { NoJournal, streamOf, type Journal, type JournalEntry } from "./adapters/journal.ts";
 import { ReplayClock } from "./adapters/replay-clock.ts";
 import { stateTracer, type TraceRecord } from "./trace.ts";
@@ -147,7 +148,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   /** Journal seq of each input being applied, so that a trace can name what caused an effect. */
   const seqOf = new WeakMap<object, number>();
   let nextSeq = 1;
-  let journalFailing = false;
+  const health = new JournalHealth();
   const history = new JournalHistory();
 
   /** During the replay effects are switched off: they are traced, never carried out. */
@@ -200,14 +201,14 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     if (!actor || !accepting) return;
     const entry: JournalEntry = { v: 1, seq: nextSeq++, at: event.at, stream: streamOf(event), event };
     // Append first: an input that was applied is an input that will be replayed. If the journal
-    // cannot take it (a full disk), the service keeps working and says so: presence matters more
-    // to a user than a replay of it.
+    // cannot take it (a full disk), the service keeps working and says so (see JournalHealth).
     try {
       journal.append(entry);
-      journalFailing = false;
+      if (health.wrote()) logger.log("info", "journal: writing again");
     } catch (error) {
-      if (!journalFailing) logger.log("error", "journal append failed; going on without it until it recovers", { error: errorText(error) });
-      journalFailing = true;
+      if (health.failed("append", error)) {
+        logger.log("error", "journal append failed; going on without it until it recovers (a restart now would lose what was not written)", { error: errorText(error) });
+      }
     }
     apply(actor, entry);
   }
@@ -243,13 +244,22 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   }
 
   /** The checkpoint to start from, or null (none, unusable, or not wanted). */
-  async function usableCheckpoint(): Promise<Checkpoint | null> {
+  function usableCheckpoint(): Checkpoint | null {
     if (!(options.useCheckpoint ?? options.mode !== "replay")) return null;
-    const checkpoint = await journal.loadCheckpoint();
+    const checkpoint = journal.loadCheckpoint();
     if (!checkpoint) return null;
-    const problem = checkpointProblem(checkpoint, checkpointKey());
+    const problem = checkpointProblem(checkpoint, checkpointKey()) ?? restoreProblem(checkpoint);
     if (problem) logger.log("warn", `checkpoint not used (${problem}); replaying the whole journal`);
     return problem ? null : checkpoint;
+  }
+
+  /** Why the checkpoint's machines could not be these machines, or null. */
+  function restoreProblem(checkpoint: Checkpoint): string | null {
+    try {
+      return impossibleState(withProfiles(checkpoint.snapshot, profiles), profiles);
+    } catch (error) {
+      return errorText(error);
+    }
   }
 
   /** A new supervisor: fresh, or restored from a checkpoint with its pending timers. */
@@ -266,7 +276,12 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     created.subscribe({ error: (error) => logger.log("error", "supervisor failed", { error: errorText(error) }) });
     created.start();
     if (checkpoint) {
-      timers.restore(created, checkpoint.timers);
+      try {
+        timers.restore(created, checkpoint.timers);
+      } catch (error) {
+        created.stop(); // the start falls back to the journal with a new actor
+        throw error;
+      }
       for (const [user, seq] of Object.entries(checkpoint.started)) history.started(user, seq);
     }
     return created;
@@ -276,7 +291,15 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     if (!actor) return null;
     // Taken in one synchronous step (a consistent cut: contexts are immutable), saved after.
     const checkpoint = takeCheckpoint(actor);
-    await journal.saveCheckpoint(checkpoint);
+    try {
+      await journal.saveCheckpoint(checkpoint);
+    } catch (error) {
+      health.failed("checkpoint", error);
+      throw error;
+    }
+    // A checkpoint holds every input up to its seq, those that a failing journal could not append
+    // included: from here on a restart loses nothing again.
+    if (health.wrote()) logger.log("info", "journal: writing again (a checkpoint holds everything up to now)", { seq: checkpoint.seq });
     checkpointSeq = Math.max(checkpointSeq, checkpoint.seq);
     return checkpoint;
   }
@@ -298,16 +321,21 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     },
     async start() {
       if (actor) return;
-      let checkpoint = await usableCheckpoint();
+      let checkpoint = usableCheckpoint();
       // After a checkpoint only its tail is read (the lines before it are not even parsed).
-      let entries = await journal.load(checkpoint?.seq ?? 0);
+      let entries = journal.load(checkpoint?.seq ?? 0);
       if (checkpoint) {
         try {
           actor = launch(checkpoint, checkpoint.at);
+          const unreadable = unreadableUser(config, actor.getSnapshot());
+          if (unreadable) {
+            actor.stop();
+            throw new Error(`the status of ${unreadable}`);
+          }
         } catch (error) {
-          logger.log("error", "checkpoint could not be restored; replaying the whole journal", { error: errorText(error) });
+          logger.log("warn", "checkpoint could not be restored; replaying the whole journal", { error: errorText(error) });
           checkpoint = null;
-          entries = await journal.load();
+          entries = journal.load();
         }
       }
       if (!checkpoint) {
@@ -326,12 +354,17 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       try {
         checkpoint = await saveCheckpoint();
       } catch (error) {
-        logger.log("error", "checkpoint could not be saved; the journal is kept whole", { error: errorText(error) });
+        logger.log("error", "journal checkpoint could not be saved, so the journal was not compacted", { error: errorText(error) });
         return;
       }
       if (!checkpoint) return;
       const snapshot = running.getSnapshot();
-      await compactJournal(journal, history, (user) => presenceOf(snapshot, user) !== undefined, checkpoint.seq);
+      try {
+        compactJournal(journal, history, (user) => presenceOf(snapshot, user) !== undefined, checkpoint.seq);
+      } catch (error) {
+        // The rewrite is atomic: the journal is as it was.
+        if (health.failed("compaction", error)) logger.log("error", "journal compaction failed; the journal is as it was", { error: errorText(error) });
+      }
     },
     entriesSinceCheckpoint: () => nextSeq - 1 - checkpointSeq,
     journalBytes: () => journal.size(),
@@ -341,6 +374,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       running: accepting,
       users: actor ? userStatuses(config, actor.getSnapshot()) : [],
       refusedEvents: actor ? { ...actor.getSnapshot().context.refused } : {},
+      journal: health.status(),
     }),
     async stop({ clear = true } = {}) {
       if (!actor || !accepting) return;
@@ -353,9 +387,10 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       const deadlineMs = (config.gateway?.shutdownTimeoutMs ?? 4_000) + 1_000;
       // Real time, not the service clock: a stop must end even if simulated time stands still.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadlineMs);
+        // The system clock: a host's config need not have been checked, and any delay works there.
+        const timer = systemClock.setTimeout(() => resolve(), deadlineMs);
         const done = () => {
-          clearTimeout(timer);
+          systemClock.clearTimeout(timer);
           resolve();
         };
         const stopped = () => running.getSnapshot().value === "stopped" || running.getSnapshot().status !== "active";
@@ -372,7 +407,11 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       accepting = false;
       await sockets.closeAll(clear ? 1000 : 4000, "shutting down");
       running.stop();
-      await journal.close();
+      try {
+        journal.close();
+      } catch (error) {
+        if (health.failed("close", error)) logger.log("error", "journal could not be closed; what was written is kept", { error: errorText(error) });
+      }
     },
   };
 }

@@ -3,6 +3,8 @@ import type { Activity } from "./actors/effects.ts";
 import { presenceOf, type supervisorMachine } from "./actors/supervisor-machine.ts";
 import { isLive } from "./actors/presence-context.ts";
 import type { ServiceConfig } from "./config/service-config.ts";
+import { errorText } from "./errors.ts";
+import type { JournalStatus } from "./journal-health.ts";
 
 /** One user as the status page, `/status` and `service.status()` show them. No secret. */
 export interface UserStatusReport {
@@ -25,6 +27,8 @@ export interface ServiceStatus {
   users: UserStatusReport[];
   /** Events refused because their user is not configured, by user name. */
   refusedEvents: Record<string, number>;
+  /** Whether the journal can be written (a service with no journal always can). */
+  journal: JournalStatus;
 }
 
 /** `{ presenting: "playing" }` -> `presenting.playing`. */
@@ -34,35 +38,56 @@ export function stateName(value: unknown): string {
   return inner === undefined ? key : `${key}.${stateName(inner)}`;
 }
 
+/**
+ * Each configured user's report. One user whose machine cannot be read (a bug, a state restored
+ * from a bad checkpoint) is reported as `unknown` with the reason; the others, and every endpoint
+ * that shows them, are not affected.
+ */
 export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeof supervisorMachine>): UserStatusReport[] {
   return config.users.map((user, index) => {
-    const machine = presenceOf(snapshot, user.username)?.getSnapshot();
-    if (user.enabled === false || !machine) {
-      return {
-        user: user.username,
-        state: user.enabled === false ? "disabled" : "idle",
-        connected: false,
-        showing: null,
-        lastError: null,
-        failure: null,
-        reconnects: 0,
-        presenceUpdates: 0,
-      };
+    try {
+      return userStatus(user, index, snapshot);
+    } catch (error) {
+      return { ...noMachine(user.username, "unknown"), lastError: `status unavailable: ${errorText(error)}` };
     }
-    const c = machine.context;
-    return {
-      user: user.username,
-      state: stateName(machine.value),
-      connected: isLive(c.socket),
-      showing: c.shown.payload?.activities[0] ?? null,
-      lastError: c.lastError,
-      failure:
-        c.failure &&
-        (c.failure.byToken
-          ? `${c.failure.reason}: update users[${index}].discordToken and restart`
-          : `${c.failure.reason}: a configuration or nd-presence bug; please report it`),
-      reconnects: c.counters.reconnects,
-      presenceUpdates: c.counters.presenceUpdates,
-    };
   });
+}
+
+/**
+ * The first user whose status cannot be built from `snapshot`, with why, or null: a check of
+ * machines restored from a checkpoint, before the service relies on them.
+ */
+export function unreadableUser(config: ServiceConfig, snapshot: SnapshotFrom<typeof supervisorMachine>): string | null {
+  for (const [index, user] of config.users.entries()) {
+    try {
+      userStatus(user, index, snapshot);
+    } catch (error) {
+      return `${user.username}: ${errorText(error)}`;
+    }
+  }
+  return null;
+}
+
+function noMachine(user: string, state: string): UserStatusReport {
+  return { user, state, connected: false, showing: null, lastError: null, failure: null, reconnects: 0, presenceUpdates: 0 };
+}
+
+function userStatus(user: ServiceConfig["users"][number], index: number, snapshot: SnapshotFrom<typeof supervisorMachine>): UserStatusReport {
+  const machine = presenceOf(snapshot, user.username)?.getSnapshot();
+  if (user.enabled === false || !machine) return noMachine(user.username, user.enabled === false ? "disabled" : "idle");
+  const c = machine.context;
+  return {
+    user: user.username,
+    state: stateName(machine.value),
+    connected: isLive(c.socket),
+    showing: c.shown.payload?.activities[0] ?? null,
+    lastError: c.lastError,
+    failure:
+      c.failure &&
+      (c.failure.byToken
+        ? `${c.failure.reason}: update users[${index}].discordToken and restart`
+        : `${c.failure.reason}: a configuration or nd-presence bug; please report it`),
+    reconnects: c.counters.reconnects,
+    presenceUpdates: c.counters.presenceUpdates,
+  };
 }

@@ -9,8 +9,7 @@ afterEach(async () => h?.close());
 
 /** The users' states and what they show, as rebuilt by a replay of `entries`. */
 async function replayStatus(entries: JournalEntry[], now: number) {
-  const journal = new MemoryJournal();
-  await journal.rewrite(entries);
+  const journal = new MemoryJournal(entries);
   const replay = createPresenceService({ config: h.config, clock: preciseClock(now), journal, logger: memoryLogger(), mode: "replay" });
   await replay.start();
   return replay.status().users;

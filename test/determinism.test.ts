@@ -46,8 +46,7 @@ describe("determinism", () => {
 
     // Replay the journal into fresh actors, effects off.
     const replayed: TraceRecord[] = [];
-    const journal = new MemoryJournal();
-    await journal.rewrite(await h.journal.load());
+    const journal = new MemoryJournal(h.journal.load());
     const replay = createPresenceService({
       config: h.config,
       clock: preciseClock(clock.now()),

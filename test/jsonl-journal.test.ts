@@ -7,16 +7,28 @@ import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JournalEntry } from "../src/adapters/journal.ts";
 import { JsonlJournal, type FsyncPolicy } from "../src/adapters/jsonl-journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
+import { compactJournal, JournalHistory } from "../src/compaction.ts";
 import { TOKENS, song, startHarness, T0 } from "./harness.ts";
 
-// fsync cannot be seen from outside: count the calls, and let them through.
+// fsync cannot be seen from outside: count the calls, and let them through. Writes and truncates
+// go through too, unless a test makes the disk fail the way a full one does.
 vi.mock("node:fs", async (importOriginal) => {
   const actual = await importOriginal<typeof import("node:fs")>();
-  return { ...actual, fsyncSync: vi.fn(actual.fsyncSync), fsync: vi.fn(actual.fsync) };
+  return { ...actual, fsyncSync: vi.fn(actual.fsyncSync), fsync: vi.fn(actual.fsync), writeSync: vi.fn(actual.writeSync), ftruncateSync: vi.fn(actual.ftruncateSync) };
 });
 const fsyncs = vi.mocked(fs.fsyncSync);
 /** The `interval` policy's, off the event loop. */
 const backgroundFsyncs = vi.mocked(fs.fsync);
+const writes = vi.mocked(fs.writeSync);
+const realWriteSync = (await vi.importActual<typeof import("node:fs")>("node:fs")).writeSync;
+/** What a disk that fills up does: half of what was asked is really written, then ENOSPC. */
+function diskFullDuringNextWrite(): void {
+  const halfWrite = (fd: number, buffer: Uint8Array, offset: number, length: number) => realWriteSync(fd, buffer, offset, Math.floor(length / 2));
+  writes.mockImplementationOnce(halfWrite as typeof fs.writeSync).mockImplementationOnce(() => {
+    throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+  });
+}
+const truncates = vi.mocked(fs.ftruncateSync);
 
 const root = mkdtempSync(join(tmpdir(), "nd-presence-journal-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -43,6 +55,28 @@ function open(options: { path?: string; fsync?: FsyncPolicy; fsyncIntervalMs?: n
   const path = options.path ?? join(dir, "data", "journal.jsonl");
   const journal = new JsonlJournal({ ...options, path, logger });
   return { journal, logger, path };
+}
+
+/**
+ * Entry 1 is appended; entry 2 meets a full disk (half of it written, then ENOSPC), and with
+ * `cutFails` the half cannot be cut off either; entry 3 goes through. The journal's size must
+ * match the file's all along.
+ */
+function appendsThroughFullDisk({ cutFails }: { cutFails: boolean }) {
+  const opened = open();
+  const { journal, path } = opened;
+  journal.append(entry(1));
+  diskFullDuringNextWrite();
+  if (cutFails) {
+    truncates.mockImplementationOnce(() => {
+      throw Object.assign(new Error("EIO: i/o error, ftruncate"), { code: "EIO" });
+    });
+  }
+  expect(() => journal.append(entry(2))).toThrow(/ENOSPC/);
+  journal.append(entry(3));
+  expect(journal.size()).toBe(statSync(path).size);
+  journal.close();
+  return opened;
 }
 
 describe("JsonlJournal", () => {
@@ -154,11 +188,11 @@ describe("JsonlJournal", () => {
     expect(errors[0]!.message).toContain("damaged line");
   });
 
-  it("rewrites atomically: no temp file left, the new contents load, later appends go to the new file", async () => {
+  it("compacts atomically: no temp file left, the kept entries load, later appends go to the new file", async () => {
     const { journal, path } = open();
     for (const seq of [1, 2, 3, 4]) journal.append(entry(seq));
     const before = journal.size();
-    await journal.rewrite([entry(3), entry(4)]);
+    expect(journal.compact((entries) => entries.filter((e) => e.seq >= 3))).toEqual({ kept: 2, dropped: 2, damaged: 0 });
     expect(readdirSync(join(dir, "data"))).toEqual(["journal.jsonl"]);
     expect(modeOf(path)).toBe(0o600);
     expect(await journal.load()).toEqual([entry(3), entry(4)]);
@@ -170,6 +204,43 @@ describe("JsonlJournal", () => {
     expect(await open({ path }).journal.load()).toEqual([entry(3), entry(4), entry(5)]);
   });
 
+  it("a full disk mid-append: the part written is cut off, the next entry is whole, the size is right", () => {
+    const { path, logger } = appendsThroughFullDisk({ cutFails: false });
+    const reopened = open({ path });
+    expect(reopened.journal.load()).toEqual([entry(1), entry(3)]);
+    expect([...logger.entries, ...reopened.logger.entries].filter((e) => e.level !== "debug")).toEqual([]);
+  });
+
+  it("a part that cannot be cut off: the next entry starts on a fresh line, and compaction drops the part once", () => {
+    const { path } = appendsThroughFullDisk({ cutFails: true });
+    const reopened = open({ path });
+    expect(reopened.journal.load()).toEqual([entry(1), entry(3)]);
+    expect(reopened.logger.entries.filter((e) => e.level === "error").map((e) => e.data?.line)).toEqual([2]);
+    // The next compaction drops the damaged part, with one line in the log; the one after has
+    // nothing to say, and neither has a later start.
+    expect(reopened.journal.compact((entries) => entries)).toEqual({ kept: 2, dropped: 0, damaged: 1 });
+    expect(reopened.journal.compact((entries) => entries)).toEqual({ kept: 2, dropped: 0, damaged: 0 });
+    expect(reopened.logger.entries.filter((e) => e.message.includes("compaction dropped damaged lines"))).toEqual([
+      { level: "warn", message: "journal: compaction dropped damaged lines", data: { path, lines: 1 } },
+    ]);
+    const again = open({ path });
+    expect(again.journal.load()).toEqual([entry(1), entry(3)]);
+    expect(again.logger.entries).toEqual([]);
+  });
+
+  it("compaction keeps an entry appended in a microtask queued before it: read, select and rewrite are one step", async () => {
+    const { journal, path } = open();
+    journal.append(entry(1, "bob"));
+    journal.append(entry(2, "alice"));
+    // An artwork answer's `.then`, or the receiver after reading a body, appending meanwhile.
+    queueMicrotask(() => journal.append(entry(3, "alice")));
+    const history = new JournalHistory();
+    history.started("alice", 2);
+    await compactJournal(journal, history, (user) => user === "alice", 2);
+    await journal.close();
+    expect(await open({ path }).journal.load()).toEqual([entry(2, "alice"), entry(3, "alice")]);
+  });
+
   it("fsyncs after every append with always, on a timer off the event loop with interval, never with never; close flushes", async () => {
     const always = open({ path: join(dir, "always.jsonl"), fsync: "always" });
     always.journal.append(entry(1));
@@ -179,24 +250,30 @@ describe("JsonlJournal", () => {
     expect(await open({ path: always.path }).journal.load()).toHaveLength(2);
 
     fsyncs.mockClear();
-    const interval = open({ path: join(dir, "interval.jsonl"), fsync: "interval", fsyncIntervalMs: 20 });
-    interval.journal.append(entry(1));
-    expect(backgroundFsyncs).not.toHaveBeenCalled();
-    await vi.waitFor(() => expect(backgroundFsyncs).toHaveBeenCalledTimes(1), { timeout: 2_000 });
-    // Nothing new written: the timer has nothing to sync.
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(backgroundFsyncs).toHaveBeenCalledTimes(1);
-    expect(fsyncs).not.toHaveBeenCalled(); // never on the event loop
-    interval.journal.append(entry(2));
-    await interval.journal.close();
-    expect(fsyncs).toHaveBeenCalledTimes(1); // close syncs what the timer has not yet
-    expect(await open({ path: interval.path }).journal.load()).toHaveLength(2);
+    // The interval's timer on a fake clock: each tick is one step, not a real wait.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    try {
+      const interval = open({ path: join(dir, "interval.jsonl"), fsync: "interval", fsyncIntervalMs: 20 });
+      interval.journal.append(entry(1));
+      expect(backgroundFsyncs).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(20);
+      expect(backgroundFsyncs).toHaveBeenCalledTimes(1);
+      // Nothing new written: the later ticks have nothing to sync.
+      vi.advanceTimersByTime(200);
+      expect(backgroundFsyncs).toHaveBeenCalledTimes(1);
+      expect(fsyncs).not.toHaveBeenCalled(); // never on the event loop
+      interval.journal.append(entry(2));
+      interval.journal.close();
+      expect(fsyncs).toHaveBeenCalledTimes(1); // close syncs what the timer has not yet
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(open({ path: join(dir, "interval.jsonl") }).journal.load()).toHaveLength(2);
 
     fsyncs.mockClear();
     const never = open({ path: join(dir, "never.jsonl"), fsync: "never" });
     never.journal.append(entry(1));
-    await never.journal.flush();
-    await never.journal.close();
+    never.journal.close();
     expect(fsyncs).not.toHaveBeenCalled();
     expect(backgroundFsyncs).toHaveBeenCalledTimes(1); // the interval journal's, above
     expect(await open({ path: never.path }).journal.load()).toHaveLength(1);

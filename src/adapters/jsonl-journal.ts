@@ -1,11 +1,12 @@
 import { Buffer } from "node:buffer";
-import { closeSync, fchmodSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Checkpoint } from "../checkpoint.ts";
 import { errorText } from "../errors.ts";
-import type { Journal, JournalEntry } from "./journal.ts";
+import type { CompactionOutcome, Journal, JournalEntry } from "./journal.ts";
 import type { Logger } from "./logger.ts";
+import { MAX_TIMER_DELAY_MS } from "../service-clock.ts";
 
 /**
  * When the journal file is fsynced.
@@ -35,59 +36,65 @@ export class JsonlJournal implements Journal {
   #bytes = 0;
   #dirty = false;
   #syncing = false;
+  /** A failed write left part of a line at the end that could not be cut off. */
+  #endsMidLine = false;
   #timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(options: JsonlJournalOptions) {
     this.#options = { fsync: "interval", fsyncIntervalMs: 1_000, ...options };
   }
 
-  async load(afterSeq = 0): Promise<JournalEntry[]> {
+  load(afterSeq = 0): JournalEntry[] {
     const { path, logger } = this.#options;
-    if (!existsSync(path)) return [];
-    const entries: JournalEntry[] = [];
-    const damaged: Array<{ index: number; error: string }> = [];
-    const { from, ends, torn } = readLines(path, afterSeq, (line, index) => {
-      if (line.trim() === "") return;
-      try {
-        const entry = JSON.parse(line) as JournalEntry;
-        if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
-        if (entry.seq > afterSeq) entries.push(entry);
-      } catch (error) {
-        damaged.push({ index, error: errorText(error) });
-      }
-    });
-    // Never block start-up: a damaged line is reported and skipped.
-    for (const { index, error } of damaged) {
-      const where = from > 0 ? { lineAfterCheckpoint: index } : { line: index };
+    const read = this.#read(afterSeq);
+    // Never block start-up: a damaged line is reported and skipped (the next compaction drops it).
+    for (const { index, error } of read.damaged) {
+      const where = read.from > 0 ? { lineAfterCheckpoint: index } : { line: index };
       logger.log("error", "journal: skipped a damaged line", { path, ...where, error });
     }
     // A file that does not end in a newline was cut mid-write: its last line is torn.
-    if (torn.length > 0) {
-      logger.log("warn", "journal: dropped a torn last line (the previous run stopped mid-write)", { path, bytes: torn.length });
-      this.#truncateTo(ends);
+    if (read.torn.length > 0) {
+      logger.log("warn", "journal: dropped a torn last line (the previous run stopped mid-write)", { path, bytes: read.torn.length });
+      this.#truncateTo(read.ends);
     }
-    return entries;
+    return read.entries;
   }
 
   append(entry: JournalEntry): void {
-    const line = `${JSON.stringify(entry)}\n`;
     const fd = this.#open();
-    this.#bytes += writeAll(fd, line); // encoded once
+    // After a failed write that could not be undone, the file ends in part of a line: this entry
+    // starts on a line of its own, so that it stays whole (the part is a damaged line, which the
+    // next compaction drops).
+    const line = `${this.#endsMidLine ? "\n" : ""}${JSON.stringify(entry)}\n`;
+    try {
+      this.#bytes += writeAll(fd, line);
+    } catch (error) {
+      this.#rollBack(fd);
+      throw error;
+    }
+    this.#endsMidLine = false;
     if (this.#options.fsync === "always") fsyncSync(fd);
     else this.#dirty = true;
   }
 
-  async flush(): Promise<void> {
-    if (this.#fd !== null && this.#dirty && this.#options.fsync !== "never") fsyncSync(this.#fd);
-    this.#dirty = false;
-  }
-
-  /** Compaction: the new journal replaces the old one atomically (see `replaceFile`). */
-  async rewrite(entries: JournalEntry[]): Promise<void> {
-    const text = entries.map((entry) => `${JSON.stringify(entry)}\n`).join("");
+  /**
+   * Compaction: reads the whole journal, keeps what `keep` selects, and writes that as the new
+   * journal (see `replaceFile`), all with blocking calls, so that no append comes in between.
+   * Damaged lines, reported when the journal was loaded, are dropped with one line in the log.
+   */
+  compact(keep: (entries: JournalEntry[]) => JournalEntry[]): CompactionOutcome {
+    const { path, logger } = this.#options;
+    const read = this.#read(0);
+    const kept = keep(read.entries);
+    const outcome = { kept: kept.length, dropped: read.entries.length - kept.length, damaged: read.damaged.length };
+    if (outcome.dropped === 0 && outcome.damaged === 0 && read.torn.length === 0) return outcome;
+    const text = kept.map((entry) => `${JSON.stringify(entry)}\n`).join("");
     this.#closeFd();
-    replaceFile(this.#options.path, text);
+    replaceFile(path, text);
     this.#bytes = Buffer.byteLength(text);
+    this.#endsMidLine = false;
+    if (outcome.damaged > 0) logger.log("warn", "journal: compaction dropped damaged lines", { path, lines: outcome.damaged });
+    return outcome;
   }
 
   /** The checkpoint lives next to the journal: `journal.jsonl` -> `journal.checkpoint.json`. */
@@ -96,7 +103,7 @@ export class JsonlJournal implements Journal {
     return join(dirname(path), `${basename(path).replace(/\.jsonl?$/, "")}.checkpoint.json`);
   }
 
-  async loadCheckpoint(): Promise<Checkpoint | null> {
+  loadCheckpoint(): Checkpoint | null {
     const path = this.checkpointPath;
     if (!existsSync(path)) return null;
     try {
@@ -130,9 +137,47 @@ export class JsonlJournal implements Journal {
     return this.#bytes;
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  close(): void {
+    if (this.#fd !== null && this.#dirty && this.#options.fsync !== "never") fsyncSync(this.#fd);
+    this.#dirty = false;
     this.#closeFd();
+  }
+
+  /** Every entry after `afterSeq`, the damaged lines, and where the whole lines read end. */
+  #read(afterSeq: number): { entries: JournalEntry[]; damaged: Array<{ index: number; error: string }>; from: number; ends: number; torn: Buffer } {
+    const empty = { entries: [], damaged: [], from: 0, ends: 0, torn: Buffer.alloc(0) };
+    if (!existsSync(this.#options.path)) return empty;
+    const entries: JournalEntry[] = [];
+    const damaged: Array<{ index: number; error: string }> = [];
+    const lines = readLines(this.#options.path, afterSeq, (line, index) => {
+      if (line.trim() === "") return;
+      try {
+        const entry = JSON.parse(line) as JournalEntry;
+        if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
+        if (entry.seq > afterSeq) entries.push(entry);
+      } catch (error) {
+        damaged.push({ index, error: errorText(error) });
+      }
+    });
+    return { entries, damaged, ...lines };
+  }
+
+  /**
+   * Undoes a write that failed part way (a full disk): the file is cut back to its last whole
+   * line, so that the next entry is not glued onto the part and lost with it. If even that fails,
+   * the next append starts on a fresh line.
+   */
+  #rollBack(fd: number): void {
+    try {
+      ftruncateSync(fd, this.#bytes);
+    } catch {
+      this.#endsMidLine = true;
+      try {
+        this.#bytes = fstatSync(fd).size;
+      } catch {
+        // The size is read again when the file is next opened.
+      }
+    }
   }
 
   #open(): number {
@@ -143,7 +188,8 @@ export class JsonlJournal implements Journal {
     chmodSync(path, 0o600); // a file made by an older version, or by hand, may be wider
     this.#bytes = statSync(path).size;
     if (fsync === "interval" && !this.#timer) {
-      this.#timer = setInterval(() => this.#syncInBackground(), fsyncIntervalMs);
+      // Clamped: a longer interval (a host's config need not have been checked) would fire every ms.
+      this.#timer = setInterval(() => this.#syncInBackground(), Math.min(fsyncIntervalMs, MAX_TIMER_DELAY_MS));
       (this.#timer as { unref?: () => void }).unref?.();
     }
     return this.#fd;
@@ -278,16 +324,24 @@ function seqAt(bytes: Buffer, start: number): number {
   return i > start + LINE_START.length && bytes[i] === 0x2c ? seq : Infinity;
 }
 
-/** Writes a temp file (0600), fsyncs it, renames it over `path`, fsyncs the folder: all or nothing. */
+/**
+ * Writes a temp file (0600), fsyncs it, renames it over `path`, fsyncs the folder: all or nothing.
+ * A temp file that could not be written whole (a full disk) is removed, and `path` is untouched.
+ */
 function replaceFile(path: string, text: string): void {
   const temp = `${path}.tmp`;
-  const fd = openSync(temp, "w", 0o600);
   try {
-    fchmodSync(fd, 0o600); // a stale temp file from a crash may have been wider
-    writeAll(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temp, "w", 0o600);
+    try {
+      fchmodSync(fd, 0o600); // a stale temp file from a crash may have been wider
+      writeAll(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
   }
   renameSync(temp, path);
   syncFolder(dirname(path));

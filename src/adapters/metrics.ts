@@ -70,6 +70,8 @@ export function renderMetrics(input: MetricsInput): string {
       help: "Events refused because their user is not configured.",
       samples: Object.entries(status.refusedEvents).map(([user, n]) => [{ user }, n]),
     },
+    { name: "nd_presence_journal_writable", type: "gauge", help: "1 when the last journal write went through.", samples: [[{}, status.journal.writable ? 1 : 0]] },
+    { name: "nd_presence_journal_write_failures_total", type: "counter", help: "Journal writes (appends, checkpoints) that failed.", samples: [[{}, status.journal.failures]] },
     { name: "nd_presence_source_up", type: "gauge", help: "1 when the now-playing source is healthy.", samples: perSource((s) => (s.ok ? 1 : 0)) },
     {
       name: "nd_presence_source_polls_total",

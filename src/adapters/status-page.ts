@@ -79,6 +79,13 @@ function sourceCard(source: SourceStatus): string {
   </article>`;
 }
 
+/** A banner while the journal cannot be written: what is not written is lost to a restart. */
+function journalProblem(status: ServiceStatus): string {
+  if (status.journal.writable) return "";
+  const why = status.journal.lastError ? ` (${status.journal.lastError})` : "";
+  return `<p class="problem"><strong>Journal:</strong> cannot be written${escapeHtml(why)}; presences go on, but a restart now would lose what was not written. Free disk space or fix the data folder's permissions.</p>`;
+}
+
 // Inline and script-free, so that the page works offline, behind any proxy, and under a strict CSP.
 const css = `
 :root{color-scheme:light dark;--bg:#f4f5f7;--card:#fff;--text:#1d2027;--muted:#646b78;--line:#dde0e6;
@@ -135,7 +142,7 @@ export function renderStatusPage(status: ServiceStatus, sources: SourceStatus[],
 <style>${css}</style>
 </head>
 <body>
-<div class="top"><h1>nd-presence</h1><p class="summary">${escapeHtml(summary)}</p></div>
+<div class="top"><h1>nd-presence</h1><p class="summary">${escapeHtml(summary)}</p>${journalProblem(status)}</div>
 <main>
 <h2>Users</h2>
 <div class="grid">${users || `<p class="none">No users configured.</p>`}</div>

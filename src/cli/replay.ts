@@ -71,8 +71,7 @@ export async function replayCommand(args: ParsedArgs, io: CliIo): Promise<number
   if (typeof config === "number") return config;
 
   const only = typeof args.flags.user === "string" ? args.flags.user : null;
-  const journal = new MemoryJournal();
-  await journal.rewrite(read.entries);
+  const journal = new MemoryJournal(read.entries);
   const records: TraceRecord[] = [];
   const service = createPresenceService({ config, journal, mode: "replay", logger: silentLogger, trace: (record) => records.push(record) });
   await service.start();
