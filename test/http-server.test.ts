@@ -1,5 +1,6 @@
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createHttpServer, type HttpServer } from "../src/adapters/http-server.ts";
+import { createHttpServer, type HttpServer, type HttpServerOptions } from "../src/adapters/http-server.ts";
 import { ListenBrainzReceiver, tokenLookup } from "../src/adapters/listenbrainz-receiver.ts";
 import { renderMetrics } from "../src/adapters/metrics.ts";
 import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
@@ -15,7 +16,7 @@ afterEach(async () => {
   await h?.close();
 });
 
-async function start() {
+async function start(over: Partial<HttpServerOptions> = {}) {
   h = await startHarness({ users: [{ username: "alice", discordToken: TOKENS.alice, listenbrainzToken: LB_TOKEN }] });
   const receiver = new ListenBrainzReceiver({
     userForToken: tokenLookup(h.config.users),
@@ -33,6 +34,7 @@ async function start() {
     receiver,
     logger: h.logger,
     now: () => h.clock.now(),
+    ...over,
   });
   const base = `http://127.0.0.1:${await http.listen()}`;
   const get = async (path: string, init?: RequestInit) => {
@@ -141,11 +143,32 @@ describe("HTTP server over the real service", () => {
   });
 });
 
+describe("a client too slow to send its request", () => {
+  it("gets 408 (it may retry), not 400, and the server goes on serving", async () => {
+    // The time limit itself is what is tested here: the server answers when it runs out.
+    const { base } = await start({ requestTimeoutMs: 200 });
+    const port = Number(new URL(base).port);
+    const socket = connect(port, "127.0.0.1");
+    let answer = "";
+    socket.on("data", (chunk) => (answer += chunk.toString()));
+    const closed = new Promise((resolve) => socket.on("close", resolve));
+    // Headers and the start of a body that never comes whole, as a stalled upload looks.
+    socket.write(`POST /1/submit-listens HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Token ${LB_TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`);
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+  });
+});
+
 describe("renderMetrics", () => {
-  it("escapes label values per the text format and leaves out the journal when unknown", () => {
-    const text = renderMetrics({ status: { running: true, users: [], refusedEvents: { 'a"b\\c\nd': 2 } }, sources: [], journalBytes: null });
+  it("escapes label values per the text format and leaves out the journal's size when unknown", () => {
+    const text = renderMetrics({ status: { running: true, users: [], refusedEvents: { 'a"b\\c\nd': 2 }, journal: { writable: true, failures: 0, lastError: null } }, sources: [], journalBytes: null });
     expect(text).toContain('nd_presence_refused_events_total{user="a\\"b\\\\c\\nd"} 2\n');
     expect(text).not.toContain("nd_presence_journal_bytes");
-    expect(parsePrometheus(text).size).toBe(1);
+    expect([...parsePrometheus(text)]).toEqual([
+      ["nd_presence_refused_events_total{user=\"a\\\"b\\\\c\\nd\"}", 2],
+      ["nd_presence_journal_writable", 1],
+      ["nd_presence_journal_write_failures_total", 0],
+    ]);
   });
 });

@@ -235,9 +235,19 @@ describe("Subsonic client and poller (PROTOCOL.md section 3)", () => {
       expect(taken()).toEqual([{ type: "playback.stopped", user: "alice", at: 4000 }]);
     });
 
-    it("while the server is down: no stop, exponential backoff, one warning, one recovery", async () => {
+    it("retries at a jittered moment: between half the step and the step", async () => {
       server.setNowPlaying([raw()]);
-      make({ backoff: { baseMs: 2000, capMs: 10_000 } }).start();
+      make({ random: () => 0 }).start(); // the jitter at its bottom: half of each step
+      await poller.pollOnce();
+      server.down = true;
+      for (let i = 0; i < 14; i++) await advance(1000);
+      expect(calls).toEqual([0, 2000, 3000, 5000, 9000, 14_000]);
+    });
+
+    it("while the server is down: no stop, exponential backoff capped at 10 s, one warning, one recovery", async () => {
+      server.setNowPlaying([raw()]);
+      // The jitter at its top: each wait is the whole step (2, 4, 8, then the 10 s cap).
+      make({ random: () => 1 - Number.EPSILON }).start();
       await poller.pollOnce();
       taken();
       server.down = true;
@@ -252,7 +262,8 @@ describe("Subsonic client and poller (PROTOCOL.md section 3)", () => {
       await advance(2000);
       expect(calls).toEqual([0, 2000, 4000, 8000, 16_000, 26_000, 36_000, 38_000]);
       expect(events).toEqual([]);
-      expect(poller.status()).toMatchObject({ ok: true, errors: 5, consecutiveFailures: 0, lastSuccessAt: 38_000, lastError: expect.any(String) });
+      // Recovered: no error left beside ok.
+      expect(poller.status()).toMatchObject({ ok: true, errors: 5, consecutiveFailures: 0, lastSuccessAt: 38_000, lastError: null });
       expect(logger.entries.filter((e) => e.message === "subsonic poll failed; retrying with backoff")).toHaveLength(1);
       expect(logger.entries.filter((e) => e.message === "subsonic poll recovered")).toEqual([{ level: "info", message: "subsonic poll recovered", data: { failures: 5 } }]);
       secretsStayHome();

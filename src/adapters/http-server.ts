@@ -24,6 +24,12 @@ export interface HttpServerOptions {
   logger: Logger;
   /** The time the status page shows progress against. Default `Date.now`. */
   now?: () => number;
+  /**
+   * How long a client has to send a whole request (headers and body), in ms; a slower one gets
+   * 408. Default 60 s: Navidrome sends a listen in milliseconds, and a client that trickles bytes
+   * must not hold a connection for Node's default of five minutes.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface HttpServer {
@@ -44,6 +50,7 @@ const healthyStates = new Set(["idle", "disabled", "disconnected", "ready", "pre
 export function healthReasons(status: ServiceStatus, sources: SourceStatus[]): string[] {
   const reasons: string[] = [];
   if (!status.running) reasons.push("service: not running");
+  if (!status.journal.writable) reasons.push(`journal: cannot be written (${status.journal.lastError ?? "unknown error"})`);
   for (const user of status.users) {
     if (healthyStates.has(user.state.split(".")[0]!)) continue;
     const why = user.failure ?? user.lastError;
@@ -105,16 +112,25 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     route(req, res);
   }
 
-  const server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? 60_000;
+  const timeouts = {
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, 60_000),
+    // How often Node looks for requests past their time: often enough to answer near the limit.
+    connectionsCheckingInterval: Math.max(10, Math.min(30_000, requestTimeout / 4)),
+  };
+  const server = createServer(timeouts, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       logger.log("error", "http: request failed", { method: req.method, path: (req.url ?? "").split("?")[0], error: errorText(error) });
       if (!res.headersSent) json(res, 500, { error: "internal error" });
       else res.destroy(); // a half-sent answer cannot be repaired; the client sees a broken response
     });
   });
-  // A client that misbehaves at the socket level must not crash the server.
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  // A client that misbehaves at the socket level must not crash the server. One that was too slow
+  // is told so (408: it may retry); anything else it sent could not be parsed (400).
+  server.on("clientError", (error: Error & { code?: string }, socket) => {
+    const status = error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
     else socket.destroy();
   });
 

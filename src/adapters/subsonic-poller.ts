@@ -21,8 +21,14 @@ export interface SubsonicPollerOptions {
   dispatch(event: DomainEventInput): void;
   clock: PollerClock;
   logger: Logger;
-  /** Retry pacing while the server fails. Default base 2 s, cap 60 s. */
+  /**
+   * Retry pacing while the server fails. Default base 2 s, cap 10 s: a poll is one small request,
+   * and a server that comes back (Navidrome restarted for an update) should show again within
+   * seconds, not a minute.
+   */
   backoff?: { baseMs?: number; capMs?: number };
+  /** The jitter's source, in [0, 1). Default `Math.random`. */
+  random?: () => number;
 }
 
 /** A type, not an interface, so that it fits `SourceStatus`'s index signature. */
@@ -73,7 +79,7 @@ export class SubsonicPoller {
 
   constructor(options: SubsonicPollerOptions) {
     this.#options = options;
-    this.#backoff = { baseMs: options.backoff?.baseMs ?? 2000, capMs: options.backoff?.capMs ?? 60_000 };
+    this.#backoff = { baseMs: options.backoff?.baseMs ?? 2000, capMs: options.backoff?.capMs ?? 10_000 };
   }
 
   /** Polls now, then every pollIntervalMs (or with backoff while failing). */
@@ -114,11 +120,18 @@ export class SubsonicPoller {
     this.#timer = undefined;
     await this.pollOnce();
     if (!this.#running || this.#timer !== undefined) return;
-    // Exponential backoff while the server fails, without jitter: one poller per server.
-    const delay = this.#failures === 0
-      ? this.#options.pollIntervalMs
-      : Math.min(this.#backoff.capMs, this.#backoff.baseMs * 2 ** Math.min(this.#failures - 1, 30));
+    const delay = this.#failures === 0 ? this.#options.pollIntervalMs : this.#retryDelay();
     this.#timer = this.#options.clock.setTimeout(() => void this.#tick(), delay);
+  }
+
+  /**
+   * Exponential backoff while the server fails, capped, with "equal jitter": between half the step
+   * and the step. Several nd-presence instances (or a restart of all of them with the server)
+   * then do not retry in step, and a retry still comes at least every cap.
+   */
+  #retryDelay(): number {
+    const step = Math.min(this.#backoff.capMs, this.#backoff.baseMs * 2 ** Math.min(this.#failures - 1, 30));
+    return Math.round(step / 2 + (step / 2) * (this.#options.random ?? Math.random)());
   }
 
   async #poll(): Promise<void> {
@@ -137,6 +150,7 @@ export class SubsonicPoller {
     }
     if (this.#failures > 0) logger.log("info", "subsonic poll recovered", { failures: this.#failures });
     this.#failures = 0;
+    this.#lastError = null; // the outage is over: status shows no error beside ok
     this.#lastSuccessAt = clock.now();
     try {
       this.#apply(entries, clock.now());
