@@ -10,6 +10,7 @@ import {
   utf8Length,
 } from "../src/actors/activity.ts";
 import type { PresencePayload } from "../src/actors/effects.ts";
+import { wellFormed } from "../src/actors/well-formed.ts";
 import { defaultPresenceSettings, type PresenceSettings } from "../src/actors/settings.ts";
 import type { Playback, Track } from "../src/actors/track.ts";
 
@@ -251,6 +252,70 @@ describe("buildActivity", () => {
     const activity = buildActivity(playing({ track: t }), settings({ name: "{title}" }), {});
     expect(activity.details).toBe("t".repeat(127) + "\u2026");
     expect(activity.name).toBe("t".repeat(127) + "\u2026");
+  });
+});
+
+describe("lone surrogates", () => {
+  /** A UTF-16 half with no other half: what a title cut mid-emoji upstream leaves. */
+  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+  const strings = (value: unknown): string[] =>
+    typeof value === "string" ? [value] : typeof value === "object" && value !== null ? Object.values(value).flatMap(strings) : [];
+  const broken: Track = {
+    title: "\ud83d Pyramid Song",
+    artist: "A\udc00B",
+    album: "Amnesiac \ud83c",
+    albumArtist: "\udfff\ud800",
+    durationMs: 200_000,
+    mbids: { recording: "rec-\ud800", release: "rel-\udc00", artists: ["art-\ud83d"] },
+  };
+  const everyField = settings({ name: "{albumArtist}", details: "{title}", state: "{artist}", largeText: "{album}" });
+
+  it("become U+FFFD in name, details, state and large text; a whole pair (an emoji) is kept", () => {
+    const activity = buildActivity(playing({ track: { ...broken, artist: "A\udc00B \u{1F3B8}", mbids: {} } }), everyField, {});
+    expect(activity.name).toBe("\ufffd\ufffd");
+    expect(activity.details).toBe("\ufffd Pyramid Song");
+    expect(activity.state).toBe("A\ufffdB \u{1F3B8}");
+    expect(activity.assets?.large_text).toBe("Amnesiac \ufffd");
+  });
+
+  it("in an mbid become U+FFFD in the link, as URL encoding writes it, instead of throwing", () => {
+    const activity = buildActivity(playing({ track: broken }), everyField, {});
+    expect(activity.details_url).toBe("https://musicbrainz.org/recording/rec-%EF%BF%BD");
+    expect(activity.state_url).toBe("https://musicbrainz.org/artist/art-%EF%BF%BD");
+    expect(activity.assets?.large_url).toBe("https://musicbrainz.org/release/rel-%EF%BF%BD");
+  });
+
+  it("in a template or an image key become U+FFFD too", () => {
+    const templates = settings({ name: "Music \ud83c", details: "{title} \udc00" });
+    const activity = buildActivity(playing({ track: { title: "Song", artist: "A" }, paused: true }), templates, {
+      large: "mp:external/cover-\ud800",
+      paused: "mp:external/pause-\udfff",
+    });
+    expect(activity.name).toBe("Music \ufffd");
+    expect(activity.details).toBe("Song \ufffd");
+    expect(activity.assets?.large_image).toBe("mp:external/cover-\ufffd");
+    expect(activity.assets?.small_image).toBe("mp:external/pause-\ufffd");
+  });
+
+  it("none is left anywhere in the activity, whatever the text and wherever a long one is cut", () => {
+    const halves = ["\ud83d", "\ude00", "a", " ", "\u{1F600}", "e\u0301"];
+    let seed = 7;
+    const pick = () => halves[(seed = (seed * 48_271) % 2_147_483_647) % halves.length]!;
+    for (let n = 0; n < 200; n++) {
+      const text = () => Array.from({ length: 1 + (n % 150) }, pick).join("");
+      const track: Track = { title: text(), artist: text(), album: text(), albumArtist: text(), mbids: { recording: text() } };
+      const activity = buildActivity(playing({ track }), everyField, {});
+      for (const field of strings(activity)) expect(field).not.toMatch(lone);
+    }
+  });
+
+  it("are replaced as String.prototype.toWellFormed replaces them", () => {
+    // Every text of up to four of these: high and low halves, alone, paired, in either order.
+    const units = ["\ud800", "\udbff", "\udc00", "\udfff", "a"];
+    let texts = [""];
+    for (let length = 1; length <= 4; length++) texts = [...texts, ...texts.filter((t) => t.length === length - 1).flatMap((t) => units.map((u) => t + u))];
+    expect(texts).toHaveLength(1 + 5 + 25 + 125 + 625);
+    for (const text of texts) expect(wellFormed(text)).toBe((text as unknown as { toWellFormed(): string }).toWellFormed());
   });
 });
 

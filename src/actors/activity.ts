@@ -7,6 +7,7 @@ import type { Activity, PresencePayload, UserStatus } from "./effects.ts";
 import type { PresenceSettings } from "./settings.ts";
 import type { Playback, Track } from "./track.ts";
 import { compact } from "./objects.ts";
+import { wellFormedStrings } from "./well-formed.ts";
 
 const ELLIPSIS = "\u2026";
 const PAD = "\u200B";
@@ -83,6 +84,9 @@ function imageKey(key: string | null | undefined): string | undefined {
 
 const displayType = { name: 0, state: 1, details: 2 } as const;
 
+/** The image keys of the cover and of the paused image, when there are. */
+type ImageKeys = { large?: string | null; paused?: string | null };
+
 /** The Unix ms timestamps of the progress bar (playing) or of the elapsed clock (paused). */
 function timestamps(p: Playback): Activity["timestamps"] {
   if (!Number.isFinite(p.at)) return undefined;
@@ -99,19 +103,24 @@ function timestamps(p: Playback): Activity["timestamps"] {
 
 /**
  * The Listening (type 2) activity for a playback. Fields whose text is empty are left out, and so
- * are `assets` and `timestamps` when empty. Whether a paused playback is shown at all
- * (`settings.onPause`) is the caller's choice.
+ * are `assets` and `timestamps` when empty. A lone surrogate in any text (track, template, image
+ * key) is sent as U+FFFD. Whether a paused playback is shown at all (`settings.onPause`) is the
+ * caller's choice.
  * @example
  * const track = { title: "Song", artist: "A", durationMs: 200_000 };
  * buildActivity({ track, positionMs: 0, playbackRate: 1, paused: false, at: 1e12 }, defaultPresenceSettings, {})
  * // { type: 2, name: "Navidrome", status_display_type: 2, details: "Song", state: "A",
  * //   timestamps: { start: 1e12, end: 1e12 + 200_000 } }
  */
-export function buildActivity(
-  playback: Playback,
-  settings: PresenceSettings,
-  art: { large?: string | null; paused?: string | null },
-): Activity {
+export function buildActivity(playback: Playback, settings: PresenceSettings, art: ImageKeys): Activity {
+  // The one door for text into an activity: a title, artist or album from a source or the host
+  // API, a template from the config, an image key. A lone surrogate in any of them is sent as
+  // U+FFFD; past this point every text is well-formed, and truncation never splits a pair.
+  return listeningActivity(wellFormedStrings(playback), wellFormedStrings(settings), wellFormedStrings(art));
+}
+
+/** The activity of `buildActivity`, from inputs whose text is well-formed. */
+function listeningActivity(playback: Playback, settings: PresenceSettings, art: ImageKeys): Activity {
   const { track } = playback;
   const text = (template: string) => truncateText(fillTemplate(template, track)) || undefined;
   const mb = settings.links === "musicbrainz" ? track.mbids : undefined;
