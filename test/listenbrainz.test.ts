@@ -265,13 +265,19 @@ describe("forwarding", () => {
     expect(receiver.status()).toMatchObject({ ok: true, forwarded: 2, forwardErrors: 0 });
   });
 
-  it("counts and logs a failed forward without the token; the client still got 200", async () => {
-    const upstream = await serve((_, res) => res.writeHead(503).end("down"));
+  it("counts and logs a failed forward without the token; the client still got 200; the error clears when forwarding works again", async () => {
+    let down = true;
+    const upstream = await serve((_, res) => (down ? res.writeHead(503).end("down") : res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}')));
     const { url, receiver } = await startReceiver({ forwardUrl: upstream });
     expect(await submit(url, navidromePlayingNow)).toEqual({ status: 200, body: { status: "ok" } });
     await receiver.flush();
     expect(receiver.status()).toMatchObject({ ok: false, forwarded: 0, forwardErrors: 1, lastError: `alice: forwarding to ${upstream} failed: HTTP 503` });
     expect(logger.entries).toContainEqual({ level: "warn", message: "listenbrainz: forwarding failed", data: { user: "alice", url: upstream, reason: "HTTP 503" } });
+    // ListenBrainz is back: no outage error is left beside ok.
+    down = false;
+    expect((await submit(url, navidromePlayingNow)).status).toBe(200);
+    await receiver.flush();
+    expect(receiver.status()).toMatchObject({ ok: true, forwarded: 1, forwardErrors: 1, lastError: null });
   });
 
   it("never logs a token, whatever goes wrong", async () => {

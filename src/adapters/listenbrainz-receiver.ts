@@ -144,6 +144,7 @@ export class ListenBrainzReceiver {
   private readonly counters = { listens: 0, nowPlaying: 0, errors: 0, forwarded: 0, forwardErrors: 0 };
   private lastError: string | null = null;
   private lastForwardFailed = false;
+  private forwardError: string | null = null;
   private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly options: ListenBrainzReceiverOptions) {}
@@ -218,12 +219,14 @@ export class ListenBrainzReceiver {
       await response.arrayBuffer().catch(() => undefined); // frees the connection
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       this.counters.forwarded += 1;
+      // Forwarding works again: its failure is no longer the receiver's last word.
+      if (this.lastForwardFailed && this.lastError === this.forwardError) this.lastError = null;
       this.lastForwardFailed = false;
     } catch (error) {
       this.counters.forwardErrors += 1;
       this.lastForwardFailed = true;
       const reason = (error as Error).name === "TimeoutError" ? "timed out" : errorText(error);
-      this.lastError = `${user}: forwarding to ${base} failed: ${reason}`;
+      this.lastError = this.forwardError = `${user}: forwarding to ${base} failed: ${reason}`;
       this.options.logger.log("warn", "listenbrainz: forwarding failed", { user, url: base, reason });
     }
   }
