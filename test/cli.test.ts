@@ -87,6 +87,16 @@ describe("nd-presence CLI", () => {
     ]);
     expect(check.code).toBe(0);
     expect(check.stdout).toContain("sources: subsonic, listenbrainz");
+    // The check it suggests is a command that runs as printed, where it says (no bin on PATH here).
+    const from = /^ {2}in (.+):$/m.exec(first.stdout)?.[1] ?? dir;
+    const suggested = /^ {2}3\. (.+)$/m.exec(first.stdout)![1]!.split(" ");
+    expect(suggested.slice(0, 4)).toEqual(["node", "--import", "tsx", "src/cli/main.ts"]);
+    const { ND_PRESENCE_CONFIG: _ignored, ...baseEnv } = process.env;
+    const asPrinted = spawn(suggested[0]!, suggested.slice(1), { cwd: from, env: { ...baseEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let printed = "";
+    asPrinted.stdout.on("data", (chunk: Buffer) => (printed += chunk.toString()));
+    expect(await new Promise((resolve) => asPrinted.on("close", resolve))).toBe(0);
+    expect(printed).toContain("sources: subsonic, listenbrainz");
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already exists; pass --force");
     expect(forced.code).toBe(0);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,14 +9,29 @@ import { FakeSubsonic } from "./fakes/subsonic.ts";
 import { until } from "./fakes/wait.ts";
 import { APP_ID, TOKENS } from "./harness.ts";
 
-// The real CLI as a child process, pointed at loopback fakes that speak the real protocols: a
-// track started on Subsonic and a ListenBrainz playing_now, each appears on Discord; stopping
-// clears; SIGTERM clears, closes with 1000 and exits 0.
+// The real CLI as a child process, started with exactly the command the README documents (so that
+// the PID it gets is the one a service manager signals), pointed at loopback fakes that speak the
+// real protocols: a track started on Subsonic and a ListenBrainz playing_now, each appears on
+// Discord; stopping clears; SIGTERM to that PID clears, closes with 1000 and exits 0.
 const secrets = { ND_PASSWORD: "subsonic-SECRET-pw-42", LB_ALICE: "lb-alice-SECRET-0000", LB_BOB: "lb-bob-SECRET-1111" };
 const entry = {
   id: "tr-1", title: "Pyramid Song", artist: "Radiohead", album: "Amnesiac", duration: 289, track: 2, coverArt: "al-1",
   username: "alice", minutesAgo: 0, playerId: 1, playerName: "NavidromeUI",
 };
+
+const repository = new URL("..", import.meta.url).pathname;
+
+/**
+ * The command "Set up and run" in the README gives to run the service, as words: the second line
+ * of its first shell block (Node), or the one it names for Deno.
+ */
+function documentedStart(runtime: "node" | "deno"): string[] {
+  const readme = readFileSync(join(repository, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## Set up and run"));
+  const line = runtime === "node" ? /```sh\n.*\n(.*?)\s*#/.exec(section)?.[1] : /On Deno, the second command is `([^`]+)`/.exec(section)?.[1];
+  if (!line) throw new Error(`the README's "Set up and run" names no ${runtime} command to run the service`);
+  return line.trim().split(/\s+/);
+}
 
 let child: ChildProcess | undefined;
 let output = "";
@@ -49,11 +64,11 @@ async function startAll() {
   };
   writeFileSync(join(dir, "nd-presence.json"), JSON.stringify(config, null, 2));
   output = "";
-  // Under Deno the same test starts the CLI with Deno: `deno task test` proves the service runs there.
-  const runtime = "Deno" in globalThis ? ["run", "-A", "src/cli/main.ts"] : ["--import", "tsx", "src/cli/main.ts"];
-  child = spawn(process.execPath, [...runtime, "start", "--config", join(dir, "nd-presence.json")], {
-    cwd: new URL("..", import.meta.url).pathname,
-    env: { ...process.env, ...secrets, DISCORD_TOKEN_ALICE: TOKENS.alice, DISCORD_TOKEN_BOB: TOKENS.bob },
+  // Under Deno the same test starts the README's Deno command: `deno task test` proves the service runs there.
+  const [command, ...args] = documentedStart("Deno" in globalThis ? "deno" : "node");
+  child = spawn(command!, args, {
+    cwd: repository,
+    env: { ...process.env, ...secrets, DISCORD_TOKEN_ALICE: TOKENS.alice, DISCORD_TOKEN_BOB: TOKENS.bob, ND_PRESENCE_CONFIG: join(dir, "nd-presence.json") },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { envNames } from "../config/env.ts";
 import { exampleConfig } from "../config/example.ts";
 import { parseJsonc } from "../config/jsonc.ts";
@@ -27,12 +27,16 @@ export function initCommand(args: ParsedArgs, io: CliIo): number {
     io.err(`nd-presence init: cannot write ${path} (${typeof code === "string" ? code : String(error)})`);
     return exitCode.failure;
   }
-  const config = ` --config ${/^[\w./-]+$/.test(path) ? path : JSON.stringify(path)}`;
+  // The commands as the user can run them from here: the installed bin, or the checkout's.
+  const { cli, from } = io.invocation ?? { cli: "nd-presence", from: null };
+  const shown = from === null ? path : resolve(path);
+  const config = ` --config ${/^[\w./-]+$/.test(shown) ? shown : JSON.stringify(shown)}`;
   io.out(`wrote ${path}`);
   io.out("next:");
   io.out(`  1. edit it: set discord.applicationId to your Discord application's id, and the users`);
   io.out(`  2. set the variables it reads: ${envNames(parseJsonc(text)).join(", ")}`);
-  io.out(`  3. nd-presence check${config}`);
-  io.out(`  4. nd-presence start${config}`);
+  if (from !== null) io.out(`  in ${from}:`);
+  io.out(`  3. ${cli} check${config}`);
+  io.out(`  4. ${cli} start${config}`);
   return exitCode.ok;
 }
