@@ -4,7 +4,8 @@ import type { OutgoingFrame } from "../src/actors/effects.ts";
 import { GatewaySockets, translateFrame, type GatewayEventInput } from "../src/adapters/gateway-socket.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
-import { sleep, until } from "./fakes/wait.ts";
+import { ioSettled } from "./fakes/io-barrier.ts";
+import { until } from "./fakes/wait.ts";
 
 const TOKEN = "mfa.alice-secret-token-0123456789";
 const BAD_TOKEN = "mallory-wrong-token-9876543210";
@@ -168,7 +169,7 @@ describe("GatewaySockets against the fake gateway", () => {
     sockets.open("alice", 3, url + QUERY);
     const closed = await waitEvent(ofType("gateway.closed"));
     expect(closed).toMatchObject({ type: "gateway.closed", user: "alice", socket: 3, code: 1006 });
-    await sleep(30);
+    await ioSettled(gone); // the socket is gone on both sides: nothing more can come of it
     expect(events).toHaveLength(1);
   });
 
@@ -176,7 +177,7 @@ describe("GatewaySockets against the fake gateway", () => {
     sockets.open("alice", 1, gw.url + QUERY);
     sockets.close("alice", 1, 4000, "give up");
     await waitEvent(ofType("gateway.closed"));
-    await sleep(30);
+    await ioSettled(gw);
     expect(events).toEqual([expect.objectContaining({ type: "gateway.closed", socket: 1, code: 1006 })]);
   });
 
@@ -185,7 +186,7 @@ describe("GatewaySockets against the fake gateway", () => {
     const users = ["ann", "bob", "cat", "dan", "eve"];
     for (const user of users) gated.open(user, 1, gw.url + QUERY);
     await gw.waitForConnection(1);
-    await sleep(50);
+    await ioSettled(gw); // a third socket would be connecting: the barrier waits for it
     expect(gw.connections).toHaveLength(2);
     expect(gated.handshakeCounts).toEqual({ running: 2, waiting: 3 });
     expect(gated.openCount).toBe(5);
@@ -206,7 +207,7 @@ describe("GatewaySockets against the fake gateway", () => {
     gw.drop(1);
     await waitEvent((e) => e.type === "gateway.closed" && e.user === second);
     await waitEvent((e) => e.type === "gateway.hello" && e.user === "eve");
-    await sleep(50);
+    await ioSettled(gw);
     expect(gw.connections).toHaveLength(4);
     expect(new Set([first, second])).toEqual(new Set(["ann", "bob"]));
     expect(helloed()).toEqual([first, second, "cat", "eve"]);
@@ -227,7 +228,7 @@ describe("GatewaySockets against the fake gateway", () => {
     sockets.send("alice", 2, { op: 1, d: 222 });
     const beat = await gw.waitForFrame((f) => f.op === 1);
     expect([beat.connection, beat.d]).toEqual([1, 222]);
-    await sleep(20);
+    await ioSettled(gw); // had the stale frame been written, it would have arrived by now
     expect(gw.frames).toHaveLength(1);
     expect(events.some((e) => e.type === "gateway.closed")).toBe(false);
     expect(logger.entries.some((e) => e.level === "debug" && e.data?.socket === 1 && e.data?.op === 1)).toBe(true);
@@ -237,7 +238,7 @@ describe("GatewaySockets against the fake gateway", () => {
     await connectAndIdentify();
     sockets.closeUser("alice", 1000, "restarting after an error");
     expect(await gw.waitForClose(0)).toEqual({ code: 1000, reason: "restarting after an error" });
-    await sleep(20);
+    await ioSettled(gw); // the client has seen its socket close too
     expect(events.filter((e) => e.type === "gateway.closed")).toEqual([]);
     sockets.closeUser("nobody", 1000, "no socket: nothing happens");
   });

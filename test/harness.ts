@@ -12,7 +12,7 @@ import type { TraceRecord } from "../src/trace.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import type { ReceivedFrame } from "./fakes/gateway-protocol.ts";
-import { sleep } from "./fakes/wait.ts";
+import { ioSettled } from "./fakes/io-barrier.ts";
 
 export const APP_ID = "1234567890123456789";
 export const TOKENS = { alice: "mfa.alice-SECRET-token-0123456789", bob: "mfa.bob-SECRET-token-9876543210" };
@@ -128,10 +128,22 @@ export async function startHarness(options: HarnessOptions = {}) {
     play(track: Track = song, extra: { user?: string; positionMs?: number; playbackRate?: number } = {}) {
       service.dispatch({ type: "playback.playing", user: extra.user ?? "alice", track, positionMs: extra.positionMs ?? 0, ...(extra.playbackRate ? { playbackRate: extra.playbackRate } : {}) });
     },
-    /** Moves simulated time, then lets the sockets carry what the timers sent. */
+    /**
+     * Waits until the I/O under way between the service and the fakes is done, without moving the
+     * clock: a barrier on both sides' counts, not a sleep (see test/fakes/io-barrier.ts). What the
+     * fake sent has then been handled, and whatever the service sent back has arrived.
+     */
+    settle(): Promise<void> {
+      return ioSettled(gateway);
+    },
+    /**
+     * Moves simulated time, with the I/O settled on both sides of the move: what was under way is
+     * handled at the time it happened, and what the timers sent has arrived when this resolves.
+     */
     async advance(ms: number) {
+      await harness.settle();
       clock.increment(ms);
-      await settle();
+      await harness.settle();
     },
     /** Moves simulated time in `stepMs` steps until `done()` holds; fails after `maxMs`. */
     async advanceUntil(done: () => boolean, stepMs: number, maxMs: number, what: string): Promise<void> {
@@ -164,8 +176,3 @@ export async function startHarness(options: HarnessOptions = {}) {
 }
 
 export type Harness = Awaited<ReturnType<typeof startHarness>>;
-
-/** Lets pending socket and HTTP I/O on loopback run (a few real milliseconds). */
-export async function settle(ms = 15): Promise<void> {
-  await sleep(ms);
-}

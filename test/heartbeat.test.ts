@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { T0, TOKENS, otherSong, settle, song, startHarness, type Harness } from "./harness.ts";
+import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 
 // PROTOCOL.md section 1: heartbeats, seq tracking, op 1 from the server, ACK payloads, zombie rule.
@@ -73,22 +73,18 @@ describe("heartbeat sequence number", () => {
 
     h.gateway.dispatch("MESSAGE_CREATE", { id: "1" }); // s = 2
     h.gateway.dispatch("PRESENCE_UPDATE", {}); // s = 3
-    await settle(); // let the client read them before the clock moves
-    await h.advance(1000);
+    await h.advance(1000); // the client reads them before the clock moves
     expect(beats().at(-1)!.d).toBe(3);
 
     h.gateway.dispatch("SESSIONS_REPLACE", [], 0); // a server may send s: 0
-    await settle();
     await h.advance(1000);
     expect(beats().at(-1)!.d).toBe(0);
 
     h.gateway.send({ op: 0, t: "TYPING_START", s: null, d: {} }); // no s: keeps the last one
-    await settle();
     await h.advance(1000);
     expect(beats().at(-1)!.d).toBe(0);
 
     h.gateway.dispatch("MESSAGE_CREATE", { id: "2" }, 41);
-    await settle();
     await h.advance(1000);
     expect(beats().map((f) => f.d)).toEqual([null, 1, 3, 0, 0, 41]);
     expect(h.gateway.connections).toHaveLength(1);
@@ -100,11 +96,9 @@ describe("heartbeat sequence number", () => {
   ] as const)("forgets the seq with the session (%s): null until the new READY", async (_, end) => {
     await presenting({ heartbeatIntervalMs: 60_000 });
     h.gateway.dispatch("MESSAGE_CREATE", {}, 57);
-    await settle();
     await h.advance(10_000); // past the identify pace
     h.gateway.autoReady = false;
     end();
-    await settle();
     await h.advanceUntil(() => h.framesWithOp(2).length === 2, 250, 6000, "a new identify");
     const identify = h.framesWithOp(2)[1]!;
     h.gateway.requestHeartbeat(); // before the new READY: the old session's seq means nothing here
@@ -158,7 +152,7 @@ describe("zombie connection (no ACK between two beats)", () => {
     await h.waitForPresence();
     const sessionId = h.gateway.connections[0]!.sessionId!;
     h.gateway.dispatch("MESSAGE_CREATE", {}); // s = 2
-    await settle();
+    await h.settle(); // read before the fake stops answering beats
     h.gateway.autoAck = false;
 
     await h.advanceUntil(() => beats().length === 1, 1000, 1000, "first beat");

@@ -3,7 +3,7 @@ import type { DomainEventInput } from "../src/actors/events.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
-import { T0, otherSong, settle, song, startHarness, type Harness } from "./harness.ts";
+import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -194,7 +194,6 @@ describe("invalid playback events", () => {
     const before = h.service.status();
     h.dispatch(event as DomainEventInput);
     await h.advance(3_000);
-    await settle();
     const refusals = h.logger.entries.filter((e) => e.message.startsWith("event refused"));
     expect(refusals).toHaveLength(1);
     expect(refusals[0]!.level).toBe("warn");
@@ -208,7 +207,6 @@ describe("invalid playback events", () => {
     h = await startHarness();
     for (const [, event] of invalid) h.dispatch(event as DomainEventInput);
     await h.advance(3_000);
-    await settle();
     expect(h.gateway.connections).toHaveLength(0);
     expect(h.rest.requests).toHaveLength(0);
     expect(h.logger.entries.filter((e) => e.message.startsWith("event refused"))).toHaveLength(invalid.length);

@@ -5,7 +5,7 @@ import type { Track } from "../src/actors/track.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
-import { APP_ID, RELEASE_MBID, T0, TOKENS, otherSong, settle, song, startHarness, type Harness, type HarnessOptions } from "./harness.ts";
+import { APP_ID, RELEASE_MBID, T0, TOKENS, otherSong, song, startHarness, type Harness, type HarnessOptions } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -36,7 +36,7 @@ async function showThenRepeat(event: Parameters<Harness["dispatch"]>[0]): Promis
   h.dispatch(event);
   await h.waitForPresence();
   h.dispatch(event);
-  await settle();
+  await h.settle();
 }
 
 const caaKey = (mbid: string) => `mp:${FakeDiscordRest.assetPath(`${h.images.url}/release/${mbid}/front-500`)}`;
@@ -51,7 +51,7 @@ describe("presence updates stay within Discord's limits", () => {
     for (let n = 1; n < 12; n++) {
       await h.advance(150);
       h.play(track(n));
-      await settle();
+      await h.settle();
     }
     expect(h.clock.now() - T0).toBeLessThan(2_000);
     expect(h.framesWithOp(3)).toHaveLength(5);
@@ -90,7 +90,7 @@ describe("presence updates stay within Discord's limits", () => {
       await h.advance(1_000);
       h.play(track(n));
       h.play(track(n + 1));
-      await settle();
+      await h.settle();
     }
     await h.advance(10_000);
     await h.advance(10_000);
@@ -136,7 +136,7 @@ describe("what an op 3 carries", () => {
 
   it("a presence that would be over 4096 bytes is shortened to fit, and the gateway never closes with 4002", async () => {
     await showFirst(heavy, { config: { presence: { name: "{albumArtist}" } } });
-    await settle();
+    await h.settle();
     const frame = h.framesWithOp(3)[0]!;
     expect(Buffer.byteLength(frame.raw)).toBeLessThanOrEqual(4096);
     expect(h.gateway.connections[0]!.serverClosedWith).toBeUndefined();
@@ -240,7 +240,7 @@ describe("album art", () => {
     const sent = h.framesWithOp(3).length;
     h.play(song);
     const again = await h.waitForPresence((a) => a?.details === "Pyramid Song", sent);
-    await settle();
+    await h.settle();
     expect(h.activityOf(again)?.assets?.large_image).toBe(caaKey(RELEASE_MBID));
     expect(h.rest.requests).toHaveLength(rest);
     expect(h.images.requests).toHaveLength(images);
@@ -263,7 +263,7 @@ describe("album art", () => {
     h.play(otherSong, { user: "alice" });
     await until(() => h.service.status().users[0]!.state === "failed");
     expect((await h.gateway.waitForClose(aliceConnection.index)).code).toBe(1000);
-    await settle();
+    await h.settle();
     const [alice, bob] = h.service.status().users;
     expect(alice).toMatchObject({ state: "failed", connected: false, showing: null });
     expect(alice!.failure).toMatch(/token/i);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Track } from "../src/actors/track.ts";
-import { T0, TOKENS, otherSong, settle, song, startHarness, type Harness } from "./harness.ts";
+import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
 // PROTOCOL.md section 1: op 7, op 9, the close-code table, backoff, Hello/READY timeouts, identify pace.
@@ -23,8 +23,7 @@ async function presenting(track: Track = song, options: Parameters<typeof startH
 
 /** Lets the client read what the fake just sent, then fires timers due now (a 0 ms backoff). */
 async function deliver() {
-  await settle();
-  await h.advance(0);
+  await h.advance(0); // advance settles the I/O under way before it moves the clock
 }
 
 /** The client resumed on a new connection at simulated time `at`; RESUMED re-sends nothing. */
@@ -61,7 +60,6 @@ describe("op 7 Reconnect and op 9 Invalid Session", () => {
     const shown = await presenting();
     await h.advance(10_000); // past the identify pace, so only the 1-5 s wait applies
     h.gateway.invalidSession(false);
-    await settle();
     await h.advanceUntil(() => op(2).length === 2, 100, 6000, "identify");
     const identify = op(2)[1]!;
     expect(identify.at - (T0 + 10_000)).toBeGreaterThanOrEqual(1000);
@@ -88,7 +86,6 @@ describe("close codes (PROTOCOL.md table)", () => {
   it.each([4003, 4005, 4006, 4007, 4009, 1000, 1001])("%i drops the session: identifies again and re-sends the presence", async (code) => {
     const shown = await presenting();
     h.gateway.closeWith(code, "test");
-    await settle();
     await h.advanceUntil(() => op(2).length === 2, 250, 10_000, "identify");
     const [first, second] = op(2);
     expect(second!.connection).toBe(1);
@@ -203,8 +200,15 @@ describe("Hello and READY timeouts", () => {
 describe("backoff", () => {
   /** Closes, with 4000, every connection the client has open. */
   const closeAll = () => h.gateway.connections.forEach((c, i) => c.closedWith || c.serverClosedWith || h.gateway.closeWith(4000, "outage", i));
-  /** Waits (real time, simulated time standing still) until the client is back in backoff. */
-  const backInBackoff = () => until(() => (closeAll(), status().state === "backoff"), 2000, "the client to back off");
+  /** Closes what the client opens until it is back in backoff, simulated time standing still. */
+  async function backInBackoff() {
+    for (let attempt = 0; status().state !== "backoff"; attempt++) {
+      if (attempt === 5) throw new Error(`the client did not back off after ${attempt} closes: ${status().state}`);
+      await h.settle(); // the attempt under way reaches the fake before it is closed
+      closeAll();
+      await h.settle(); // the client has read the close
+    }
+  }
 
   it("a server closing every connection right after Hello for 30 minutes sees exponential backoff up to the cap", async () => {
     await presenting(endless); // defaultTimings: base 1 s, cap 120 s, full jitter
@@ -239,7 +243,7 @@ describe("backoff", () => {
     await deliver();
     expect(helloAt(1)).toBe(T0); // first failure: at once
     await h.gateway.waitForFrame((f) => f.op === 6 && f.connection === 1);
-    await settle();
+    await h.settle(); // RESUMED has reached the client
     h.gateway.closeWith(4000, "second");
     await deliver();
     expect(h.gateway.connections).toHaveLength(2); // a second failure right away: backs off
@@ -267,7 +271,6 @@ describe("identify pace", () => {
     for (const attack of attacks) {
       const identifies = op(2).length;
       attack(); // right after the READY that answered the last identify
-      await settle();
       await h.advanceUntil(() => op(2).length > identifies, 250, 15_000, "identify");
     }
     const times = op(2).map((f) => f.at);
@@ -285,7 +288,7 @@ describe("broken input", () => {
     h.gateway.send({ op: 42, d: { surprise: true } });
     h.gateway.send([0, "READY"]);
     h.gateway.send({ op: 10, d: { heartbeat_interval: "soon" } });
-    await settle();
+    await h.settle();
     const ignored = h.logger.entries.filter((e) => e.message.startsWith("gateway frame ignored")).map((e) => e.message);
     expect(ignored).toEqual([
       "gateway frame ignored: invalid JSON",
@@ -306,7 +309,7 @@ describe("broken input", () => {
     h.play(song);
     await h.gateway.waitForFrame((f) => f.op === 2);
     h.gateway.ready({ session_id: undefined });
-    await settle();
+    await h.settle();
     expect(h.logger.entries.some((e) => e.level === "warn" && /READY without a session id/.test(e.message))).toBe(true);
     expect(status()).toMatchObject({ connected: false, state: "identifying.awaitingReady" });
     expect(op(3)).toHaveLength(0);

@@ -22,6 +22,7 @@ describe("restart in the middle of a song", () => {
 
     await h.restart();
     const resume = await h.gateway.waitForFrame((f) => f.op === 6 && f.connection === 1);
+    await h.settle(); // the fake's RESUMED has reached the service
     expect(resume.d).toMatchObject({ token: expect.any(String), session_id: sessionId });
     expect(h.gateway.connections[0]!.closedWith?.code).not.toBe(1000);
     expect(h.framesWithOp(2)).toHaveLength(1); // no new identify

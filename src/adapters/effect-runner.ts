@@ -19,6 +19,24 @@ export interface EffectPorts {
 }
 
 /**
+ * Answers still awaited in this process: gateway discoveries and artwork resolutions started and
+ * whose outcome has not been dispatched yet. Read-only observability for tests' I/O barrier
+ * (test/fakes/io-barrier.ts); process-wide because the service builds its ports itself.
+ */
+let awaited = 0;
+
+/** How many discoveries and artwork resolutions are under way (see `awaited`). */
+export function answersAwaited(): number {
+  return awaited;
+}
+
+/** Counts `answer` as awaited until its outcome has been dispatched. */
+function awaiting(answer: Promise<void>): void {
+  awaited += 1;
+  void answer.finally(() => (awaited -= 1));
+}
+
+/**
  * Carries out one effect for one user. Never throws: a failing port is logged, and the one user's
  * machine learns of it through an event, so no other user is touched.
  */
@@ -42,26 +60,30 @@ export function runEffect(ports: EffectPorts, user: string, effect: Effect): voi
         ports.sockets.closeUser(user, effect.code, effect.reason);
         return;
       case "gateway.discover":
-        ports.rest.discoverGateway(effect.refresh).then(
-          (url) => ports.dispatch({ type: "gateway.discovered", user, url }),
-          (error: unknown) => ports.dispatch({ type: "gateway.discoveryFailed", user, reason: errorText(error) }),
+        awaiting(
+          ports.rest.discoverGateway(effect.refresh).then(
+            (url) => ports.dispatch({ type: "gateway.discovered", user, url }),
+            (error: unknown) => ports.dispatch({ type: "gateway.discoveryFailed", user, reason: errorText(error) }),
+          ),
         );
         return;
       case "artwork.resolve": {
         const key = effect.request.key;
-        ports.artwork.resolve(user, effect.request).then(
-          (image) =>
-            ports.dispatch(
-              image
-                ? { type: "artwork.resolved", user, key, image }
-                : { type: "artwork.failed", user, key, reason: "no artwork found" },
-            ),
-          (error: unknown) =>
-            ports.dispatch(
-              error instanceof PresenceError && error.code === "token_invalid"
-                ? { type: "discord.unauthorized", user }
-                : { type: "artwork.failed", user, key, reason: errorText(error) },
-            ),
+        awaiting(
+          ports.artwork.resolve(user, effect.request).then(
+            (image) =>
+              ports.dispatch(
+                image
+                  ? { type: "artwork.resolved", user, key, image }
+                  : { type: "artwork.failed", user, key, reason: "no artwork found" },
+              ),
+            (error: unknown) =>
+              ports.dispatch(
+                error instanceof PresenceError && error.code === "token_invalid"
+                  ? { type: "discord.unauthorized", user }
+                  : { type: "artwork.failed", user, key, reason: errorText(error) },
+              ),
+          ),
         );
         return;
       }

@@ -37,6 +37,8 @@ interface Entry {
   socket: number;
   /** Null while the socket waits for a handshake slot: nothing has been sent to the network yet. */
   ws: WebSocket | null;
+  /** Its traffic, from the moment its WebSocket exists until its 'close' (see `gatewayTraffic`). */
+  wire?: Wire;
   /** False once the socket was replaced: nothing more is delivered for it. */
   current: boolean;
   closedDelivered: boolean;
@@ -45,6 +47,51 @@ interface Entry {
 
 /** How long closeAll waits for close handshakes before terminating. */
 const CLOSE_ALL_WAIT_MS = 1000;
+
+/**
+ * What this process's gateway sockets have under way with one gateway host. Read-only
+ * observability for tests: their I/O barrier (test/fakes/io-barrier.ts) waits until the fake
+ * gateway has seen the same counts. Process-wide and by host because the service builds its
+ * GatewaySockets itself, so a test cannot reach the instance.
+ */
+export interface GatewayTraffic {
+  /** Upgrades under way: sockets created, neither open nor closed yet. */
+  connecting: number;
+  /** Sockets open, no close started by either side as far as they know. */
+  open: number;
+  /** Sockets whose close handshake is under way ('close' not fired yet). */
+  closing: number;
+  /** Frames written on the sockets not closed yet. */
+  sent: number;
+  /** Frames those sockets received and handled (delivered, or ignored and logged). */
+  received: number;
+}
+
+/** One socket's traffic. Its counts leave the totals at its 'close': nothing more can come of them. */
+interface Wire {
+  host: string;
+  ws: WebSocket;
+  sent: number;
+  received: number;
+}
+
+/** Every socket of this process that has a WebSocket and has not closed yet. */
+const wires = new Set<Wire>();
+
+/** The traffic of this process's gateway sockets with `host` (`127.0.0.1:1234`); all 0 when there is none. */
+export function gatewayTraffic(host: string): GatewayTraffic {
+  const traffic: GatewayTraffic = { connecting: 0, open: 0, closing: 0, sent: 0, received: 0 };
+  for (const wire of wires) {
+    if (wire.host !== host) continue;
+    const state = wire.ws.readyState;
+    if (state === WebSocket.CONNECTING) traffic.connecting += 1;
+    else if (state === WebSocket.OPEN) traffic.open += 1;
+    else traffic.closing += 1;
+    traffic.sent += wire.sent;
+    traffic.received += wire.received;
+  }
+  return traffic;
+}
 
 /**
  * The Discord gateway socket adapter: carries out the presence machines' socket effects and turns
@@ -99,6 +146,8 @@ export class GatewaySockets {
       return;
     }
     entry.ws = ws;
+    entry.wire = { host: new URL(url).host, ws, sent: 0, received: 0 };
+    wires.add(entry.wire);
     ws.on("open", () => this.options.logger.log("debug", "gateway socket open", { user, socket }));
     ws.on("message", (data, isBinary) => this.guard(entry, "message", () => this.onMessage(entry, data, isBinary)));
     ws.on("error", (error) => this.guard(entry, "error", () => this.onError(entry, error)));
@@ -125,6 +174,7 @@ export class GatewaySockets {
     }
     const bytes = Buffer.byteLength(text);
     if (bytes > 4096) this.options.logger.log("warn", "gateway frame exceeds 4096 bytes", { user, socket, op: frame.op, bytes });
+    entry.wire!.sent += 1;
     entry.ws.send(text, (error) => {
       if (error) this.options.logger.log("warn", "gateway send failed", { user, socket, op: frame.op, reason: error.message });
     });
@@ -188,6 +238,7 @@ export class GatewaySockets {
   }
 
   private onMessage(entry: Entry, data: WebSocket.RawData, isBinary: boolean): void {
+    entry.wire!.received += 1;
     if (!entry.current) return;
     const text = isBinary ? undefined : rawToString(data);
     const result = text === undefined ? { problem: "binary frame" } : translateFrame(text);
@@ -211,6 +262,7 @@ export class GatewaySockets {
 
   /** The socket is gone (closed, or never created): its slot frees, and its machine hears of it once. */
   private ended(entry: Entry, code: number, closeReason: string): void {
+    if (entry.wire) wires.delete(entry.wire);
     this.handshakes.leave(entry);
     this.live.delete(entry);
     if (this.current.get(entry.user) === entry) this.current.delete(entry.user);

@@ -10,8 +10,24 @@ export type { CloseInfo, FakeConnection, FakeGatewayOptions, ReceivedFrame, Sent
 
 interface Live {
   ws: WebSocket;
+  /** When the frames of the rate window came in (the 120 per 60 s limit). */
   received: number[];
   closing: boolean;
+  /** Frames sent and received on this connection, ignored ones included (see `traffic`). */
+  framesOut: number;
+  framesIn: number;
+}
+
+/** What the fake has under way with its clients; an I/O barrier compares it with the client's side. */
+export interface FakeTraffic {
+  /** Connections accepted, no close started by either side as far as the fake knows. */
+  open: number;
+  /** Connections whose close handshake is under way ('close' not fired yet). */
+  closing: number;
+  /** Frames sent on the connections not closed yet. */
+  sent: number;
+  /** Frames received on those connections, ignored ones included. */
+  received: number;
 }
 
 interface Session {
@@ -41,10 +57,14 @@ export class FakeGateway {
   private readonly waiters = new Set<() => boolean>();
   private sessionCounter = 0;
 
+  /** Kept from the start: a closed server has no address, but a test may still ask for its url. */
+  private readonly port: number;
+
   private constructor(
     private readonly server: WebSocketServer,
     options: FakeGatewayOptions,
   ) {
+    this.port = (server.address() as AddressInfo).port;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
     this.now = options.now ?? Date.now;
     this.validTokens = options.validTokens;
@@ -66,7 +86,24 @@ export class FakeGateway {
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** `127.0.0.1:port`: how the service's gateway sockets name this fake (see `gatewayTraffic`). */
+  get host(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** The live connections' traffic: a connection's counts leave when it closes, as on the client's side. */
+  get traffic(): FakeTraffic {
+    const traffic: FakeTraffic = { open: 0, closing: 0, sent: 0, received: 0 };
+    for (const live of this.live.values()) {
+      if (live.ws.readyState === WebSocket.OPEN) traffic.open += 1;
+      else traffic.closing += 1;
+      traffic.sent += live.framesOut;
+      traffic.received += live.framesIn;
+    }
+    return traffic;
   }
 
   /** Drops every connection and stops listening. */
@@ -203,7 +240,7 @@ export class FakeGateway {
       sentByServer: [],
     };
     this.connections.push(conn);
-    this.live.set(conn.index, { ws, received: [], closing: false });
+    this.live.set(conn.index, { ws, received: [], closing: false, framesOut: 0, framesIn: 0 });
     ws.on("message", (data, isBinary) => this.receive(conn, data, isBinary));
     ws.on("close", (code, reason) => {
       this.live.delete(conn.index);
@@ -217,6 +254,7 @@ export class FakeGateway {
 
   private receive(conn: FakeConnection, data: WebSocket.RawData, isBinary: boolean): void {
     const live = this.live.get(conn.index);
+    if (live) live.framesIn += 1;
     if (!live || live.closing) return;
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
     const raw = bytes.toString("utf8");
@@ -289,6 +327,7 @@ export class FakeGateway {
       data = undefined;
     }
     conn.sentByServer.push({ at: this.now(), raw, data });
+    live.framesOut += 1;
     live.ws.send(raw);
   }
 
