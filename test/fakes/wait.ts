@@ -7,7 +7,7 @@ import { setImmediate as realSetImmediate } from "node:timers";
 const realSetTimeout = globalThis.setTimeout;
 const realClearTimeout = globalThis.clearTimeout;
 
-/** Resolves after `ms` real milliseconds. */
+/** Resolves after `ms` real milliseconds: a polling pace, never a way to let I/O settle (see io-barrier.ts). */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => realSetTimeout(resolve, ms));
 }
