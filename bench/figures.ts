@@ -3,6 +3,8 @@
  * ratio holds on a noisy machine. `better` says which way is good; `target` is the goal from the
  * benchmarks issue, checked on nd-presence's value (or on the ratio when `targetOn` is "ratio").
  */
+import type { AccountTraffic } from "./network/account/traffic.ts";
+
 export interface Figure {
   scenario: string;
   metric: string;
@@ -12,6 +14,8 @@ export interface Figure {
   raw: number | null;
   better: "lower" | "higher";
   target?: { op: "<=" | ">=" | "<"; value: number; on?: "value" | "ratio" };
+  /** What the fake gateway sent each socket, for a figure measured against it (kept in the results file). */
+  account?: AccountTraffic;
 }
 
 export interface BenchOptions {
@@ -19,6 +23,8 @@ export interface BenchOptions {
   users: number[];
   /** Shorter measurement windows (for a smoke run). */
   quick: boolean;
+  /** What the fake gateway sends each socket: `--dispatch-rate`, `--ready-bytes`. */
+  account: AccountTraffic;
   log(line: string): void;
 }
 

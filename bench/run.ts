@@ -1,10 +1,13 @@
 /**
  * `npm run bench`: runs every scenario, prints a table and writes bench/results/latest.json.
- * Options: --users 1000,10000 (default), --quick (short windows), --only <scenario,...>.
+ * Options: --users 1000,10000 (default), --quick (short windows), --only <scenario,...>,
+ * --dispatch-rate N (dispatches a second to each READY socket, default 1; 0: none),
+ * --ready-bytes N (READY's size, default 100000).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, platform, release, totalmem } from "node:os";
 import { figureCells, TABLE_HEADER, type BenchOptions, type Figure, type Scenario } from "./figures.ts";
+import { DEFAULT_ACCOUNT } from "./network/account/traffic.ts";
 import { scenarios } from "./scenarios.ts";
 
 function parse(argv: string[]): BenchOptions & { only: string[] | null } {
@@ -12,10 +15,19 @@ function parse(argv: string[]): BenchOptions & { only: string[] | null } {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const number = (flag: string, fallback: number) => {
+    const n = Number(value(flag) ?? fallback);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} must be a number >= 0, not ${value(flag)}`);
+    return n;
+  };
+  const only = value("--only")?.split(",") ?? null;
+  const unknown = only?.filter((name) => !(name in scenarios)) ?? [];
+  if (unknown.length > 0) throw new Error(`--only: no scenario ${unknown.join(", ")}; there are ${Object.keys(scenarios).join(", ")}`);
   return {
     users: (value("--users") ?? "1000,10000").split(",").map(Number),
     quick: argv.includes("--quick"),
-    only: value("--only")?.split(",") ?? null,
+    only,
+    account: { dispatchRate: number("--dispatch-rate", DEFAULT_ACCOUNT.dispatchRate), readyBytes: number("--ready-bytes", DEFAULT_ACCOUNT.readyBytes) },
     log: (line) => console.error(line),
   };
 }
@@ -59,7 +71,9 @@ async function main() {
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
   // A --quick run is a smoke test: its figures do not replace measured ones.
   const path = new URL(options.quick ? "./results/quick.json" : "./results/latest.json", import.meta.url);
-  writeFileSync(path, JSON.stringify({ at, machine, figures: options.quick ? figures : merge(path, figures) }, null, 2));
+  // The options of this run; each network figure also carries the account traffic it was measured with.
+  const run = { users: options.users, quick: options.quick, only: options.only, account: options.account };
+  writeFileSync(path, JSON.stringify({ at, machine, options: run, figures: options.quick ? figures : merge(path, figures) }, null, 2));
 }
 
 await main();

@@ -8,9 +8,12 @@
  * - RSS and heap per user: (after - before) / N in the side's own process, forked with
  *   `--expose-gc` and read after `global.gc()`. "Before" is read once the side's code is loaded and
  *   before any user exists; "after" once every user is presenting.
+ *
+ * The gateway sends the run's account traffic (`--dispatch-rate`, `--ready-bytes`): each user's
+ * READY is large, and dispatches start as soon as it is READY.
  */
 import type { BenchOptions, Figure } from "../figures.ts";
-import { perUserKiB, REAL_HEARTBEAT_MS, sideName, withSession } from "./session.ts";
+import { gatewaySetup, perUserKiB, sideName, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
 interface FanoutResult {
@@ -22,7 +25,7 @@ interface FanoutResult {
 
 async function measure(kind: SideKind, users: number, options: BenchOptions): Promise<FanoutResult> {
   const none = (presented: number) => ({ presented, fanoutMs: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN });
-  return withSession(kind, users, REAL_HEARTBEAT_MS, options, none, async (session) => {
+  return withSession(kind, users, gatewaySetup(options), options, none, async (session) => {
     const after = await session.side.memory();
     const result = {
       presented: session.presented,
@@ -50,6 +53,7 @@ export async function fanout(options: BenchOptions): Promise<Figure[]> {
       ndPresence: pick(nd),
       raw: pick(raw),
       better: "lower",
+      account: options.account,
       ...extra,
     });
     figures.push(

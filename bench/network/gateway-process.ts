@@ -7,12 +7,22 @@
  * heartbeat. It counts op 1 and op 3 and, for the latency figure, reads the send time `t=<epoch ms>`
  * the client put in the activity's `state` and keeps `receivedAt - t`.
  *
+ * And it models a real user account (`AccountTraffic`): READY is large and shaped like Discord's
+ * (account/ready-frame.ts), and every READY socket then receives dispatches at a set rate
+ * (account/dispatch-pump.ts: friends' presences, typing, messages, some written `d` first), with
+ * `s` counting up per connection.
+ *
  * It must hold 10,000+ connections next to a busy client on a 2-core machine, so it records nothing
- * per frame but counters, keeps one small object per connection, and never logs per frame. The test
- * fake (test/fakes/gateway.ts) records every frame and is far too slow for this.
+ * per frame but counters, keeps one small object per connection, builds every frame's text ahead,
+ * sends dispatches from one timer, and never logs per frame. The test fake (test/fakes/gateway.ts)
+ * records every frame and is far too slow for this.
  */
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
+import { seedFrom } from "../../src/actors/random.ts";
+import { DispatchPump, type DispatchTarget } from "./account/dispatch-pump.ts";
+import { readyFrame, type ReadyFrame } from "./account/ready-frame.ts";
+import type { AccountTraffic } from "./account/traffic.ts";
 import { Child, epochNow, serve } from "./ipc.ts";
 
 /** What `stats` returns. `latencyMs` holds the samples since the previous `stats` (then cleared). */
@@ -30,10 +40,17 @@ export interface GatewayStats {
   closedNormally: number;
   /** Op 3 frames with no activity (presences cleared) since the last reset. */
   cleared: number;
+  /** Dispatches sent (account traffic, READY and RESUMED not counted) since the last reset. */
+  dispatches: number;
   latencyMs: number[];
 }
 
 const ACK = JSON.stringify({ op: 11, d: null });
+
+/** A Discord-looking user id (18-19 digits) for a bench user, the same on every connection. */
+function userIdOf(user: string): string {
+  return String(100_000_000_000_000_000n + BigInt(seedFrom(user, 0) >>> 0) * 1_000_000n);
+}
 
 function runGateway(): void {
   let server: WebSocketServer | null = null;
@@ -49,15 +66,20 @@ function runGateway(): void {
   let samples: number[] = [];
   /** `waitPresented`: resolves once `presented` holds `count` users, with the time it happened. */
   let target: { count: number; resolve(at: number): void } | null = null;
+  // Both set by `listen`, before any connection.
+  let ready: ReadyFrame = () => "";
+  let pump = new DispatchPump(0);
 
-  /** A connection's whole state: the user once identified. */
+  /** A connection's whole state: the user once identified, its `s`, its place in the pump. */
   function onConnection(ws: WebSocket, hello: string): void {
     let user: string | null = null;
+    const conn: DispatchTarget = { ws, seq: 0, slot: -1 };
     ws.on("error", () => {}); // 'close' follows
     ws.on("close", (code) => {
       closed += 1;
       if (code === 1000) closedNormally += 1;
       if (user !== null) identified -= 1;
+      pump.remove(conn);
     });
     ws.on("message", (data, isBinary) => {
       const receivedAt = epochNow();
@@ -95,10 +117,17 @@ function runGateway(): void {
           if (typeof token !== "string" || !token.startsWith("bench-")) return ws.close(4004, "Authentication failed.");
           user = token.slice("bench-".length);
           identified += 1;
-          if (frame.op === 6) return ws.send(JSON.stringify({ op: 0, t: "RESUMED", s: 2, d: {} }));
-          sessions += 1;
-          const d = { v: 10, user: { id: user, username: user }, session_id: `bench-session-${sessions}`, resume_gateway_url: url, session_type: "normal" };
-          return ws.send(JSON.stringify({ op: 0, t: "READY", s: 1, d }));
+          if (frame.op === 6) {
+            // Discord replays what the client missed after its seq, then RESUMED: nothing was missed here.
+            conn.seq = typeof frame.d?.seq === "number" ? frame.d.seq : 1;
+            ws.send(`{"t":"RESUMED","s":${++conn.seq},"op":0,"d":{}}`);
+          } else {
+            sessions += 1;
+            conn.seq = 1;
+            ws.send(ready({ userId: userIdOf(user), sessionId: sessions.toString(16).padStart(32, "0"), resumeUrl: url }));
+          }
+          pump.add(conn);
+          return;
         }
         default:
           return; // other client ops are legal and ignored
@@ -108,8 +137,11 @@ function runGateway(): void {
   }
 
   serve({
-    async listen({ heartbeatIntervalMs }: { heartbeatIntervalMs: number }) {
+    async listen({ heartbeatIntervalMs, account }: { heartbeatIntervalMs: number; account: AccountTraffic }) {
       const hello = JSON.stringify({ op: 10, d: { heartbeat_interval: heartbeatIntervalMs } });
+      // Built now, once: no connection pays for it.
+      ready = readyFrame(account.readyBytes);
+      pump = new DispatchPump(account.dispatchRate);
       // clientTracking off: no Set of 10,000 sockets; a deep backlog for a burst of connects.
       server = new WebSocketServer({ host: "127.0.0.1", port: 0, backlog: 8192, clientTracking: false, perMessageDeflate: false, skipUTF8Validation: true });
       server.on("connection", (ws) => onConnection(ws, hello));
@@ -123,10 +155,11 @@ function runGateway(): void {
     stats(): GatewayStats {
       const latencyMs = samples;
       samples = [];
-      return { identified, op1, op3, presentedUsers: presented.size, closed, closedNormally, cleared, latencyMs };
+      return { identified, op1, op3, presentedUsers: presented.size, closed, closedNormally, cleared, dispatches: pump.sent, latencyMs };
     },
     reset() {
       op1 = op3 = closed = closedNormally = cleared = 0;
+      pump.resetCount();
       presented.clear();
       samples = [];
     },
@@ -162,10 +195,13 @@ export interface GatewayHandle {
   close(): Promise<void>;
 }
 
-/** Forks a gateway process listening on 127.0.0.1 (a random port) with the given Hello interval. */
-export async function startGateway(heartbeatIntervalMs: number): Promise<GatewayHandle> {
+/**
+ * Forks a gateway process listening on 127.0.0.1 (a random port) with the given Hello interval,
+ * sending each socket a real account's READY and dispatches (`account`).
+ */
+export async function startGateway(heartbeatIntervalMs: number, account: AccountTraffic): Promise<GatewayHandle> {
   const child = new Child(new URL(import.meta.url), { args: ["--bench-gateway-process"] });
-  const { url } = await child.call<{ url: string }>("listen", { heartbeatIntervalMs });
+  const { url } = await child.call<{ url: string }>("listen", { heartbeatIntervalMs, account });
   return {
     url,
     stats: () => child.call<GatewayStats>("stats"),

@@ -21,6 +21,8 @@
  * --heap-all  the same with the bring-up's garbage too: all it allocated, to see what grows the heap.
  * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
  *           if the users are not all presenting by then.
+ * --dispatch-rate N, --ready-bytes N  the account traffic the gateway sends, as for `npm run bench`
+ *           (default 1 dispatch/s per socket and a 100 KB READY; --dispatch-rate 0: heartbeats only).
  *
  * Read them with `tsx bench/journal/profile-summary.ts <file>.cpuprofile` and
  * `tsx bench/network/heap-summary.ts <file>.heapprofile` (both map tsx's output back to .ts lines).
@@ -28,6 +30,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { percentile } from "../figures.ts";
+import { DEFAULT_ACCOUNT } from "./account/traffic.ts";
 import { startGateway } from "./gateway-process.ts";
 import { perUserKiB, REAL_HEARTBEAT_MS, sleep } from "./session.ts";
 import { startSide, type SideKind } from "./side.ts";
@@ -46,7 +49,8 @@ const ramp = Number(flag("ramp") ?? users);
 const out = flag("out") ?? "/tmp/nd-bench-profile";
 mkdirSync(out, { recursive: true });
 
-const gateway = await startGateway(interval);
+const account = { dispatchRate: Number(flag("dispatch-rate") ?? DEFAULT_ACCOUNT.dispatchRate), readyBytes: Number(flag("ready-bytes") ?? DEFAULT_ACCOUNT.readyBytes) };
+const gateway = await startGateway(interval, account);
 const side = startSide(kind, flag("node")?.split(" ").filter(Boolean) ?? []);
 try {
   const { before } = await side.start(users, gateway.url, interval);

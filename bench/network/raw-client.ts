@@ -4,6 +4,9 @@
  * identify on Hello, heartbeat every interval (the first beat after interval x random), track the
  * seq, and send a presence update (op 3) once READY. No actors, no journal, no rate windows, no
  * reconnects: what a careful engineer would write as the least that works. It is the yardstick.
+ *
+ * It parses every frame in full (JSON.parse), dispatches and a large READY included, and takes `s`
+ * from each: the careful way, and what a client that peeks at `op`, `t` and `s` is measured against.
  */
 import WebSocket from "ws";
 import type { Activity } from "../../src/actors/effects.ts";
@@ -12,6 +15,9 @@ interface Connection {
   ws: WebSocket;
   seq: number | null;
   ready: boolean;
+  /** What a resume would need, from READY. */
+  sessionId: string | null;
+  resumeUrl: string | null;
   /** The activity to send once READY (the latest asked for wins). */
   pending: Activity | null;
   timer: NodeJS.Timeout | null;
@@ -47,7 +53,7 @@ export class RawClient {
 
   #connect(user: string): Connection {
     const ws = new WebSocket(`${this.options.url}/?v=10&encoding=json`, { headers: { "User-Agent": this.options.userAgent }, perMessageDeflate: false });
-    const conn: Connection = { ws, seq: null, ready: false, pending: null, timer: null };
+    const conn: Connection = { ws, seq: null, ready: false, sessionId: null, resumeUrl: null, pending: null, timer: null };
     this.#connections.set(user, conn);
     ws.on("message", (data) => this.#onMessage(user, conn, data.toString()));
     ws.on("error", () => {}); // 'close' follows
@@ -75,8 +81,11 @@ export class RawClient {
         return;
       }
       case 0:
+        // Any other dispatch (a friend's presence, a message) needs nothing beyond its `s`, taken above.
         if (frame.t === "READY") {
           conn.ready = true;
+          conn.sessionId = frame.d.session_id;
+          conn.resumeUrl = frame.d.resume_gateway_url;
           if (conn.pending) this.#sendPresence(conn, conn.pending);
           conn.pending = null;
         }

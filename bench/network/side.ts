@@ -1,6 +1,6 @@
 /**
  * One side of a network measurement, in a process of its own: nd-presence (`createPresenceService`
- * with the real JSONL journal), the raw baseline (`RawClient`), or machines alone (`machinesAlone`,
+ * with the real JSONL journal, wrapped to count its records: counting-journal.ts), the raw baseline (`RawClient`), or machines alone (`machinesAlone`,
  * no sockets: the floors, with nd-presence's presence machine or the minimal one), for users
  * `u0..uN-1` with tokens `bench-uI`, driven by the parent over IPC (`startSide`).
  *
@@ -15,6 +15,8 @@ import type { Track } from "../../src/actors/track.ts";
 import type { ServiceConfig } from "../../src/config/service-config.ts";
 import type { FloorMachine } from "../floors.ts";
 import { trackActivity } from "../track-activity.ts";
+import { APP_ID, NOWHERE, tokenFor, USER_AGENT } from "./bench-client.ts";
+import type { JournalRecords } from "./counting-journal.ts";
 import { Child, epochNow, serve } from "./ipc.ts";
 
 /** nd-presence, the raw baseline, or one of the floors' machines alone (../floors.ts). */
@@ -44,11 +46,6 @@ function cpuSince(start: NodeJS.CpuUsage, t0: number): CpuReading {
   return { cpuMs: (used.user + used.system) / 1000, systemMs: used.system / 1000, wallMs: performance.now() - t0 };
 }
 
-const APP_ID = "1234567890123456789";
-const USER_AGENT = "nd-presence-bench/0.1";
-/** A loopback port where nothing listens: any REST call would fail here, never leave the machine. */
-const NOWHERE = "http://127.0.0.1:9";
-const token = (user: string) => `bench-${user}`;
 
 /** A track whose artist line carries its send time, for the gateway to read back. */
 function trackAt(i: number, sentAt: number): Track {
@@ -73,6 +70,8 @@ interface Side {
   play: Play;
   /** The machines side only: users presenting and heartbeats sent (it has no gateway to count them). */
   stats?(): { presenting: number; beats: number };
+  /** nd-presence only: what it journaled since it started. */
+  journalRecords?(): JournalRecords;
   /** Clears every presence and closes every socket with 1000 (nd-presence: `service.stop()`). */
   shutdown(): Promise<void>;
   cleanup(): void;
@@ -91,7 +90,7 @@ function serviceConfig(users: number, gatewayUrl: string): ServiceConfig {
     discord: { applicationId: APP_ID, apiBaseUrl: NOWHERE, gatewayUrl, userAgent: USER_AGENT },
     presence: { links: "none" },
     artwork: { order: ["coverartarchive", "public"], defaultImage: null, coverArtArchiveUrl: NOWHERE },
-    users: Array.from({ length: users }, (_, i) => ({ username: `u${i}`, discordToken: token(`u${i}`) })),
+    users: Array.from({ length: users }, (_, i) => ({ username: `u${i}`, discordToken: tokenFor(`u${i}`) })),
   };
 }
 
@@ -99,19 +98,18 @@ async function ndSide(): Promise<SetUp> {
   const { createPresenceService } = await import("../../src/service.ts");
   const { JsonlJournal } = await import("../../src/adapters/jsonl-journal.ts");
   const { silentLogger } = await import("../../src/adapters/logger.ts");
+  const { CountingJournal } = await import("./counting-journal.ts");
   return async (users, gatewayUrl) => {
     const dir = mkdtempSync(join(tmpdir(), "nd-bench-"));
-    const service = createPresenceService({
-      config: serviceConfig(users, gatewayUrl),
-      journal: new JsonlJournal({ path: join(dir, "journal.jsonl"), logger: silentLogger }),
-      logger: silentLogger,
-    });
+    const journal = new CountingJournal(new JsonlJournal({ path: join(dir, "journal.jsonl"), logger: silentLogger }));
+    const service = createPresenceService({ config: serviceConfig(users, gatewayUrl), journal, logger: silentLogger });
     await service.start();
     return {
       play: (user, i) => {
         const at = epochNow();
         service.dispatch({ type: "playback.playing", user, track: trackAt(i, at), positionMs: 0 });
       },
+      journalRecords: () => journal.records(),
       shutdown: () => service.stop(),
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
@@ -121,7 +119,7 @@ async function ndSide(): Promise<SetUp> {
 async function rawSide(): Promise<SetUp> {
   const { RawClient } = await import("./raw-client.ts");
   return async (_users, gatewayUrl) => {
-    const client = new RawClient({ url: gatewayUrl, userAgent: USER_AGENT, tokenFor: token });
+    const client = new RawClient({ url: gatewayUrl, userAgent: USER_AGENT, tokenFor });
     return {
       play: (user, i) => {
         const at = epochNow();
@@ -202,6 +200,7 @@ function runSide(): void {
     },
     memory: () => readMemory(),
     stats: () => ready().stats?.() ?? null,
+    journalRecords: () => ready().journalRecords?.() ?? null,
     /**
      * V8's heap spaces, KiB used / committed: where `heapTotal` beyond the live heap sits. Read
      * right after `memory` (which collects first), so no collection of its own.
@@ -291,6 +290,8 @@ export interface SideHandle {
   playAll(range?: { from: number; to: number }): Promise<{ firstAt: number; lastAt: number }>;
   memory(): Promise<MemoryReading>;
   stats(): Promise<{ presenting: number; beats: number } | null>;
+  /** What nd-presence journaled since it started; null for the other sides (they keep no journal). */
+  journalRecords(): Promise<JournalRecords | null>;
   heapSpaces(): Promise<string[]>;
   cpu(windowMs: number): Promise<CpuReading>;
   changes(perSecond: number, durationMs: number): Promise<{ sent: number; maxLagMs: number }>;
@@ -314,6 +315,7 @@ export function startSide(kind: SideKind, execArgv: string[] = []): SideHandle {
     playAll: (range) => child.call("playAll", range ?? {}),
     memory: () => child.call("memory"),
     stats: () => child.call("stats"),
+    journalRecords: () => child.call("journalRecords"),
     heapSpaces: () => child.call("heapSpaces"),
     cpu: (windowMs) => child.call("cpu", { windowMs }),
     changes: (perSecond, durationMs) => child.call("changes", { perSecond, durationMs }),

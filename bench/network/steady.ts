@@ -27,6 +27,9 @@
  *   same for a minimal XState machine (../minimal-machine.ts): what one actor per user stepped on
  *   every beat and ACK costs, however the machine is written.
  *
+ * Without dispatches (the account traffic's rate set to 0, READY as large as the run's): the
+ * heartbeat work alone. steady-dispatches.ts measures the same with a real account's dispatches.
+ *
  * At Discord's 41,250 ms interval, then compressed to `COMPRESSED_HEARTBEAT_MS` for a stress figure.
  * 2,000 ms rather than shorter: 20x the real rate, yet 31 frames per 60 s per connection, inside
  * Discord's 120 (a real gateway would close a 500 ms client with 4008), and 5,000 beats/s at 10,000
@@ -35,63 +38,84 @@
  */
 import type { BenchOptions, Figure } from "../figures.ts";
 import { floorLabel, type FloorMachine } from "../floors.ts";
-import { bringUpTimeoutMs, perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
+import type { GatewayHandle } from "./gateway-process.ts";
+import { bringUpTimeoutMs, gatewaySetup, perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
 import { startSide, type CpuReading, type MemoryReading, type SideHandle, type SideKind } from "./side.ts";
 
 export const COMPRESSED_HEARTBEAT_MS = 2_000;
 /** Past the last one-off timer of the bring-up: the frame window its identify opened (60 s). */
 const SETTLE_MS = 65_000;
+/** The issue's target for the CPU at Discord's interval, as a ratio to raw (issue 16). */
+const CPU_TARGET = 1.3;
+/** The compressed beats are a stress figure the issue sets no new target for: the benchmarks issue's. */
+const COMPRESSED_CPU_TARGET = 1.5;
 
-interface SteadyResult {
+/** What a steady window reads on a side, whatever it counts besides. */
+export interface SteadyReading {
+  cpu: CpuReading;
   cpuPerThousand: number;
-  beatsPerSecond: number;
   /** (settled - before) / N, KiB: what a user holds once the bring-up is over. */
   rssPerUser: number;
   heapPerUser: number;
 }
 
+interface SteadyResult extends Omit<SteadyReading, "cpu"> {
+  beatsPerSecond: number;
+}
+
 const none: SteadyResult = { cpuPerThousand: Number.NaN, beatsPerSecond: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN };
 
-/** Counts a side's heartbeats over the window: the gateway counts op 1; the machines side, its own sends. */
-interface BeatCounter {
-  start(): Promise<void>;
-  /** Beats since `start`. */
-  count(): Promise<number>;
+/** What a scenario counts over the CPU window besides the CPU: opened right before it, closed right after. */
+export interface WindowCount<T> {
+  open(): Promise<void>;
+  /** What was counted, given the window's length in seconds. */
+  close(seconds: number): Promise<T>;
 }
+
+/** Heartbeats per second as the gateway counts them (op 1). */
+const gatewayBeats = (gateway: GatewayHandle): WindowCount<number> => ({
+  open: () => gateway.reset(),
+  close: async (seconds) => (await gateway.stats()).op1 / seconds,
+});
 
 /**
  * After a side's bring-up, the same for every side: the bring-up's garbage collected, the settle,
- * CPU and beats over the window, then the memory its users hold.
+ * CPU and what `count` counts over the window, then the memory its users hold.
  */
-async function settleAndMeasure(side: SideHandle, before: MemoryReading, users: number, beats: BeatCounter, options: BenchOptions): Promise<SteadyResult & { cpu: CpuReading }> {
+export async function settleAndMeasure<T>(side: SideHandle, before: MemoryReading, users: number, count: WindowCount<T>, options: BenchOptions): Promise<SteadyReading & { counted: T }> {
   // Collect the bring-up's garbage now, on every side alike, and let the heap find its steady
   // size again during the settle: a collection forced right before the window would bill the
   // window for the full GCs that follow it (see the top of this file).
   await side.memory();
   await sleep(options.quick ? 2_000 : SETTLE_MS);
-  await beats.start();
+  await count.open();
   const cpu = await side.cpu(options.quick ? 10_000 : 30_000);
   const seconds = cpu.wallMs / 1000;
-  const beatsPerSecond = (await beats.count()) / seconds;
+  const counted = await count.close(seconds);
   // What is left after collecting is what the users hold in the steady state.
   const settled = await side.memory();
   return {
     cpu,
     cpuPerThousand: cpu.cpuMs / seconds / (users / 1000),
-    beatsPerSecond,
+    counted,
     rssPerUser: perUserKiB(before, settled, users, "rss"),
     heapPerUser: perUserKiB(before, settled, users, "heapUsed"),
   };
 }
 
+/** `12.3 CPU ms/s per 1,000 users (40% system)`, for a side's log line. */
+export const describeCpu = (reading: SteadyReading) =>
+  `${reading.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * reading.cpu.systemMs) / reading.cpu.cpuMs).toFixed(0)}% system)`;
+
 async function measure(kind: SideKind, users: number, intervalMs: number, options: BenchOptions): Promise<SteadyResult> {
-  return withSession(kind, users, intervalMs, options, () => none, async ({ side, gateway, before }) => {
-    const opOnes: BeatCounter = { start: () => gateway.reset(), count: async () => (await gateway.stats()).op1 };
-    const { cpu, ...result } = await settleAndMeasure(side, before, users, opOnes, options);
+  // The heartbeat work alone: no dispatches, whatever the run's rate.
+  const setup = gatewaySetup(options, { heartbeatIntervalMs: intervalMs, account: { ...options.account, dispatchRate: 0 } });
+  return withSession(kind, users, setup, options, () => none, async ({ side, gateway, before }) => {
+    const { cpu, counted: beatsPerSecond, ...reading } = await settleAndMeasure(side, before, users, gatewayBeats(gateway), options);
     const { closed } = await gateway.stats();
     if (closed > 0) options.log(`  warning: ${closed} connections closed during the window`);
-    options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${result.beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, ${result.heapPerUser.toFixed(1)} KiB live`);
-    return result;
+    options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${describeCpu({ cpu, ...reading })}, ${beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${reading.rssPerUser.toFixed(1)} KiB, ${reading.heapPerUser.toFixed(1)} KiB live`);
+    return { ...reading, beatsPerSecond };
   });
 }
 
@@ -114,13 +138,13 @@ async function measureMachinesAlone(kind: FloorMachine, users: number, options: 
       return none;
     }
     let beatsAtStart = 0;
-    const ownBeats: BeatCounter = {
-      start: async () => void (beatsAtStart = (await stats()).beats),
-      count: async () => (await stats()).beats - beatsAtStart,
+    const ownBeats: WindowCount<number> = {
+      open: async () => void (beatsAtStart = (await stats()).beats),
+      close: async (seconds) => ((await stats()).beats - beatsAtStart) / seconds,
     };
-    const { cpu: _, ...result } = await settleAndMeasure(side, before, users, ownBeats, options);
-    options.log(`  ${sideName(kind)} ${users}: ${result.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${result.beatsPerSecond.toFixed(0)} beats/s; per user ${result.heapPerUser.toFixed(1)} KiB live`);
-    return result;
+    const { cpu: _, counted: beatsPerSecond, ...reading } = await settleAndMeasure(side, before, users, ownBeats, options);
+    options.log(`  ${sideName(kind)} ${users}: ${reading.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${beatsPerSecond.toFixed(0)} beats/s; per user ${reading.heapPerUser.toFixed(1)} KiB live`);
+    return { ...reading, beatsPerSecond };
   } finally {
     await side.close();
   }
@@ -132,9 +156,11 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
     for (const [label, intervalMs] of [["", REAL_HEARTBEAT_MS], [` @ ${COMPRESSED_HEARTBEAT_MS / 1000} s beats`, COMPRESSED_HEARTBEAT_MS]] as const) {
       const raw = await measure("raw", users, intervalMs, options);
       const nd = await measure("nd", users, intervalMs, options);
-      const base = { scenario: "steady", users, better: "lower" as const };
+      const account = { ...options.account, dispatchRate: 0 };
+      const base = { scenario: "steady", users, better: "lower" as const, account };
+      const cpuTarget = intervalMs === REAL_HEARTBEAT_MS ? CPU_TARGET : COMPRESSED_CPU_TARGET;
       figures.push(
-        { ...base, metric: `CPU per 1,000 users${label}`, unit: "ms/s", ndPresence: nd.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 1.5, on: "ratio" } },
+        { ...base, metric: `CPU per 1,000 users${label}`, unit: "ms/s", ndPresence: nd.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: cpuTarget, on: "ratio" } },
         { ...base, metric: `heartbeats${label}`, unit: "/s", ndPresence: nd.beatsPerSecond, raw: raw.beatsPerSecond, better: "higher" },
       );
       // Memory once the bring-up is over, at Discord's interval: what a long-running service holds.
@@ -155,13 +181,14 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
 
 /**
  * A floor's CPU and live heap, with the targets the service's imply: it does the raw client's
- * socket work and runs its machines on top, so it can be within 1.5x raw's CPU only if its
- * machines alone take at most half of raw's, and within 2x raw's memory only if they hold at most
+ * socket work and runs its machines on top, so it can be within 1.3x raw's CPU only if its
+ * machines alone take at most 0.3x raw's, and within 2x raw's memory only if they hold at most
  * as much as raw does.
  */
 function floorFigures(base: { scenario: string; users: number; better: "lower" }, label: string, floor: SteadyResult, raw: SteadyResult): Figure[] {
+  const cpuShare = Math.round((CPU_TARGET - 1) * 100) / 100;
   return [
-    { ...base, metric: `CPU per 1,000 users, ${label}`, unit: "ms/s", ndPresence: floor.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 0.5, on: "ratio" } },
+    { ...base, metric: `CPU per 1,000 users, ${label}`, unit: "ms/s", ndPresence: floor.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: cpuShare, on: "ratio" } },
     { ...base, metric: `heap per user, steady, ${label}`, unit: "KiB", ndPresence: floor.heapPerUser, raw: raw.heapPerUser, target: { op: "<=", value: 1, on: "ratio" } },
   ];
 }
