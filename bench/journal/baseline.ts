@@ -55,14 +55,13 @@ function applyOne(users: Map<string, PlainUser>, event: DomainEvent): void {
       user.sessionId = event.sessionId ?? null;
       user.state = user.title !== null ? "playing" : "ready";
       break;
-    case "gateway.heartbeatAck":
-      if (event.socket === user.socket) user.lastAckAt = event.at;
-      break;
     case "artwork.failed":
     case "artwork.resolved":
       if (event.key === user.artworkKey) user.artworkKey = null;
       break;
     default:
+      // Today's journal has a heartbeat ACK per beat (not an event type once the connection owns the wire).
+      if ((event.type as string) === "gateway.heartbeatAck" && (event as { socket: number }).socket === user.socket) user.lastAckAt = event.at;
       break;
   }
 }

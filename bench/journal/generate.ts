@@ -6,8 +6,9 @@
  * under `preciseClock` against the fake gateway (bench/journal/record.ts prints one):
  *
  *   playback.playing -> artwork.failed (same ms) -> gateway.hello (socket 1) -> gateway.ready
- *   (seq 1, sessionId, resumeUrl) -> gateway.heartbeatAck every 41,250 ms; a new track (playing,
- *   then its artwork.failed) when the previous one ends.
+ *   (seq 1, sessionId, resumeUrl) -> the connection's records (wire-records.ts: a heartbeat ACK
+ *   every 41,250 ms today, a note of `s` a minute once the connection owns the wire); a new
+ *   track (playing, then its artwork.failed) when the previous one ends.
  *
  * The artwork answer comes first: a Navidrome track has no release MBID and without a `publicUrl`
  * there is no candidate to look up, so the resolver fails at once, before the socket's Hello.
@@ -19,13 +20,13 @@
  * zombie, and the machine would reconnect: `checkAllPlaying` catches any such drift.
  */
 import type { DomainEvent } from "../../src/actors/events.ts";
-import { nextRandom, seedFrom } from "../../src/actors/random.ts";
 import type { Track } from "../../src/actors/track.ts";
 import type { JournalEntry } from "../../src/adapters/journal.ts";
 import type { ServiceConfig } from "../../src/config/service-config.ts";
+import { generator, hex, snowflake } from "../seeded.ts";
+import { HEARTBEAT_INTERVAL_MS, recordEveryMs, serviceWire, wireRecords, type WireRecords } from "./wire-records.ts";
 
-/** Discord's heartbeat interval (op 10 Hello), as production gateways send it. */
-export const HEARTBEAT_INTERVAL_MS = 41_250;
+export { HEARTBEAT_INTERVAL_MS };
 /** 2024-11-23T19:33:20Z, as in the tests: a fixed start makes the journal reproducible. */
 export const START_AT = 1_732_390_400_000;
 
@@ -40,6 +41,8 @@ export interface JournalShape {
   /** About this many entries per user (users that start later in the stagger get a few less). */
   eventsPerUser: number;
   seed?: number;
+  /** What an open connection journals: what the service in this tree does, unless a floor needs the other. */
+  wire?: WireRecords;
 }
 
 /** `user00042`: fixed width, so that names sort like their numbers. */
@@ -55,25 +58,26 @@ export function benchConfig(users: number): ServiceConfig {
   };
 }
 
-/** How long a journal of `eventsPerUser` entries per user spans: ACKs plus two entries per track. */
-export function spanMs(eventsPerUser: number): number {
-  const perMs = 1 / HEARTBEAT_INTERVAL_MS + 2 / AVERAGE_TRACK_MS;
+/** How long a journal of `eventsPerUser` entries per user spans: the connection's records plus two entries per track. */
+export function spanMs(eventsPerUser: number, wire: WireRecords = serviceWire): number {
+  const perMs = 1 / recordEveryMs(wire) + 2 / AVERAGE_TRACK_MS;
   return Math.max(10_000, Math.round((eventsPerUser - 2) / perMs));
 }
 
 /** The journal, interleaved across users in time order, seq from 1. */
 export function generateJournal(shape: JournalShape): JournalEntry[] {
   const random = generator(shape.seed ?? 1);
-  const endAt = START_AT + spanMs(shape.eventsPerUser);
+  const wire = shape.wire ?? serviceWire;
+  const endAt = START_AT + spanMs(shape.eventsPerUser, wire);
   const events: DomainEvent[] = [];
-  for (let u = 0; u < shape.users; u++) userTimeline(userName(u), endAt, random, events);
+  for (let u = 0; u < shape.users; u++) userTimeline(userName(u), endAt, random, wire, events);
   // Stable: events of one user at the same ms keep their causal order.
   events.sort((a, b) => a.at - b.at);
   return events.map((event, i) => ({ v: 1, seq: i + 1, at: event.at, stream: `user:${(event as { user: string }).user}`, event }));
 }
 
 /** One user's events from their first play until `endAt`, appended to `out`. */
-function userTimeline(user: string, endAt: number, random: () => number, out: DomainEvent[]): void {
+function userTimeline(user: string, endAt: number, random: () => number, wire: WireRecords, out: DomainEvent[]): void {
   const between = (min: number, max: number) => Math.floor(min + random() * (max - min));
   const startAt = START_AT + between(0, STAGGER_MS);
   const push = (event: DomainEvent) => {
@@ -94,23 +98,15 @@ function userTimeline(user: string, endAt: number, random: () => number, out: Do
       const readyAt = helloAt + between(80, 250);
       push({ type: "gateway.hello", heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, user, socket: 1, at: helloAt });
       push({ type: "gateway.ready", seq: 1, sessionId: hex(random, 32), resumeUrl: "wss://gateway-us-east1-b.discord.gg", userId: snowflake(random), user, socket: 1, at: readyAt });
-      acks(user, startAt, helloAt, endAt, () => between(20, 90), push);
+      wireRecords(wire, { user, spawnAt: startAt, helloAt, readyAt, until: endAt + 1 }, random, push);
     }
     trackAt += track.durationMs! + between(200, 2_000);
     first = false;
   }
 }
 
-/** ACKs one round trip after each beat the machine sends (first beat: interval x its first draw). */
-function acks(user: string, spawnAt: number, helloAt: number, endAt: number, rtt: () => number, push: (event: DomainEvent) => void): void {
-  const [draw] = nextRandom(seedFrom(user, spawnAt));
-  for (let beatAt = helloAt + Math.floor(HEARTBEAT_INTERVAL_MS * draw); beatAt <= endAt; beatAt += HEARTBEAT_INTERVAL_MS) {
-    push({ type: "gateway.heartbeatAck", user, socket: 1, at: beatAt + rtt() });
-  }
-}
-
 /** A track as Navidrome's getNowPlaying gives it (subsonic-client `toEntry`): no release MBID, so the artwork key is its coverArtId. */
-function randomTrack(random: () => number): Track {
+export function randomTrack(random: () => number): Track {
   const album = hex(random, 22);
   return {
     id: hex(random, 22),
@@ -122,25 +118,5 @@ function randomTrack(random: () => number): Track {
     trackNumber: 1 + Math.floor(random() * 12),
     coverArtId: `al-${album}_${hex(random, 8)}`,
     mbids: { recording: `${hex(random, 8)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 12)}` },
-  };
-}
-
-function hex(random: () => number, length: number): string {
-  let text = "";
-  for (let i = 0; i < length; i++) text += Math.floor(random() * 16).toString(16);
-  return text;
-}
-
-function snowflake(random: () => number): string {
-  return String(100_000_000_000_000_000n + BigInt(Math.floor(random() * 1e15)) * 1000n);
-}
-
-/** Seeded, so that every run measures the same journal. */
-function generator(seed: number): () => number {
-  let state = seed;
-  return () => {
-    const [value, next] = nextRandom(state);
-    state = next;
-    return value;
   };
 }

@@ -23,6 +23,7 @@ const EVENTS_PER_USER = 20;
  * journal is replayed and checkpointed (`checkpoint()`: taken, then written to its file),
  * the last 10% is appended as a tail, and a new service restores the checkpoint and replays the
  * tail. Its raw baseline is still the whole file into a Map: what a start costs either way.
+ * Target: at most 1 s at 10,000 users (issue 16).
  */
 export async function recovery(options: BenchOptions): Promise<Figure[]> {
   const folder = mkdtempSync(join(tmpdir(), "nd-bench-recovery-"));
@@ -60,7 +61,8 @@ export async function recovery(options: BenchOptions): Promise<Figure[]> {
           ndPresence: fromCheckpoint.startMs,
           raw: rawMs,
           better: "lower",
-          ...(users >= 10_000 ? { target: { op: "<" as const, value: 3_000 } } : {}),
+          // Issue 16: a start after a crash within a second at 10,000 users.
+          ...(users >= 10_000 ? { target: { op: "<=" as const, value: 1_000 } } : {}),
         },
         { scenario: "recovery", metric: "checkpoint, taken and written", unit: "ms", users, ndPresence: fromCheckpoint.saveMs, raw: null, better: "lower" },
         { scenario: "recovery", metric: "checkpoint size", unit: "KiB per user", users, ndPresence: fromCheckpoint.bytes / 1024 / users, raw: null, better: "lower" },

@@ -9,7 +9,7 @@
  * service cannot cost less than this plus the sockets the raw client pays for.
  */
 import { createActor, type Actor, type AnyStateMachine, type EventFrom } from "xstate";
-import type { Effect } from "../../src/actors/effects.ts";
+import { Op, type Effect } from "../../src/actors/effects.ts";
 import { seedFrom } from "../../src/actors/random.ts";
 import { presenceInput } from "../../src/actors/shard-machine.ts";
 import type { Track } from "../../src/actors/track.ts";
@@ -39,10 +39,11 @@ export function machinesAlone(config: ServiceConfig, heartbeatIntervalMs: number
     }
     if (effect.type !== "socket.send") return;
     const { socket, frame } = effect;
-    if (frame.op === 2) later(user, { type: "gateway.ready", user, socket, seq: ++seq, sessionId: `session-${user}`, at });
-    if (frame.op === 1) {
+    if (frame.op === Op.Identify) later(user, { type: "gateway.ready", user, socket, seq: ++seq, sessionId: `session-${user}`, at });
+    // Only a machine that beats sends op 1 (the minimal one, today's presence machine): its ACK.
+    if ((frame.op as number) === Op.Heartbeat) {
       beats += 1;
-      later(user, { type: "gateway.heartbeatAck", user, socket, at });
+      later(user, { type: "gateway.heartbeatAck", user, socket, at } as EventFrom<AnyStateMachine>);
     }
   }
 
