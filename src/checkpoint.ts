@@ -26,6 +26,8 @@ export interface Checkpoint {
   key: string;
   /** For compaction: the seq of the input that started each running machine. */
   started: Record<string, number>;
+  /** Each user's session `s` as the journal knew it (see `SeqNote`): what a resume asks to replay from. */
+  sessionSeqs: Record<string, number | null>;
   snapshot: unknown;
   timers: SavedTimer[];
 }
@@ -43,6 +45,7 @@ export function fingerprint(text: string): string {
 /** Why a checkpoint cannot be used for this start, or null if it can. */
 export function checkpointProblem(checkpoint: Checkpoint, key: string): string | null {
   if (checkpoint.v !== 1) return `unknown checkpoint version ${String(checkpoint.v)}`;
+  if (typeof checkpoint.sessionSeqs !== "object" || checkpoint.sessionSeqs === null) return "it holds no session seqs (taken by an older version)";
   if (checkpoint.key !== key) return "the configuration or the machines changed since it was taken";
   return null;
 }

@@ -7,12 +7,10 @@ const userEventTypes = new Set([
   "gateway.hello",
   "gateway.ready",
   "gateway.resumed",
-  "gateway.dispatch",
-  "gateway.heartbeatAck",
-  "gateway.heartbeatRequest",
   "gateway.reconnect",
   "gateway.invalidSession",
   "gateway.closed",
+  "gateway.seq",
   "gateway.discovered",
   "gateway.discoveryFailed",
   "artwork.resolved",
@@ -49,5 +47,6 @@ export function refusal(input: DomainEventInput | null | undefined): string | nu
     if (!isOptionalPositive(event.playbackRate)) return "playbackRate must be a number above 0";
   }
   if (event.type === "playback.paused" && !isOptionalNonNegative(event.positionMs)) return "positionMs must be a number (ms), not negative";
+  if (event.type === "gateway.seq" && !(typeof event.seq === "number" && Number.isSafeInteger(event.seq) && event.seq >= 0)) return "seq must be a whole number, not negative";
   return null;
 }

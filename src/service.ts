@@ -9,7 +9,7 @@ import { presenceOf, supervisorMachine } from "./actors/supervisor-machine.ts";
 import { ArtworkResolver } from "./adapters/artwork.ts";
 import { DiscordRest } from "./adapters/discord-rest.ts";
 import { runEffect, type EffectPorts } from "./adapters/effect-runner.ts";
-import { GatewaySockets } from "./adapters/gateway-socket.ts";
+import { GatewaySockets } from "./adapters/discord/gateway-sockets.ts";
 import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
 import { assertUsable, configSecrets, defaultUserAgent, userProfiles, type ServiceConfig } from "./config/service-config.ts";
 import { refusal } from "./event-validation.ts";
@@ -120,7 +120,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     logger,
     now: () => liveClock.now(),
   });
-  const sockets = new GatewaySockets({ userAgent, tokenFor: (user) => tokens.get(user), deliver: (event) => dispatch(event), logger });
+  const sockets = new GatewaySockets({ userAgent, tokenFor: (user) => tokens.get(user), deliver: (event) => dispatch(event), logger, clock: liveClock });
   const ports: EffectPorts = {
     sockets,
     rest,
@@ -174,8 +174,18 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   let actor: Actor<typeof supervisorMachine> | undefined;
   let accepting = false;
 
+  /**
+   * Each user's session `s` as the journal knows it (READY, RESUMED, the connection's notes): what
+   * a resume after a restart asks the server to replay from.
+   */
+  const sessionSeqs = new Map<string, number | null>();
+
   /** Applies one journaled input, noting when it started a user's current machine (for compaction). */
   function apply(running: Actor<typeof supervisorMachine>, entry: JournalEntry): void {
+    const event = entry.event;
+    // A seq note changes no machine: it is kept for a resume after a restart, without a step.
+    if (event.type === "gateway.seq") return void sessionSeqs.set(event.user, event.seq);
+    if (event.type === "gateway.ready" || event.type === "gateway.resumed") sessionSeqs.set(event.user, event.seq);
     if (options.trace) seqOf.set(entry.event, entry.seq); // only the trace names causes
     // Only playback starts a machine: the rest (heartbeat ACKs above all) skips the lookups.
     const user = entry.event.type.startsWith("playback.") ? (entry.event as { user: string }).user : null;
@@ -237,6 +247,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       record({ type: "runtime.stopped", at: lastAt });
     }
     clock.goLive();
+    for (const [user, seq] of sessionSeqs) sockets.restoreSeq(user, seq);
     if (recovered) {
       logger.log("info", "journal replayed", { entries: entries.length, ...(checkpoint ? { afterCheckpoint: checkpoint.seq } : {}) });
       record({ type: "runtime.resumed", at: clock.now() });
@@ -283,6 +294,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
         throw error;
       }
       for (const [user, seq] of Object.entries(checkpoint.started)) history.started(user, seq);
+      for (const [user, seq] of Object.entries(checkpoint.sessionSeqs)) sessionSeqs.set(user, seq);
     }
     return created;
   }
@@ -312,7 +324,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       if (seq !== undefined && presenceOf(current, user.username)) started[user.username] = seq;
     }
     const snapshot = withoutProfiles(running.getPersistedSnapshot());
-    return { v: 1, seq: nextSeq - 1, at: clock.now(), key: checkpointKey(), started, snapshot, timers: timers!.save(running) };
+    const seqs = Object.fromEntries(sessionSeqs);
+    return { v: 1, seq: nextSeq - 1, at: clock.now(), key: checkpointKey(), started, sessionSeqs: seqs, snapshot, timers: timers!.save(running) };
   }
 
   return {
@@ -372,7 +385,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     on: (event, listener) => emitter.on(event, listener),
     status: () => ({
       running: accepting,
-      users: actor ? userStatuses(config, actor.getSnapshot()) : [],
+      users: actor ? userStatuses(config, actor.getSnapshot(), (user) => sockets.wireStatus(user)) : [],
       refusedEvents: actor ? { ...actor.getSnapshot().context.refused } : {},
       journal: health.status(),
     }),

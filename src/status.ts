@@ -20,7 +20,16 @@ export interface UserStatusReport {
   failure: string | null;
   reconnects: number;
   presenceUpdates: number;
+  /** The round trip of the last answered heartbeat on the user's connection, in ms; null before one. */
+  heartbeatRoundTripMs: number | null;
+  /** Connections closed as zombies (no heartbeat ACK between two beats) since the start. */
+  zombieCloses: number;
 }
+
+/** What the connection knows of a user's wire (see `GatewaySockets.wireStatus`). */
+export type WireStatusOf = (user: string) => Pick<UserStatusReport, "heartbeatRoundTripMs" | "zombieCloses">;
+
+const noWire: WireStatusOf = () => ({ heartbeatRoundTripMs: null, zombieCloses: 0 });
 
 export interface ServiceStatus {
   running: boolean;
@@ -43,13 +52,15 @@ export function stateName(value: unknown): string {
  * from a bad checkpoint) is reported as `unknown` with the reason; the others, and every endpoint
  * that shows them, are not affected.
  */
-export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeof supervisorMachine>): UserStatusReport[] {
+export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeof supervisorMachine>, wire: WireStatusOf = noWire): UserStatusReport[] {
   return config.users.map((user, index) => {
+    let report: UserStatusReport;
     try {
-      return userStatus(user, index, snapshot);
+      report = userStatus(user, index, snapshot);
     } catch (error) {
-      return { ...noMachine(user.username, "unknown"), lastError: `status unavailable: ${errorText(error)}` };
+      report = { ...noMachine(user.username, "unknown"), lastError: `status unavailable: ${errorText(error)}` };
     }
+    return { ...report, ...wire(user.username) };
   });
 }
 
@@ -69,7 +80,7 @@ export function unreadableUser(config: ServiceConfig, snapshot: SnapshotFrom<typ
 }
 
 function noMachine(user: string, state: string): UserStatusReport {
-  return { user, state, connected: false, showing: null, lastError: null, failure: null, reconnects: 0, presenceUpdates: 0 };
+  return { user, state, connected: false, showing: null, lastError: null, failure: null, reconnects: 0, presenceUpdates: 0, ...noWire(user) };
 }
 
 function userStatus(user: ServiceConfig["users"][number], index: number, snapshot: SnapshotFrom<typeof supervisorMachine>): UserStatusReport {
@@ -89,5 +100,6 @@ function userStatus(user: ServiceConfig["users"][number], index: number, snapsho
         : `${c.failure.reason}: a configuration or nd-presence bug; please report it`),
     reconnects: c.counters.reconnects,
     presenceUpdates: c.counters.presenceUpdates,
+    ...noWire(user.username),
   };
 }

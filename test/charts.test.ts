@@ -45,12 +45,12 @@ describe("nd-presence charts", () => {
     expect(stateNames(presence)).toEqual(expect.arrayContaining(["disconnected", "identifying", "ready", "presenting", "playing", "paused", "clearing", "backoff", "failed"]));
     const text = read("out/presence.json");
     // Named delays, guards and actions, as strings; combined guards as their expression.
-    expect(presence.meta.implementations.delays).toEqual(expect.arrayContaining(["heartbeatInterval", "helloTimeout", "backoff"]));
-    expect(presence.meta.implementations.guards).toEqual(expect.arrayContaining(["isZombie", "fromOpenSocket", "wantsPresence"]));
+    expect(presence.meta.implementations.delays).toEqual(expect.arrayContaining(["helloTimeout", "readyTimeout", "backoff"]));
+    expect(presence.meta.implementations.guards).toEqual(expect.arrayContaining(["isFatalClose", "fromOpenSocket", "wantsPresence"]));
     expect(presence.states.backoff.after).toHaveProperty("backoff");
-    expect(text).toContain('"guard": "fromOpenSocket && isZombie"');
+    expect(text).toContain('"guard": "fromOpenSocket && isFatalClose"');
     expect(text).toContain('"guard": "!wantsPresence"');
-    expect(text).toContain('"closeZombie"');
+    expect(text).toContain('"closeToResume"');
 
     const supervisor = JSON.parse(read("out/supervisor.json"));
     expect(supervisor).toMatchObject({ id: "supervisor", initial: "running" });

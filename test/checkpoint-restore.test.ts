@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createHttpServer, type HttpServer } from "../src/adapters/http-server.ts";
 import { MemoryJournal } from "../src/adapters/journal.ts";
 import { presenceOf } from "../src/actors/supervisor-machine.ts";
 import type { ServiceStatus } from "../src/status.ts";
@@ -10,12 +9,7 @@ import { TOKENS, otherSong, song, startHarness, type Harness } from "./harness.t
 // 500 until the next playback. It is checked against the machines, and the start falls back to the
 // journal with a warning; and one user whose status cannot be built never takes an endpoint down.
 let h: Harness;
-let http: HttpServer | undefined;
-afterEach(async () => {
-  await http?.close();
-  http = undefined;
-  await h?.close();
-});
+afterEach(async () => h?.close());
 
 const twoUsers = [
   { username: "alice", discordToken: TOKENS.alice },
@@ -40,8 +34,7 @@ async function spoiledCheckpoint(spoil: (alice: Persisted) => void): Promise<Mem
 }
 
 async function endpoints() {
-  http = createHttpServer({ port: 0, status: () => h.service.status(), sources: () => [], logger: h.logger });
-  const base = `http://127.0.0.1:${await http.listen()}`;
+  const base = await h.statusServer();
   const codes: Record<string, number> = {};
   for (const path of ["/", "/status", "/healthz", "/metrics"]) codes[path] = (await fetch(`${base}${path}`)).status;
   const status = (await (await fetch(`${base}/status`)).json()) as ServiceStatus;

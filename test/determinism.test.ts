@@ -21,8 +21,8 @@ describe("determinism", () => {
       trace: (record) => live.push(record),
       users: [{ username: "alice", discordToken: TOKENS.alice }, { username: "bob", discordToken: TOKENS.bob }],
     });
-    // A session with a bit of everything: two users, heartbeats, a pause, a new track, a burst
-    // that fills the rate window, op 7, a zombie, a stop, the idle close.
+    // A session with a bit of everything: two users, a pause, a new track, a burst that fills the
+    // rate window, op 7, a zombie (the connection's close reaches the machine), a stop, the idle close.
     h.play(song, { positionMs: 30_000 });
     h.play(otherSong, { user: "bob" });
     await h.waitForPresence((a) => a?.details === song.title);
@@ -42,6 +42,10 @@ describe("determinism", () => {
     await h.advance(5_000);
     h.dispatch({ type: "playback.stopped", user: "bob" });
     for (let i = 0; i < 8; i++) await h.advance(60_000);
+    // A last input: a replay runs up to the last one journaled, so a timer after it (alice's idle
+    // close) would fire only in the live run.
+    h.play(song, { positionMs: 0 });
+    await h.settle();
     expect(live.filter((r) => r.kind === "effect" && r.effect.type === "socket.open").length).toBeGreaterThan(3);
 
     // Replay the journal into fresh actors, effects off.

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { OutgoingFrame } from "../src/actors/effects.ts";
-import { GatewaySockets, translateFrame, type GatewayEventInput } from "../src/adapters/gateway-socket.ts";
+import { SimulatedClock } from "xstate";
+import { GatewaySockets, type GatewayEventInput } from "../src/adapters/discord/gateway-sockets.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import { ioSettled } from "./fakes/io-barrier.ts";
@@ -27,6 +28,8 @@ let gw: FakeGateway;
 let logger: ReturnType<typeof memoryLogger>;
 let events: GatewayEventInput[];
 let sockets: GatewaySockets;
+/** The connections' heartbeats run on it: no beat goes out unless a test moves it. */
+let clock: SimulatedClock;
 
 const tokens: Record<string, string> = { alice: TOKEN, mallory: BAD_TOKEN };
 const waitEvent = (predicate: (e: GatewayEventInput) => boolean, what = "event") => until(() => events.find(predicate), 2000, what);
@@ -37,7 +40,8 @@ beforeEach(async () => {
   gw = await FakeGateway.start({ validTokens: [TOKEN] });
   logger = memoryLogger();
   events = [];
-  sockets = new GatewaySockets({ userAgent: UA, tokenFor: (user) => tokens[user], deliver: (e) => events.push(e), logger });
+  clock = new SimulatedClock();
+  sockets = new GatewaySockets({ userAgent: UA, tokenFor: (user) => tokens[user], deliver: (e) => events.push(e), logger, clock });
 });
 
 afterEach(async () => {
@@ -86,47 +90,45 @@ describe("GatewaySockets against the fake gateway", () => {
     });
   });
 
-  it("translates a whole conversation into events, in order", async () => {
+  it("delivers only what changes the session; answers op 1 itself with the last s; keeps other dispatches to itself", async () => {
     await connectAndIdentify();
-    gw.dispatch("SESSIONS_REPLACE", []);
+    gw.dispatch("SESSIONS_REPLACE", []); // s = 2
     gw.requestHeartbeat();
-    await waitEvent(ofType("gateway.heartbeatRequest"));
-    const before = gw.frames.length;
-    sockets.send("alice", 1, { op: 1, d: 2 });
-    expect((await gw.waitForFrame((f) => f.op === 1, { after: before })).d).toBe(2);
-    await waitEvent(ofType("gateway.heartbeatAck"));
+    const answer = await gw.waitForFrame((f) => f.op === 1);
+    expect(answer.d).toBe(2);
     gw.reconnect();
     gw.invalidSession(true);
-    gw.invalidSession(false);
-    gw.dispatch("ZERO", {}, 0);
-    await until(() => events.length === 9, 2000, "nine events");
+    gw.invalidSession(false); // the session is gone, and its s with it
+    gw.requestHeartbeat();
+    expect((await gw.waitForFrame((f) => f.op === 1, { after: answer.index + 1 })).d).toBeNull();
+    gw.dispatch("ZERO", {}, 0); // a server may send s: 0
+    gw.requestHeartbeat();
+    expect((await gw.waitForFrame((f) => f.op === 1 && f.d !== null, { after: answer.index + 1 })).d).toBe(0);
+    await ioSettled(gw);
     expect(events.map(({ user, socket, ...rest }) => (expect([user, socket]).toEqual(["alice", 1]), rest))).toEqual([
       { type: "gateway.hello", heartbeatIntervalMs: 1000 },
       expect.objectContaining({ type: "gateway.ready", seq: 1 }),
-      { type: "gateway.dispatch", seq: 2, name: "SESSIONS_REPLACE" },
-      { type: "gateway.heartbeatRequest" },
-      { type: "gateway.heartbeatAck" },
       { type: "gateway.reconnect" },
       { type: "gateway.invalidSession", resumable: true },
       { type: "gateway.invalidSession", resumable: false },
-      { type: "gateway.dispatch", seq: 0, name: "ZERO" },
     ]);
   });
 
   it("resumes on a new socket: token first in op 6, RESUMED with the next seq", async () => {
     const ready = await connectAndIdentify();
-    gw.dispatch("A", {});
-    await waitEvent(ofType("gateway.dispatch"));
+    gw.dispatch("A", {}); // s = 2
+    await ioSettled(gw);
     sockets.close("alice", 1, 4000, "zombie");
     expect(await gw.waitForClose(0)).toEqual({ code: 4000, reason: "zombie" });
     await waitEvent(ofType("gateway.closed", 1));
     sockets.open("alice", 2, ready.resumeUrl + QUERY);
     await waitEvent(ofType("gateway.hello", 2));
-    sockets.send("alice", 2, { op: 6, d: { session_id: ready.sessionId!, seq: 2 } });
+    // The machine names the session; the connection adds the token and the last s it read.
+    sockets.send("alice", 2, { op: 6, d: { session_id: ready.sessionId! } });
     expect(await waitEvent(ofType("gateway.resumed", 2))).toEqual({ type: "gateway.resumed", user: "alice", socket: 2, seq: 3 });
     const resume = await gw.waitForFrame((f) => f.op === 6);
     expect(resume.connection).toBe(1);
-    expect(resume.raw.startsWith(`{"op":6,"d":{"token":"${TOKEN}","session_id":`)).toBe(true);
+    expect(resume.raw).toBe(`{"op":6,"d":{"token":"${TOKEN}","session_id":"${ready.sessionId}","seq":2}}`);
   });
 
   it("logs invalid JSON and unknown opcodes without their content, delivers nothing and stays open", async () => {
@@ -136,8 +138,12 @@ describe("GatewaySockets against the fake gateway", () => {
     gw.send({ op: 42, d: { private: "do-not-log-me" } });
     gw.send({ op: 10, d: { heartbeat_interval: -5 } });
     gw.dispatch("AFTER", {}, 0);
-    await waitEvent(ofType("gateway.dispatch"));
-    expect(events.map((e) => e.type)).toEqual(["gateway.hello", "gateway.dispatch"]);
+    await ioSettled(gw);
+    // Only the dispatch after them is read: its s is the first this session noted.
+    expect(events.map(({ user: _user, ...rest }) => rest)).toEqual([
+      { type: "gateway.hello", socket: 1, heartbeatIntervalMs: 1000 },
+      { type: "gateway.seq", socket: 1, seq: 0 },
+    ]);
     const warnings = logger.entries.filter((e) => e.level === "warn");
     expect(warnings).toHaveLength(3);
     expect(warnings[1]!.data).toEqual({ user: "alice", socket: 1, op: 42 });
@@ -182,7 +188,7 @@ describe("GatewaySockets against the fake gateway", () => {
   });
 
   it("runs at most handshakeLimit handshakes at once: the next socket opens when one is READY or closed; one given up while waiting never connects", async () => {
-    const gated = new GatewaySockets({ userAgent: UA, tokenFor: (user) => tokens[user], deliver: (e) => events.push(e), logger, handshakeLimit: 2 });
+    const gated = new GatewaySockets({ userAgent: UA, tokenFor: (user) => tokens[user], deliver: (e) => events.push(e), logger, clock, handshakeLimit: 2 });
     const users = ["ann", "bob", "cat", "dan", "eve"];
     for (const user of users) gated.open(user, 1, gw.url + QUERY);
     await gw.waitForConnection(1);
@@ -224,14 +230,14 @@ describe("GatewaySockets against the fake gateway", () => {
     sockets.open("alice", 2, gw.url + QUERY);
     await waitEvent(ofType("gateway.hello", 2));
     await gw.waitForClose(0);
-    sockets.send("alice", 1, { op: 1, d: 111 });
-    sockets.send("alice", 2, { op: 1, d: 222 });
-    const beat = await gw.waitForFrame((f) => f.op === 1);
-    expect([beat.connection, beat.d]).toEqual([1, 222]);
+    sockets.send("alice", 1, identify);
+    sockets.send("alice", 2, identify);
+    const sent = await gw.waitForFrame((f) => f.op === 2);
+    expect(sent.connection).toBe(1);
     await ioSettled(gw); // had the stale frame been written, it would have arrived by now
     expect(gw.frames).toHaveLength(1);
     expect(events.some((e) => e.type === "gateway.closed")).toBe(false);
-    expect(logger.entries.some((e) => e.level === "debug" && e.data?.socket === 1 && e.data?.op === 1)).toBe(true);
+    expect(logger.entries.some((e) => e.level === "debug" && e.data?.socket === 1 && e.data?.op === 2)).toBe(true);
   });
 
   it("closeUser closes whatever socket the user has, with the code given, and reports nothing", async () => {
@@ -287,23 +293,5 @@ describe("FakeGateway enforces Discord's limits", () => {
     } finally {
       await strict.close();
     }
-  });
-});
-
-describe("translateFrame", () => {
-  it("keeps s: 0 and tolerates missing READY fields and any ACK payload", () => {
-    expect(translateFrame('{"op":0,"t":"READY","s":0,"d":{}}')).toEqual({
-      type: "gateway.ready",
-      seq: 0,
-      sessionId: undefined,
-      resumeUrl: undefined,
-      userId: undefined,
-    });
-    expect(translateFrame('{"op":0,"t":"RESUMED","s":null,"d":null}')).toEqual({ type: "gateway.resumed", seq: null });
-    expect(translateFrame('{"op":11,"d":{}}')).toEqual({ type: "gateway.heartbeatAck" });
-    expect(translateFrame('{"op":11}')).toEqual({ type: "gateway.heartbeatAck" });
-    expect(translateFrame('{"op":9,"d":"yes"}')).toEqual({ type: "gateway.invalidSession", resumable: false });
-    expect(translateFrame("[1]")).toMatchObject({ problem: "not an object" });
-    expect(translateFrame('{"d":1}')).toMatchObject({ problem: "missing or non-numeric op" });
   });
 });

@@ -2,6 +2,7 @@ import { SimulatedClock } from "xstate";
 import type { Activity } from "../src/actors/effects.ts";
 import type { DomainEventInput } from "../src/actors/events.ts";
 import type { Track } from "../src/actors/track.ts";
+import { createHttpServer, type HttpServer } from "../src/adapters/http-server.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { ServiceConfig, UserConfig } from "../src/config/service-config.ts";
 import { MemoryJournal, type Journal } from "../src/adapters/journal.ts";
@@ -99,6 +100,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     return started;
   };
   let service = await launch();
+  const servers: HttpServer[] = [];
 
   const harness = {
     clock,
@@ -167,7 +169,17 @@ export async function startHarness(options: HarnessOptions = {}) {
     everythingVisible(): string {
       return [logger.text(), JSON.stringify(service.status()), JSON.stringify(rest.requests.map((r) => ({ path: r.path, body: r.body })))].join("\n");
     },
+    /**
+     * The service's HTTP server (status page, `/status`, `/healthz`, `/metrics`) on a free port,
+     * closed with the harness; resolves with its base URL.
+     */
+    async statusServer(): Promise<string> {
+      const http = createHttpServer({ port: 0, status: () => service.status(), sources: () => [], logger });
+      servers.push(http);
+      return `http://127.0.0.1:${await http.listen()}`;
+    },
     async close() {
+      await Promise.all(servers.splice(0).map((server) => server.close()));
       await service.stop({ clear: false });
       await Promise.all([gateway.close(), rest.close(), images.close()]);
     },

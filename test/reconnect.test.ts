@@ -294,7 +294,7 @@ describe("broken input", () => {
       "gateway frame ignored: invalid JSON",
       "gateway frame ignored: unknown opcode",
       "gateway frame ignored: not an object",
-      "gateway frame ignored: hello without a valid heartbeat_interval",
+      "gateway frame ignored: hello with a heartbeat_interval that is not in (0, 600000] ms",
     ]);
     expect(h.service.status().running).toBe(true);
     expect(status()).toMatchObject({ state: "presenting.playing", connected: true });

@@ -52,11 +52,12 @@ beforeAll(async () => {
     await h.advance(10_000);
     h.play(otherSong);
     await h.waitForPresence((a) => a?.details === otherSong.title);
-    // Past the end of the second track; heartbeats keep journaling ACKs after it, so that the
-    // replay's clock, which only moves with the journal, passes the end too.
+    // Past the end of the second track, then a clean stop: it is journaled, so the replay's
+    // clock, which only moves with the journal, passes the end too.
     for (let i = 0; i < 8; i++) await h.advance(41_250);
     await h.waitForPresence((a) => a === null);
     presenceFrames = h.framesWithOp(3).length;
+    await h.service.stop();
   } finally {
     await h.close();
   }

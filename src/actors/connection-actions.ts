@@ -1,26 +1,12 @@
-import { assertEvent, assign, raise } from "xstate";
+import { assertEvent } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
-import { Op, type Effect } from "./effects.ts";
-import { act, closeSocket, draw, forgetSocket, framesLeftInWindow, log, perform, sendFrame, type PresenceDelay, type PresenceEvent } from "./presence-act.ts";
+import { Op } from "./effects.ts";
+import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-act.ts";
 import { isLive, NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
 
-/** A scheduled beat's frame, on the current socket, for the `perform` action (see `noteBeatSent`). */
-export const beatFrame = ({ context }: { context: PresenceContext }): Effect => ({
-  type: "socket.send",
-  socket: context.socket.number,
-  frame: { op: Op.Heartbeat, d: context.gateway.seq },
-});
-
-/** The gateway session: sockets, heartbeats, identify and resume, closes and backoff. */
+/** The gateway session: sockets, identify and resume, closes and backoff (the wire is the connection's). */
 export const connectionActions = {
-  endFrameWindow: act(({ context, event, enqueue }) => {
-    assertEvent(event, "frame.windowEnds");
-    // The window is per connection: an older socket's was reset when the new one opened.
-    if (event.socket !== context.socket.number) return;
-    enqueue.assign({ socket: { ...context.socket, framesInWindow: 0 } });
-  }),
-
   discoverGateway: act(({ context, enqueue }) => {
     perform(enqueue, { type: "gateway.discover", refresh: context.retry.attempt > 0 });
   }),
@@ -35,67 +21,8 @@ export const connectionActions = {
     const base = context.gateway.session?.resumeUrl ?? context.gateway.url;
     if (!base) return;
     const socket = context.socket.number + 1;
-    enqueue.cancel("frameWindow");
-    enqueue.assign({ socket: { ...context.socket, number: socket, open: true, liveSince: null, awaitingAck: false, framesInWindow: 0 } });
+    enqueue.assign({ socket: { number: socket, open: true, liveSince: null } });
     perform(enqueue, { type: "socket.open", socket, url: withGatewayQuery(base) });
-  }),
-
-  /** Hello: the first beat after interval x random, then every interval (PROTOCOL.md). */
-  startHeartbeating: act(({ context, event, enqueue }) => {
-    assertEvent(event, "gateway.hello");
-    const random = draw(enqueue, context);
-    enqueue.assign({
-      socket: {
-        ...context.socket,
-        heartbeatIntervalMs: event.heartbeatIntervalMs,
-        firstHeartbeatMs: Math.floor(event.heartbeatIntervalMs * random),
-        awaitingAck: false,
-      },
-    });
-    enqueue.raise({ type: "heartbeat.due", socket: context.socket.number }, { delay: "firstHeartbeat", id: "heartbeat" });
-  }),
-
-  /**
-   * A scheduled beat: `beatFrame` (sent through `perform`), then these two. Plain actions, not
-   * `act`: this runs on every beat, and `enqueueActions` builds its closures on each call. The
-   * beat is not booked in the frame window: room is kept for it (see `FRAME_LIMIT`).
-   */
-  noteBeatSent: assign<PresenceContext, PresenceEvent, undefined, PresenceEvent, never>(({ context }) => ({
-    socket: { ...context.socket, awaitingAck: true },
-    counters: { ...context.counters, framesSent: context.counters.framesSent + 1 },
-  })),
-  scheduleBeat: raise<PresenceContext, PresenceEvent, PresenceEvent, undefined, PresenceDelay, "heartbeatInterval">(
-    ({ context }) => ({ type: "heartbeat.due", socket: context.socket.number }),
-    { delay: "heartbeatInterval", id: "heartbeat" },
-  ),
-
-  /**
-   * The server asked for a beat (op 1): answer at once, within the frame limit, keeping room for
-   * our own scheduled beats (two per 60 s at Discord's 41.25 s), so that those never overrun it.
-   */
-  answerHeartbeatRequest: act(({ context, enqueue }) => {
-    if (framesLeftInWindow(context) <= 0) {
-      log(enqueue, "warn", "heartbeat request not answered: frame limit reached", { user: context.user });
-      return;
-    }
-    sendFrame(enqueue, context, { op: Op.Heartbeat, d: context.gateway.seq });
-  }),
-
-  /**
-   * An ACK also tells that the session has held: once it is up `stableSessionMs`, failures start
-   * the backoff over. Checked here and on a close, from event times, rather than by a one-off
-   * timer and event per session (which a replay and a checkpoint would also have to carry). A
-   * plain `assign`, not `act`: this runs on every ACK, and `enqueueActions` builds eight closures
-   * per call (1.7 KiB of a beat's 31).
-   */
-  noteAck: assign<PresenceContext, PresenceEvent, undefined, PresenceEvent, never>(({ context, event }) => {
-    assertEvent(event, "gateway.heartbeatAck");
-    return { socket: { ...context.socket, awaitingAck: false }, retry: retryBy(context, event.at) };
-  }),
-
-  trackSeq: act(({ context, event, enqueue }) => {
-    assertEvent(event, ["gateway.dispatch", "gateway.ready", "gateway.resumed"]);
-    if (event.seq != null && event.seq !== context.gateway.seq) enqueue.assign({ gateway: { ...context.gateway, seq: event.seq } });
   }),
 
   sendIdentify: act(({ context, enqueue }) => {
@@ -117,9 +44,9 @@ export const connectionActions = {
   endIdentifyCooldown: act(({ context, enqueue }) => enqueue.assign({ userLimits: { ...context.userLimits, identifyCoolingDown: false } })),
 
   sendResume: act(({ context, enqueue }) => {
-    const { session, seq } = context.gateway;
-    if (!session) return;
-    sendFrame(enqueue, context, { op: Op.Resume, d: { session_id: session.id, seq } });
+    const { session } = context.gateway;
+    // The connection adds the token and the session's last `s`, which only it reads.
+    if (session) sendFrame(enqueue, context, { op: Op.Resume, d: { session_id: session.id } });
   }),
 
   startSession: act(({ context, event, enqueue }) => {
@@ -144,13 +71,6 @@ export const connectionActions = {
     log(enqueue, "warn", "READY without a session id refused", { user: context.user });
   }),
 
-  /** Zombie rule: no ACK between two beats -> close non-1000 and resume (PROTOCOL.md). */
-  closeZombie: act(({ context, enqueue }) => {
-    log(enqueue, "warn", "no heartbeat ACK: zombie connection, reconnecting", { user: context.user });
-    closeSocket(enqueue, context, 4000, "zombie connection");
-    enqueue.assign({ retry: { ...context.retry, atOnce: true }, lastError: "zombie connection (no heartbeat ACK)" });
-  }),
-
   /** Op 7, or op 9 with d: true: close non-1000 so the session stays resumable, and resume at once. */
   closeToResume: act(({ context, event, enqueue }) => {
     assertEvent(event, ["gateway.reconnect", "gateway.invalidSession"]);
@@ -162,9 +82,8 @@ export const connectionActions = {
   /** Op 9 with d: false: the session is gone; identify again on this socket after 1-5 s. */
   forgetSession: act(({ context, enqueue }) => {
     const random = draw(enqueue, context);
-    // The seq belongs to the dead session: heartbeats say null until the new READY (PROTOCOL.md).
     enqueue.assign({
-      gateway: { ...context.gateway, session: null, seq: null },
+      gateway: { ...context.gateway, session: null },
       socket: { ...context.socket, liveSince: null },
       shown: NOTHING_SHOWN,
       retry: { ...context.retry, invalidSessionWaitMs: 1000 + Math.floor(4000 * random) },
@@ -187,10 +106,12 @@ export const connectionActions = {
     assertEvent(event, "gateway.closed");
     const verdict = classifyClose(event.code);
     const level = verdict.ourBug ? "error" : "warn";
-    log(enqueue, level, `gateway closed: ${verdict.reason}`, { user: context.user, code: event.code });
+    // A zombie close is the connection's own (no ACK between two beats): it keeps the session.
+    const reason = event.zombie ? "zombie connection (no heartbeat ACK)" : verdict.reason;
+    log(enqueue, level, `gateway closed: ${reason}`, { user: context.user, code: event.code });
     closeSocket(enqueue, context, event.code, "closed by server");
     enqueue.assign({
-      lastError: `gateway closed ${event.code}: ${verdict.reason}`,
+      lastError: event.zombie ? reason : `gateway closed ${event.code}: ${reason}`,
       retry: {
         ...retryBy(context, event.at),
         atOnce: verdict.action === "resume",
@@ -231,14 +152,14 @@ export const connectionActions = {
     enqueue.assign({
       failure: { reason, byToken },
       lastError: reason,
-      gateway: { ...context.gateway, session: null, seq: null },
+      gateway: { ...context.gateway, session: null },
       shown: NOTHING_SHOWN,
     });
   }),
 
   /**
    * The previous process stopped: the socket this machine knew died with it, and whatever it was
-   * waiting for (a discovery, a Hello, an ACK) will never come.
+   * waiting for (a discovery, a Hello, READY) will never come.
    */
   forgetOldSocket: act(({ enqueue }) => forgetSocket(enqueue)),
 
@@ -259,7 +180,7 @@ export const connectionActions = {
   closeIdle: act(({ context, enqueue }) => {
     log(enqueue, "info", "idle: closing the gateway session", { user: context.user });
     closeSocket(enqueue, context, 1000, "idle");
-    enqueue.assign({ gateway: { ...context.gateway, session: null, seq: null } });
+    enqueue.assign({ gateway: { ...context.gateway, session: null } });
   }),
 
   /** Last close: 1000 after clearing ends the session; 4000 keeps it resumable for a restart. */
@@ -270,8 +191,9 @@ export const connectionActions = {
 };
 
 /**
- * The retry state as of `at`: once the session on this socket has been live `stableSessionMs`,
- * attempts start over (the same object otherwise, so an ACK copies nothing).
+ * The retry state as of `at`, when a session ends (a close, op 7, op 9): once it had been live
+ * `stableSessionMs`, attempts start over. Worked out from event times rather than by a one-off
+ * timer per session, which a replay and a checkpoint would also have to carry.
  */
 function retryBy(context: PresenceContext, at: number): RetryState {
   const { retry, socket, settings } = context;
@@ -290,6 +212,5 @@ function afterFailedConnect(context: PresenceContext, forgetSession: boolean): G
   return {
     url: rediscover ? null : context.gateway.url,
     session: forgetSession ? null : context.gateway.session,
-    seq: forgetSession ? null : context.gateway.seq,
   };
 }

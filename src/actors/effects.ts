@@ -44,12 +44,11 @@ export interface Activity {
 }
 
 /**
- * A frame the machine wants sent. Identify (op 2) and resume (op 6) are sent without `token`: the
- * socket adapter, which alone knows the user's token, adds it. So no token is ever in a machine's
+ * A frame the machine wants sent (heartbeats are the connection's own). Identify (op 2) and resume
+ * (op 6) are sent without `token`: the socket adapter, which alone knows the user's token, adds it. So no token is ever in a machine's
  * context, an effect, the journal or the inspector stream.
  */
 export type OutgoingFrame =
-  | { op: typeof Op.Heartbeat; d: number | null }
   | {
       op: typeof Op.Identify;
       d: {
@@ -62,7 +61,8 @@ export type OutgoingFrame =
       };
     }
   | { op: typeof Op.PresenceUpdate; d: PresencePayload }
-  | { op: typeof Op.Resume; d: { session_id: string; seq: number | null } };
+  /** The connection adds the token and the session's last `s`, which only it reads. */
+  | { op: typeof Op.Resume; d: { session_id: string } };
 
 export interface ClientProperties {
   os: string;

@@ -19,20 +19,25 @@ export type PlaybackEvent =
   | { type: "playback.stopped"; user: string; at: number };
 
 /**
- * Gateway input, translated from frames by the socket adapter. `socket` is the number the machine
- * gave the connection when it asked for it to be opened; events from an older socket are ignored.
+ * Session-level gateway input, translated from frames by the connection. `socket` is the number the
+ * machine gave the connection when it asked for it to be opened; events from an older socket are
+ * ignored. Heartbeats, ACKs and every dispatch but READY and RESUMED stay in the connection.
  */
 export type GatewayEvent = { user: string; socket: number; at: number } & (
   | { type: "gateway.hello"; heartbeatIntervalMs: number }
   | { type: "gateway.ready"; seq: number | null; sessionId?: string; resumeUrl?: string; userId?: string }
   | { type: "gateway.resumed"; seq: number | null }
-  | { type: "gateway.dispatch"; seq: number | null; name: string }
-  | { type: "gateway.heartbeatAck" }
-  | { type: "gateway.heartbeatRequest" }
   | { type: "gateway.reconnect" }
   | { type: "gateway.invalidSession"; resumable: boolean }
-  | { type: "gateway.closed"; code: number; reason?: string }
+  /** `zombie`: this side closed it, as no ACK came between two heartbeats. */
+  | { type: "gateway.closed"; code: number; reason?: string; zombie?: boolean }
 );
+
+/**
+ * The session's latest `s`, noted by the connection at most once a minute per socket. Journaled so
+ * that a restart can resume the session; the service applies it without a machine step.
+ */
+export type SeqNote = { type: "gateway.seq"; user: string; socket: number; seq: number; at: number };
 
 /** Results of the gateway URL lookup (`GET {apiBase}/v10/gateway`). */
 export type DiscoveryEvent =
@@ -57,7 +62,7 @@ export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: numb
  */
 export type ResumedEvent = { type: "runtime.stopped" | "runtime.resumed"; at: number };
 
-export type UserEvent = PlaybackEvent | GatewayEvent | DiscoveryEvent | ArtworkEvent;
+export type UserEvent = PlaybackEvent | GatewayEvent | SeqNote | DiscoveryEvent | ArtworkEvent;
 export type ServiceEvent = ShutdownEvent | ResumedEvent;
 export type DomainEvent = UserEvent | ServiceEvent;
 

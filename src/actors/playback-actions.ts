@@ -1,7 +1,7 @@
 import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { Op, type Effect } from "./effects.ts";
-import { act, FRAME_BUDGET_OTHER, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
+import { act, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
 import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, wantsPresence } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
@@ -71,15 +71,15 @@ export const playbackActions = {
 
   /**
    * Brings what Discord shows in line with what should be shown: coalesced to the latest desired
-   * presence, identical repeats dropped, within 5 updates / 20 s and the frame budget. What cannot
-   * go now goes when a slot frees (`presence.slotFreed`, `frame.windowEnds`).
+   * presence, identical repeats dropped, within 5 updates / 20 s. What cannot go now goes when a
+   * slot frees (`presence.slotFreed`). The connection keeps to the frame budget.
    */
   flushPresence: act(({ context, enqueue }) => {
     if (!isLive(context.socket)) return;
     // Waiting for the cover: nothing to send yet, so nothing to build.
     if (context.artwork?.pending && wantsPresence(context)) return;
     // The limits first: building and comparing presences costs more.
-    if (context.userLimits.presenceInWindow >= PRESENCE_LIMIT || context.socket.framesInWindow >= FRAME_BUDGET_OTHER) return;
+    if (context.userLimits.presenceInWindow >= PRESENCE_LIMIT) return;
     const desired = desiredPresence(context);
     if (samePresence(desired, shownPresence(context.shown))) return;
     const payload = desired ?? { since: 0, status: context.settings.presence.status, afk: true, activities: [] };

@@ -10,7 +10,6 @@ import type { Playback, Track } from "./track.ts";
  * makes a copy of more than 19 keys a slow dictionary object: ~4-6 µs a copy instead of ~0.2 µs.
  * So the context keeps at most 16 top-level keys, and fields that change together live in small
  * groups: an assign copies the top level and the groups it changes, and passes the others along.
- * A heartbeat and its ACK change only `socket` (and a beat `counters`).
  */
 export interface PresenceContext {
   user: string;
@@ -26,7 +25,7 @@ export interface PresenceContext {
   random: number;
   /** What the next connect uses; grouped because ending a session resets them together. */
   gateway: GatewayState;
-  /** The current socket, heartbeats and frame window included; opening a new one starts it afresh. */
+  /** The current socket; opening a new one starts it afresh. */
   socket: SocketState;
   /** Reconnect pacing: what the next backoff is worked out from, and what it came to. */
   retry: RetryState;
@@ -45,16 +44,17 @@ export interface PresenceContext {
   lastError: string | null;
   /** Why this user was stopped for good; `byToken` when the token was rejected (4004, HTTP 401). */
   failure: { reason: string; byToken: boolean } | null;
-  counters: { reconnects: number; presenceUpdates: number; framesSent: number };
+  counters: { reconnects: number; presenceUpdates: number };
 }
 
 export interface GatewayState {
   /** Where to connect for a new session: configured or discovered; null = discover first. */
   url: string | null;
-  /** The session to resume, if any (a new socket resumes on its `resumeUrl`). */
+  /**
+   * The session to resume, if any (a new socket resumes on its `resumeUrl`). Its last `s` is the
+   * connection's: it reads every frame, the machine only those that change the session.
+   */
   session: { id: string; resumeUrl: string | null } | null;
-  /** Last non-null `s` seen (PROTOCOL.md: compare with != null, a server may send s: 0). */
-  seq: number | null;
 }
 
 export interface SocketState {
@@ -68,16 +68,6 @@ export interface SocketState {
    * resets the backoff.
    */
   liveSince: number | null;
-  /** From this socket's Hello (the previous socket's until it comes). */
-  heartbeatIntervalMs: number;
-  firstHeartbeatMs: number;
-  /** A beat was sent and its ACK has not come yet: a second beat in this state is a zombie. */
-  awaitingAck: boolean;
-  /**
-   * Frames other than scheduled beats sent in this socket's current 60 s window (PROTOCOL.md:
-   * 120 frames / 60 s per socket; see FRAME_LIMIT).
-   */
-  framesInWindow: number;
 }
 
 export interface RetryState {
@@ -140,8 +130,8 @@ export function initialContext(input: PresenceInput): PresenceContext {
     user: input.user,
     settings: settingsOf(input),
     random: input.seed,
-    gateway: { url: input.gatewayUrl, session: null, seq: null },
-    socket: { number: 0, open: false, liveSince: null, heartbeatIntervalMs: 41_250, firstHeartbeatMs: 0, awaitingAck: false, framesInWindow: 0 },
+    gateway: { url: input.gatewayUrl, session: null },
+    socket: { number: 0, open: false, liveSince: null },
     retry: { attempt: 0, atOnce: false, minBackoffMs: 0, backoffMs: 0, invalidSessionWaitMs: 0 },
     userLimits: { presenceInWindow: 0, identifyCoolingDown: false },
     playback: null,
@@ -151,7 +141,7 @@ export function initialContext(input: PresenceInput): PresenceContext {
     shutdownClears: true,
     lastError: null,
     failure: null,
-    counters: { reconnects: 0, presenceUpdates: 0, framesSent: 0 },
+    counters: { reconnects: 0, presenceUpdates: 0 },
   };
 }
 
@@ -160,7 +150,7 @@ export function initialContext(input: PresenceInput): PresenceContext {
  * identify cooldown) is as good as a fresh one, so the supervisor may stop it.
  */
 export function isIdleContext(c: PresenceContext): boolean {
-  return c.playback === null && c.userLimits.presenceInWindow === 0 && c.socket.framesInWindow === 0 && !c.userLimits.identifyCoolingDown;
+  return c.playback === null && c.userLimits.presenceInWindow === 0 && !c.userLimits.identifyCoolingDown;
 }
 
 /**

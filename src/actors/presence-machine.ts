@@ -1,14 +1,16 @@
 import { and, not, setup } from "xstate";
 import { classifyClose } from "./close-codes.ts";
-import { beatFrame, connectionActions } from "./connection-actions.ts";
+import { connectionActions } from "./connection-actions.ts";
 import { playbackActions } from "./playback-actions.ts";
 import type { PresenceEvent } from "./presence-act.ts";
 import { initialContext, isLive, msUntilTrackEnd, wantsPresence, type PresenceContext } from "./presence-context.ts";
 import type { PresenceInput } from "./settings.ts";
 
 /**
- * One user's Discord presence: the gateway session (connect, identify or resume, heartbeat,
- * reconnect) and what the session shows (the track, paused, or nothing).
+ * One user's Discord presence: the gateway session (connect, identify or resume, reconnect) and
+ * what the session shows (the track, paused, or nothing). The wire itself (heartbeats, ACKs, the
+ * zombie check, sequence numbers, dispatches) belongs to the connection: the machine hears only
+ * what changes the session (Hello, READY, RESUMED, op 7, op 9, a close).
  *
  * Pure: every effect is an intent passed to the `perform` action, which the host provides; every
  * timer is a named XState delay. Run it under a `SimulatedClock` to test or replay it.
@@ -33,7 +35,6 @@ export const presenceMachine = setup({
   guards: {
     /** Events of a socket we already closed, or of an older one, are stale. */
     fromOpenSocket: ({ context, event }) => "socket" in event && event.socket === context.socket.number && context.socket.open,
-    isZombie: ({ context }) => context.socket.awaitingAck,
     isFatalClose: ({ event }) => event.type === "gateway.closed" && classifyClose(event.code).action === "fatal",
     mayResume: ({ event }) => event.type === "gateway.invalidSession" && event.resumable,
     readyHasSession: ({ event }) => event.type === "gateway.ready" && typeof event.sessionId === "string" && event.sessionId !== "",
@@ -53,8 +54,6 @@ export const presenceMachine = setup({
     nothingLeftToClear: ({ context }) => !isLive(context.socket) || context.shown.payload === null,
   },
   delays: {
-    heartbeatInterval: ({ context }) => context.socket.heartbeatIntervalMs,
-    firstHeartbeat: ({ context }) => context.socket.firstHeartbeatMs,
     helloTimeout: ({ context }) => context.settings.timings.helloTimeoutMs,
     readyTimeout: ({ context }) => context.settings.timings.readyTimeoutMs,
     idleTimeout: ({ context }) => context.settings.timings.idleTimeoutMs,
@@ -80,15 +79,7 @@ export const presenceMachine = setup({
     "artwork.failed": { guard: "isCurrentArtwork", actions: ["storeArtwork", "flushPresence"] },
     "artwork.waitOver": { guard: "isCurrentArtwork", actions: ["stopWaitingForArtwork", "flushPresence"] },
     "presence.slotFreed": { actions: ["freePresenceSlot", "flushPresence"] },
-    "frame.windowEnds": { actions: ["endFrameWindow", "flushPresence"] },
     "identify.cooldownOver": { actions: "endIdentifyCooldown" },
-    "heartbeat.due": [
-      { guard: and(["fromOpenSocket", "isZombie"]), target: ".backoff", actions: "closeZombie" },
-      { guard: "fromOpenSocket", actions: [{ type: "perform", params: beatFrame }, "noteBeatSent", "scheduleBeat"] },
-    ],
-    "gateway.heartbeatAck": { guard: "fromOpenSocket", actions: "noteAck" },
-    "gateway.heartbeatRequest": { guard: "fromOpenSocket", actions: "answerHeartbeatRequest" },
-    "gateway.dispatch": { guard: "fromOpenSocket", actions: "trackSeq" },
     "gateway.reconnect": { guard: "fromOpenSocket", target: ".backoff", actions: "closeToResume" },
     "gateway.invalidSession": [
       { guard: and(["fromOpenSocket", "mayResume"]), target: ".backoff", actions: "closeToResume" },
@@ -130,8 +121,8 @@ export const presenceMachine = setup({
           entry: "openSocket",
           on: {
             "gateway.hello": [
-              { guard: and(["fromOpenSocket", "hasSession"]), target: "#presence.resuming", actions: "startHeartbeating" },
-              { guard: "fromOpenSocket", target: "#presence.identifying", actions: "startHeartbeating" },
+              { guard: and(["fromOpenSocket", "hasSession"]), target: "#presence.resuming" },
+              { guard: "fromOpenSocket", target: "#presence.identifying" },
             ],
           },
           after: {
@@ -147,7 +138,7 @@ export const presenceMachine = setup({
       initial: "pacing",
       on: {
         "gateway.ready": [
-          { guard: and(["fromOpenSocket", "readyHasSession"]), target: "ready", actions: ["trackSeq", "startSession"] },
+          { guard: and(["fromOpenSocket", "readyHasSession"]), target: "ready", actions: "startSession" },
           { guard: "fromOpenSocket", actions: "refuseReady" },
         ],
       },
@@ -169,7 +160,7 @@ export const presenceMachine = setup({
     resuming: {
       entry: "sendResume",
       on: {
-        "gateway.resumed": { guard: "fromOpenSocket", target: "ready", actions: ["trackSeq", "resumeSession"] },
+        "gateway.resumed": { guard: "fromOpenSocket", target: "ready", actions: "resumeSession" },
       },
       after: {
         readyTimeout: {

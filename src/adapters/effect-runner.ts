@@ -3,7 +3,7 @@ import type { DomainEventInput } from "../actors/events.ts";
 import { errorText, PresenceError } from "../errors.ts";
 import type { ArtworkResolver } from "./artwork.ts";
 import type { DiscordRest } from "./discord-rest.ts";
-import type { GatewaySockets } from "./gateway-socket.ts";
+import type { GatewaySockets } from "./discord/gateway-sockets.ts";
 import type { Logger } from "./logger.ts";
 
 /** The ports a presence machine's effects are carried out through. */

@@ -65,6 +65,13 @@ export function renderMetrics(input: MetricsInput): string {
     { name: "nd_presence_reconnects_total", type: "counter", help: "Gateway reconnects per user.", samples: perUser((u) => u.reconnects) },
     { name: "nd_presence_presence_updates_total", type: "counter", help: "Presence updates (op 3) sent per user.", samples: perUser((u) => u.presenceUpdates) },
     {
+      name: "nd_presence_heartbeat_round_trip_seconds",
+      type: "gauge",
+      help: "Round trip of the last answered gateway heartbeat per user (users with none yet are left out).",
+      samples: status.users.filter((u) => u.heartbeatRoundTripMs !== null).map((u) => [{ user: u.user }, u.heartbeatRoundTripMs! / 1000]),
+    },
+    { name: "nd_presence_zombie_closes_total", type: "counter", help: "Gateway connections closed as zombies (no heartbeat ACK) per user.", samples: perUser((u) => u.zombieCloses) },
+    {
       name: "nd_presence_refused_events_total",
       type: "counter",
       help: "Events refused because their user is not configured.",

@@ -59,6 +59,8 @@ function userCard(user: UserStatusReport, now: number): string {
       <dt>Connected</dt><dd class="${user.connected ? "yes" : "no"}">${user.connected ? "yes" : "no"}</dd>
       <dt>Presence updates</dt><dd>${escapeHtml(user.presenceUpdates)}</dd>
       <dt>Reconnects</dt><dd>${escapeHtml(user.reconnects)}</dd>
+      <dt>Heartbeat round trip</dt><dd>${user.heartbeatRoundTripMs === null ? "–" : `${escapeHtml(user.heartbeatRoundTripMs)} ms`}</dd>
+      <dt>Zombie closes</dt><dd>${escapeHtml(user.zombieCloses)}</dd>
     </dl>
     ${showing(user.showing, now)}
     ${problem("Failure", user.failure)}

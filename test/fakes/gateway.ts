@@ -167,10 +167,13 @@ export class FakeGateway {
     this.transmit(this.pick(connection), text);
   }
 
-  /** Op 0 with `s` = the connection's last seq + 1, or the explicit `s` (0 allowed). */
+  /**
+   * Op 0 with `s` = the connection's last seq + 1, or the explicit `s` (0 allowed). Written as
+   * Discord writes it: `t`, `s` and `op` before `d`.
+   */
   dispatch(t: string, d: unknown, s?: number, connection?: number): void {
     const conn = this.pick(connection);
-    this.send({ op: 0, t, s: this.nextSeq(conn, s), d }, conn.index);
+    this.send({ t, s: this.nextSeq(conn, s), op: 0, d }, conn.index);
   }
 
   hello(connection?: number): void {
@@ -186,7 +189,7 @@ export class FakeGateway {
       conn.sessionId = d.session_id;
       this.sessions.set(d.session_id, { token: conn.token, seq: s });
     }
-    this.send({ op: 0, t: "READY", s, d }, conn.index);
+    this.send({ t: "READY", s, op: 0, d }, conn.index);
   }
 
   requestHeartbeat(connection?: number): void {

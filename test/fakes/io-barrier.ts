@@ -13,7 +13,7 @@
  * only a safety net, with a message that says what never happened.
  */
 import { answersAwaited } from "../../src/adapters/effect-runner.ts";
-import { gatewayTraffic } from "../../src/adapters/gateway-socket.ts";
+import { gatewayTraffic } from "../../src/adapters/discord/gateway-sockets.ts";
 import type { FakeGateway } from "./gateway.ts";
 import { deadline, nextTurn } from "./wait.ts";
 
