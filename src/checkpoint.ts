@@ -45,7 +45,6 @@ export function fingerprint(text: string): string {
 /** Why a checkpoint cannot be used for this start, or null if it can. */
 export function checkpointProblem(checkpoint: Checkpoint, key: string): string | null {
   if (checkpoint.v !== 1) return `unknown checkpoint version ${String(checkpoint.v)}`;
-  if (typeof checkpoint.sessionSeqs !== "object" || checkpoint.sessionSeqs === null) return "it holds no session seqs (taken by an older version)";
   if (checkpoint.key !== key) return "the configuration or the machines changed since it was taken";
   return null;
 }

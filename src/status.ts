@@ -26,8 +26,12 @@ export interface UserStatusReport {
   zombieCloses: number;
 }
 
+type WireReport = Pick<UserStatusReport, "heartbeatRoundTripMs" | "zombieCloses">;
+/** What a user's machine tells of them; the connection tells the rest. */
+type MachineReport = Omit<UserStatusReport, keyof WireReport>;
+
 /** What the connection knows of a user's wire (see `GatewaySockets.wireStatus`). */
-export type WireStatusOf = (user: string) => Pick<UserStatusReport, "heartbeatRoundTripMs" | "zombieCloses">;
+export type WireStatusOf = (user: string) => WireReport;
 
 const noWire: WireStatusOf = () => ({ heartbeatRoundTripMs: null, zombieCloses: 0 });
 
@@ -54,7 +58,7 @@ export function stateName(value: unknown): string {
  */
 export function userStatuses(config: ServiceConfig, snapshot: SnapshotFrom<typeof supervisorMachine>, wire: WireStatusOf = noWire): UserStatusReport[] {
   return config.users.map((user, index) => {
-    let report: UserStatusReport;
+    let report: MachineReport;
     try {
       report = userStatus(user, index, snapshot);
     } catch (error) {
@@ -79,11 +83,11 @@ export function unreadableUser(config: ServiceConfig, snapshot: SnapshotFrom<typ
   return null;
 }
 
-function noMachine(user: string, state: string): UserStatusReport {
-  return { user, state, connected: false, showing: null, lastError: null, failure: null, reconnects: 0, presenceUpdates: 0, ...noWire(user) };
+function noMachine(user: string, state: string): MachineReport {
+  return { user, state, connected: false, showing: null, lastError: null, failure: null, reconnects: 0, presenceUpdates: 0 };
 }
 
-function userStatus(user: ServiceConfig["users"][number], index: number, snapshot: SnapshotFrom<typeof supervisorMachine>): UserStatusReport {
+function userStatus(user: ServiceConfig["users"][number], index: number, snapshot: SnapshotFrom<typeof supervisorMachine>): MachineReport {
   const machine = presenceOf(snapshot, user.username)?.getSnapshot();
   if (user.enabled === false || !machine) return noMachine(user.username, user.enabled === false ? "disabled" : "idle");
   const c = machine.context;
@@ -100,6 +104,5 @@ function userStatus(user: ServiceConfig["users"][number], index: number, snapsho
         : `${c.failure.reason}: a configuration or nd-presence bug; please report it`),
     reconnects: c.counters.reconnects,
     presenceUpdates: c.counters.presenceUpdates,
-    ...noWire(user.username),
   };
 }

@@ -26,6 +26,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import type { DomainEvent } from "../../src/actors/events.ts";
 import { defaultTimings } from "../../src/actors/settings.ts";
 import type { JournalEntry } from "../../src/adapters/journal.ts";
+import { MinHeap } from "../../src/adapters/min-heap.ts";
 import { between, generator, hex, snowflake } from "../seeded.ts";
 import { randomTrack, START_AT, userName } from "./generate.ts";
 import { PhaseLog, type Phase } from "./phases.ts";
@@ -93,42 +94,15 @@ export function writeDayJournal(path: string, shape: DayShape): DayJournal {
  * user's index: a k-way merge over a binary heap keyed on each user's next event.
  */
 function* mergeInTime(days: Iterator<DomainEvent>[], endAt: number): Generator<[number, DomainEvent]> {
-  const heap: Array<{ u: number; event: DomainEvent }> = [];
-  const before = (a: (typeof heap)[number], b: (typeof heap)[number]) => a.event.at < b.event.at || (a.event.at === b.event.at && a.u < b.u);
-  const push = (item: (typeof heap)[number]) => {
-    let i = heap.push(item) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  };
-  const popTop = () => {
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      for (let i = 0; ; ) {
-        const [l, r] = [2 * i + 1, 2 * i + 2];
-        let least = i;
-        if (l < heap.length && before(heap[l]!, heap[least]!)) least = l;
-        if (r < heap.length && before(heap[r]!, heap[least]!)) least = r;
-        if (least === i) break;
-        [heap[i], heap[least]] = [heap[least]!, heap[i]!];
-        i = least;
-      }
-    }
-    return top;
-  };
+  const heap = new MinHeap<{ u: number; event: DomainEvent }>((a, b) => a.event.at < b.event.at || (a.event.at === b.event.at && a.u < b.u));
   // A user's events stop at the day's end: the rest of their day is never generated.
   const next = (u: number) => {
     const step = days[u]!.next();
-    if (!step.done && step.value.at <= endAt) push({ u, event: step.value });
+    if (!step.done && step.value.at <= endAt) heap.push({ u, event: step.value });
   };
   days.forEach((_, u) => next(u));
-  while (heap.length > 0) {
-    const { u, event } = popTop();
+  while (heap.size > 0) {
+    const { u, event } = heap.pop()!;
     yield [u, event];
     next(u);
   }

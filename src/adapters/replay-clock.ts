@@ -1,4 +1,5 @@
 import type { ServiceClock } from "../service-clock.ts";
+import { MinHeap } from "./min-heap.ts";
 
 interface Timer {
   id: number;
@@ -22,7 +23,7 @@ export class ReplayClock implements ServiceClock {
   /** Timers set during the replay and not yet fired or cleared. */
   readonly #timers = new Set<Timer>();
   /** Timers by due time, then by age: a replay fires thousands of them per second. */
-  readonly #queue = new TimerQueue();
+  readonly #queue = new MinHeap<Timer>(before);
 
   constructor(live: ServiceClock, startAt: number) {
     this.#live = live;
@@ -85,52 +86,6 @@ export class ReplayClock implements ServiceClock {
       this.#timers.delete(timer);
       timer.fn();
     }, Math.max(0, timer.dueAt - this.#live.now()));
-  }
-}
-
-/** A binary min-heap of timers ordered by (dueAt, id). */
-class TimerQueue {
-  readonly #heap: Timer[] = [];
-
-  peek(): Timer | undefined {
-    return this.#heap[0];
-  }
-
-  clear(): void {
-    this.#heap.length = 0;
-  }
-
-  push(timer: Timer): void {
-    const heap = this.#heap;
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  }
-
-  pop(): Timer | undefined {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
-        i = smallest;
-      }
-    }
-    return top;
   }
 }
 

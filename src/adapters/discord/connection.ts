@@ -237,8 +237,7 @@ export class GatewayConnection {
         return this.#noteSeq(read.seq);
       case "heartbeatAck":
         this.#noteSeq(read.seq);
-        this.#heartbeat?.acknowledged();
-        wire.heartbeatRoundTripMs = this.#heartbeat?.lastRoundTripMs ?? wire.heartbeatRoundTripMs;
+        wire.heartbeatRoundTripMs = this.#heartbeat?.acknowledged() ?? wire.heartbeatRoundTripMs;
         return;
       case "heartbeatRequest":
         // The server asks for a beat: at once, within the budget (PROTOCOL.md).

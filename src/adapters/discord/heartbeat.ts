@@ -15,8 +15,8 @@ export interface HeartbeatOptions {
 /**
  * One connection's heartbeat, as discord.js's shard keeps it: the first beat after interval x
  * jitter, then one every interval; an ACK (op 11) answers the last beat, and a beat due while the
- * previous one is still unanswered means nobody is listening (the zombie rule). The round trip of
- * the last answered beat is kept for the status page.
+ * previous one is still unanswered means nobody is listening (the zombie rule). Each ACK tells
+ * its beat's round trip, for the status page.
  *
  * It lives in the connection, not in the user's machine: a beat and its ACK every 41 s for every
  * user would otherwise be two machine steps and two journal entries each.
@@ -26,23 +26,21 @@ export class Heartbeat {
   #timer: unknown = undefined;
   /** When the unanswered beat was sent, or null when the last one was answered. */
   #sentAt: number | null = null;
-  #lastRoundTripMs: number | null = null;
 
   constructor(options: HeartbeatOptions) {
     this.#options = options;
     this.#schedule(Math.floor(options.intervalMs * options.jitter));
   }
 
-  /** How long the last answered beat took to be answered, in ms; null before the first ACK. */
-  get lastRoundTripMs(): number | null {
-    return this.#lastRoundTripMs;
-  }
-
-  /** An ACK: the beat sent last was answered. An ACK for no beat (a server's own) changes nothing. */
-  acknowledged(): void {
-    if (this.#sentAt === null) return;
-    this.#lastRoundTripMs = this.#options.clock.now() - this.#sentAt;
+  /**
+   * An ACK: the beat sent last was answered. Returns its round trip in ms, or null for an ACK
+   * that answers no beat (a server's own), which changes nothing.
+   */
+  acknowledged(): number | null {
+    if (this.#sentAt === null) return null;
+    const roundTripMs = this.#options.clock.now() - this.#sentAt;
     this.#sentAt = null;
+    return roundTripMs;
   }
 
   stop(): void {
