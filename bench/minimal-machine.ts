@@ -1,7 +1,7 @@
 /**
  * The smallest XState machine that does a user's protocol work in these benchmarks, written the
- * way DESIGN.md asks for the real one (one actor per user, the heartbeat as a named delay, effects
- * through `perform`) and nothing more: open a socket on the first play, identify on Hello, beat,
+ * way the first design asked for the real one (one actor per user, the heartbeat as a named delay,
+ * effects through `perform`; replaced in issue 16 by the connection owning the wire) and nothing more: open a socket on the first play, identify on Hello, beat,
  * note ACKs, close a zombie, send the track's activity. No resume, no backoff, no rate windows,
  * no artwork, no templates.
  *

@@ -56,7 +56,7 @@ describe("ArtworkResolver", () => {
     await host.close();
   });
 
-  it("registers the Cover Art Archive URL of a known release (PROTOCOL.md section 2)", async () => {
+  it("registers the Cover Art Archive URL of a known release (docs/protocol.md section 2)", async () => {
     const key = await resolver().resolve("alice", track({ release: RELEASE, releaseGroup: GROUP }));
     expect(key).toBe(mp(caa("release", RELEASE)));
     expect(registered()).toEqual([[caa("release", RELEASE)]]);
@@ -183,7 +183,7 @@ describe("ArtworkResolver", () => {
   });
 });
 
-describe("ArtworkResolver: upload and public URL sources (PROTOCOL.md section 2)", () => {
+describe("ArtworkResolver: upload and public URL sources (docs/protocol.md section 2)", () => {
   const PASSWORD = "nd-Pa55word-SECRET";
   const COVER = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0xff, 0xd9]);
   let discord: FakeDiscordRest;

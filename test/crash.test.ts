@@ -8,7 +8,7 @@ import { FakeGateway } from "./fakes/gateway.ts";
 import { withTimeout } from "./fakes/wait.ts";
 import { APP_ID, TOKENS } from "./harness.ts";
 
-// DESIGN.md, "Event sourcing": the real CLI is killed with SIGKILL mid-track and started again on
+// docs/architecture.md, "Event sourcing": the real CLI is killed with SIGKILL mid-track and started again on
 // the same journal. Discord (the fake gateway) sees the session resumed, nothing shown twice, and
 // the presence cleared at the track's original end.
 const LB_TOKEN = "lb-alice-SECRET-crash-0000";

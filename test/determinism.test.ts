@@ -5,8 +5,8 @@ import { createPresenceService } from "../src/service.ts";
 import type { TraceRecord } from "../src/trace.ts";
 import { TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
 
-// DESIGN.md: "a live run and a replay of its journal produce the same sequence of states and
-// intended effects. A test proves it."
+// docs/architecture.md, "Event sourcing": a live run and a replay of its journal give the same states
+// and intended effects, up to the last input journaled. This is the test that proves it.
 let h: Harness;
 afterEach(async () => h?.close());
 

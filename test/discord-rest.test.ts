@@ -28,7 +28,7 @@ describe("DiscordRest", () => {
   afterEach(() => fake.close());
 
   describe("discoverGateway", () => {
-    it("caches the URL: one request for two calls, another with refresh (PROTOCOL.md section 1)", async () => {
+    it("caches the URL: one request for two calls, another with refresh (docs/protocol.md section 1)", async () => {
       expect(await rest.discoverGateway(false)).toBe("wss://gateway.example.test");
       expect(await rest.discoverGateway(false)).toBe("wss://gateway.example.test");
       expect(fake.requests).toHaveLength(1);
@@ -73,7 +73,7 @@ describe("DiscordRest", () => {
       expect(keys).toEqual([`mp:${FakeDiscordRest.assetPath(art)}`, `mp:${FakeDiscordRest.assetPath(other)}`]);
       const [request] = fake.requests;
       expect(request).toMatchObject({ method: "POST", path: `/api/v9/applications/${APP}/external-assets` });
-      // Raw token, no "Bot " prefix (PROTOCOL.md section 2).
+      // Raw token, no "Bot " prefix (docs/protocol.md section 2).
       expect(request!.headers.authorization).toBe(TOKEN);
       expect(request!.headers["content-type"]).toBe("application/json");
       expect(JSON.parse(request!.body)).toEqual({ urls: [art, other] });

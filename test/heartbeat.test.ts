@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 
-// PROTOCOL.md section 1: heartbeats, seq tracking, op 1 from the server, ACK payloads, zombie rule.
+// docs/protocol.md section 1: heartbeats, seq tracking, op 1 from the server, ACK payloads, zombie rule.
 
 let h: Harness;
 afterEach(async () => h?.close());

@@ -6,7 +6,7 @@ import { renderMetrics } from "../src/adapters/metrics.ts";
 import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
-// DESIGN.md "Service contract": the HTTP server over the REAL service (fake Discord on loopback).
+// docs/architecture.md "Service contract": the HTTP server over the REAL service (fake Discord on loopback).
 
 const LB_TOKEN = "lb-alice-SECRET-5e0c2b1a-93f4";
 let h: Harness;

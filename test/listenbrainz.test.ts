@@ -7,7 +7,7 @@ import { memoryLogger } from "../src/adapters/logger.ts";
 import { until } from "./fakes/wait.ts";
 import { T0, startHarness, type Harness } from "./harness.ts";
 
-// PROTOCOL.md section 3: the ListenBrainz-compatible receiver, over real HTTP on loopback.
+// docs/protocol.md section 3: the ListenBrainz-compatible receiver, over real HTTP on loopback.
 
 const LB_TOKEN = "lb-alice-SECRET-0f3e9a7c-5d21-4b8e";
 const OTHER_TOKEN = "lb-not-configured-SECRET-77aa";

@@ -17,7 +17,7 @@ describe("a playing track shows in Discord", () => {
     expect(connection.url).toBe("/?v=10&encoding=json");
     expect(connection.headers["user-agent"]).toMatch(/^nd-presence\//);
 
-    // Identify as PROTOCOL.md says: raw token, no intents, client properties, no activity yet.
+    // Identify as docs/protocol.md says: raw token, no intents, client properties, no activity yet.
     const identify = h.framesWithOp(2)[0]!;
     expect(identify.d).toEqual({
       token: TOKENS.alice,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { initialContext } from "../src/actors/presence-context.ts";
 import { userProfiles, type ServiceConfig } from "../src/config/service-config.ts";
 
-// DESIGN.md: the machines are pure, so that a journal replays exactly. A file in src/actors may
+// docs/architecture.md: the machines are pure, so that a journal replays exactly. A file in src/actors may
 // import only xstate and its neighbours, and may not read the clock, draw randomness or set timers.
 const dir = new URL("../src/actors/", import.meta.url);
 const files = readdirSync(dir).filter((name) => name.endsWith(".ts"));

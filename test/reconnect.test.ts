@@ -3,7 +3,7 @@ import type { Track } from "../src/actors/track.ts";
 import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
-// PROTOCOL.md section 1: op 7, op 9, the close-code table, backoff, Hello/READY timeouts, identify pace.
+// docs/protocol.md section 1: op 7, op 9, the close-code table, backoff, Hello/READY timeouts, identify pace.
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -71,7 +71,7 @@ describe("op 7 Reconnect and op 9 Invalid Session", () => {
   });
 });
 
-describe("close codes (PROTOCOL.md table)", () => {
+describe("close codes (docs/protocol.md table)", () => {
   it.each([4000, 4001, 4002, 4008, 1006])("%i keeps the session: reconnects at once and resumes", async (code) => {
     await presenting();
     if (code === 1006) h.gateway.drop();

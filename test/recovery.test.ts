@@ -3,7 +3,7 @@ import { MemoryJournal, type JournalEntry } from "../src/adapters/journal.ts";
 import { until } from "./fakes/wait.ts";
 import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
 
-// DESIGN.md, "Event sourcing": restart in the middle of a song and Discord does not notice: the
+// docs/architecture.md, "Event sourcing": restart in the middle of a song and Discord does not notice: the
 // journal is replayed, the session resumed where it can be, and the presence still clears when
 // that song ends.
 let h: Harness;

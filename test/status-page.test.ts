@@ -9,7 +9,7 @@ import type { SourceStatus } from "../src/adapters/metrics.ts";
 import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
-// The status page (DESIGN.md "Service contract": readable in a browser without any external asset),
+// The status page (docs/architecture.md "Service contract": readable in a browser without any external asset),
 // rendered by a REAL headless Chromium against the real service.
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

@@ -18,7 +18,7 @@ const raw = (over: Partial<RawNowPlayingEntry> = {}): RawNowPlayingEntry => ({
 });
 const TRACK = { id: "tr-1", title: "Song One", artist: "Band", album: "Album", albumArtist: "Band", durationMs: 200_000, trackNumber: 3, coverArtId: "al-1", mbids: { recording: MBID } };
 
-describe("Subsonic client and poller (PROTOCOL.md section 3)", () => {
+describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
   let server: FakeSubsonic;
   let logger: ReturnType<typeof memoryLogger>;
   const start = async (options: Partial<FakeSubsonicOptions> = {}) => {

@@ -1,5 +1,5 @@
 /**
- * A lean fake Discord gateway (PROTOCOL.md section 1) for the network benchmarks, run as its own
+ * A lean fake Discord gateway (docs/protocol.md section 1) for the network benchmarks, run as its own
  * process (`startGateway` forks it) so that its CPU never counts against the side being measured.
  *
  * It speaks just enough of the protocol: Hello with a configurable interval, READY for an identify

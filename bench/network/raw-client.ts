@@ -1,6 +1,6 @@
 /**
  * The raw baseline: a minimal imperative Discord gateway client over `ws`, doing the same protocol
- * work as nd-presence for N users (PROTOCOL.md section 1): connect with `?v=10&encoding=json`,
+ * work as nd-presence for N users (docs/protocol.md section 1): connect with `?v=10&encoding=json`,
  * identify on Hello, heartbeat every interval (the first beat after interval x random), track the
  * seq, and send a presence update (op 3) once READY. No actors, no journal, no rate windows, no
  * reconnects: what a careful engineer would write as the least that works. It is the yardstick.

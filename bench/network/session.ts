@@ -8,7 +8,7 @@ import { describeTraffic, type AccountTraffic } from "./account/traffic.ts";
 import { startGateway, type GatewayHandle } from "./gateway-process.ts";
 import { startSide, type MemoryReading, type SideHandle, type SideKind } from "./side.ts";
 
-/** Discord's interval in practice (PROTOCOL.md section 1). */
+/** Discord's interval in practice (docs/protocol.md section 1). */
 export const REAL_HEARTBEAT_MS = 41_250;
 
 /** What the fake gateway of a session sends: its Hello interval and a real account's traffic. */

@@ -1,5 +1,5 @@
 /**
- * Pure building of the Listening activity and of the op 3 presence payload (PROTOCOL.md section 1,
+ * Pure building of the Listening activity and of the op 3 presence payload (docs/protocol.md section 1,
  * "Presence update (op 3)"). No I/O, no clock, no randomness: the same inputs give the same payload,
  * so that a replay sends, and deduplicates, exactly what the live run did.
  */
@@ -72,7 +72,7 @@ export function safeUrl(url: string | undefined): string | undefined {
   }
   // limits: URL fields must be http(s) and <= 256 chars: drop, do not truncate
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined;
-  // a URL with user:password@ must never leave the machine (PROTOCOL.md section 2)
+  // a URL with user:password@ must never leave the machine (docs/protocol.md section 2)
   if (parsed.username !== "" || parsed.password !== "") return undefined;
   return parsed.href.length <= MAX_URL ? parsed.href : undefined;
 }
@@ -159,7 +159,7 @@ function listeningActivity(playback: Playback, settings: PresenceSettings, art: 
  * @example presencePayload(null, "online") // { since: 0, status: "online", afk: true, activities: [] }
  */
 export function presencePayload(activity: Activity | null, status: UserStatus): PresencePayload {
-  // `afk: true` keeps phone push notifications (unconfirmed, PROTOCOL.md)
+  // `afk: true` keeps phone push notifications (unconfirmed, docs/protocol.md)
   return { since: 0, status, afk: true, activities: activity ? [activity] : [] };
 }
 

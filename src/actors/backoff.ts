@@ -7,7 +7,7 @@ export interface BackoffPolicy {
 /**
  * Delay before reconnect attempt number `attempt` (0 = first retry after a working session).
  *
- * PROTOCOL.md, "Backoff": the first retry after op 7 or a resumable close is immediate; after that,
+ * docs/protocol.md, "Backoff": the first retry after op 7 or a resumable close is immediate; after that,
  * exponential backoff with full jitter (AWS architecture blog's "full jitter"): a random delay in
  * [0, min(cap, base * 2^n)]. A floor of a quarter of the base keeps even an unlucky draw from
  * turning into a tight loop.

@@ -1,5 +1,5 @@
 /**
- * What to do after the gateway socket closed, by close code (PROTOCOL.md, "Close codes").
+ * What to do after the gateway socket closed, by close code (docs/protocol.md, "Close codes").
  * - `resume`: keep the session, back off, resume.
  * - `identify`: drop the session, back off, identify again.
  * - `fatal`: stop for this user; retrying cannot help (bad token, bad configuration or our bug).
@@ -39,7 +39,7 @@ const named: Record<number, { action: CloseAction; reason: string; ourBug?: bool
 
 /**
  * Classifies a close code. Unknown 4xxx codes and anything else (1005, 1011, 1012...) are treated
- * as transient: resume with backoff (PROTOCOL.md: "other 4xxx: resume with backoff").
+ * as transient: resume with backoff (docs/protocol.md: "other 4xxx: resume with backoff").
  *
  * @example
  * classifyClose(4004).action // "fatal"

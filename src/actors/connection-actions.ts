@@ -36,7 +36,7 @@ export const connectionActions = {
         client_state: { guild_versions: {} },
       },
     });
-    // PROTOCOL.md: at most one identify per 5 s per token.
+    // docs/protocol.md: at most one identify per 5 s per token.
     enqueue.assign(({ context: c }) => ({ userLimits: { ...c.userLimits, identifyCoolingDown: true } }));
     enqueue.raise({ type: "identify.cooldownOver" }, { delay: "identifyInterval", id: "identifyCooldown" });
   }),
@@ -51,7 +51,7 @@ export const connectionActions = {
 
   startSession: act(({ context, event, enqueue }) => {
     assertEvent(event, "gateway.ready");
-    // A new session shows no activity: whatever should be shown is sent again (PROTOCOL.md, READY).
+    // A new session shows no activity: whatever should be shown is sent again (docs/protocol.md, READY).
     enqueue.assign({
       gateway: { ...context.gateway, session: { id: event.sessionId ?? "", resumeUrl: event.resumeUrl ?? null } },
       socket: { ...context.socket, liveSince: event.at },
@@ -176,7 +176,7 @@ export const connectionActions = {
     log(enqueue, "info", "restarted: reconnecting", { user: context.user, resumable: context.gateway.session !== null });
   }),
 
-  /** Nothing to show for a while: end the session for good with 1000 (PROTOCOL.md: our own closes). */
+  /** Nothing to show for a while: end the session for good with 1000 (docs/protocol.md: our own closes). */
   closeIdle: act(({ context, enqueue }) => {
     log(enqueue, "info", "idle: closing the gateway session", { user: context.user });
     closeSocket(enqueue, context, 1000, "idle");
@@ -203,7 +203,7 @@ function retryBy(context: PresenceContext, at: number): RetryState {
 
 /**
  * After a failed connect or a close: the session is forgotten when it cannot be resumed, and the
- * gateway URL when no session ever went live on it (PROTOCOL.md: re-fetch only after a failed
+ * gateway URL when no session ever went live on it (docs/protocol.md: re-fetch only after a failed
  * connect), unless it is configured.
  */
 function afterFailedConnect(context: PresenceContext, forgetSession: boolean): GatewayState {

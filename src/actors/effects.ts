@@ -1,6 +1,6 @@
 import type { Track } from "./track.ts";
 
-/** Gateway opcodes used here (PROTOCOL.md section 1). */
+/** Gateway opcodes used here (docs/protocol.md section 1). */
 export const Op = {
   Dispatch: 0,
   Heartbeat: 1,
@@ -54,7 +54,7 @@ export type OutgoingFrame =
       d: {
         capabilities: number;
         properties: ClientProperties;
-        /** PROTOCOL.md: identify with status "unknown" and no activity; op 3 follows READY. */
+        /** docs/protocol.md: identify with status "unknown" and no activity; op 3 follows READY. */
         presence: Omit<PresencePayload, "status"> & { status: "unknown" };
         compress: false;
         client_state: { guild_versions: Record<string, never> };

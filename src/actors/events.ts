@@ -1,7 +1,7 @@
 import type { Track } from "./track.ts";
 
 /**
- * Every input of the actor system. Each one is journaled before it is applied (DESIGN.md), so they
+ * Every input of the actor system. Each one is journaled before it is applied (docs/architecture.md), so they
  * are plain JSON and never carry a token or a password. `at` is wall-clock ms, stamped by the
  * service when the event enters `dispatch` if the source did not set it.
  */
@@ -55,7 +55,7 @@ export type ArtworkEvent =
 export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: number };
 
 /**
- * The two inputs of a restart (DESIGN.md, "Event sourcing"). `runtime.stopped` is journaled at
+ * The two inputs of a restart (docs/architecture.md, "Event sourcing"). `runtime.stopped` is journaled at
  * the time of the last entry the previous process wrote: as far as the journal knows, its
  * sockets died there, so the time it was down passes with no connection. `runtime.resumed` is
  * dispatched once live: reconnect (resume if the session may still be alive, else identify).

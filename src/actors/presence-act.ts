@@ -17,7 +17,7 @@ export type TimerEvent =
 
 export type PresenceEvent = DomainEvent | TimerEvent;
 
-/** PROTOCOL.md: 5 presence updates / 20 s. */
+/** docs/protocol.md: 5 presence updates / 20 s. */
 export const PRESENCE_LIMIT = 5;
 export const PRESENCE_WINDOW_MS = 20_000;
 

@@ -82,9 +82,9 @@ export interface RetryState {
 }
 
 export interface UserLimits {
-  /** Presence updates in the current 20 s window (PROTOCOL.md: 5 / 20 s). */
+  /** Presence updates in the current 20 s window (docs/protocol.md: 5 / 20 s). */
   presenceInWindow: number;
-  /** An identify went less than 5 s ago (PROTOCOL.md: one per 5 s per token). */
+  /** An identify went less than 5 s ago (docs/protocol.md: one per 5 s per token). */
   identifyCoolingDown: boolean;
 }
 
@@ -103,7 +103,7 @@ export function isLive(socket: SocketState): boolean {
   return socket.liveSince !== null;
 }
 
-/** Nothing shown: what a new session starts with (PROTOCOL.md, READY), and a lost one ends with. */
+/** Nothing shown: what a new session starts with (docs/protocol.md, READY), and a lost one ends with. */
 export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, shortenedFrom: null });
 
 /** The presence this session's last op 3 was built from (before any shortening); null: nothing. */

@@ -143,7 +143,7 @@ export const presenceMachine = setup({
         ],
       },
       states: {
-        /** Op 9 d:false: wait a random 1-5 s before identifying again (PROTOCOL.md). */
+        /** Op 9 d:false: wait a random 1-5 s before identifying again (docs/protocol.md). */
         waiting: { after: { invalidSessionWait: "pacing" } },
         pacing: { always: { guard: "identifyAllowed", target: "awaitingReady" } },
         awaitingReady: {
@@ -199,7 +199,7 @@ export const presenceMachine = setup({
       },
     },
     failed: {
-      // 4004 / HTTP 401: never retry with the same token (PROTOCOL.md), so playback asks for no
+      // 4004 / HTTP 401: never retry with the same token (docs/protocol.md), so playback asks for no
       // artwork registration (a REST call with that token) and opens no connection.
       on: {
         "playback.*": {},

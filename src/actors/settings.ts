@@ -1,6 +1,6 @@
 import type { ClientProperties, UserStatus } from "./effects.ts";
 
-/** How a user's activity reads (DESIGN.md config `presence`, with per-user overrides applied). */
+/** How a user's activity reads (docs/architecture.md config `presence`, with per-user overrides applied). */
 export interface PresenceSettings {
   /** Discord application whose name and assets the activity uses. */
   applicationId: string;
@@ -19,7 +19,7 @@ export interface PresenceSettings {
   pausedImage: string | null;
 }
 
-/** Gateway timing and pacing; every value in ms. Defaults follow PROTOCOL.md. */
+/** Gateway timing and pacing; every value in ms. Defaults follow docs/protocol.md. */
 export interface GatewayTimings {
   helloTimeoutMs: number;
   readyTimeoutMs: number;

@@ -1,4 +1,4 @@
-/** What is playing, as every source reports it (DESIGN.md, "Domain events"). */
+/** What is playing, as every source reports it (docs/architecture.md, "Domain events"). */
 export interface Track {
   id?: string;
   title: string;

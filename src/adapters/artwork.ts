@@ -7,7 +7,7 @@ import type { Logger } from "./logger.ts";
 import { urlForLog } from "./url-for-log.ts";
 
 /**
- * Where track art may come from (PROTOCOL.md section 2), tried in the configured order; the config
+ * Where track art may come from (docs/protocol.md section 2), tried in the configured order; the config
  * schema lists the same.
  */
 export const artworkSources = ["coverartarchive", "upload", "public"] as const;
@@ -50,7 +50,7 @@ export interface ArtworkResolverOptions {
 }
 
 /**
- * Resolves an ArtworkRequest to a Discord image key (`mp:external/...`), following PROTOCOL.md
+ * Resolves an ArtworkRequest to a Discord image key (`mp:external/...`), following docs/protocol.md
  * section 2: the configured sources in order (Cover Art Archive by release MBID, then by
  * release-group MBID; an upload of the cover to a temporary public host; the server's public URL),
  * then the default image; each registered through the external-assets endpoint.
@@ -64,9 +64,9 @@ export class ArtworkResolver {
   /** upload identity (cover art id) -> public URL of the uploaded copy. */
   readonly #uploads: LRUCache<string, string>;
   readonly #uploadsInFlight = new Map<string, Promise<string | null>>();
-  /** source URL -> mp key. PROTOCOL.md section 2: 4 h for track art, 48 h for the default image. */
+  /** source URL -> mp key. docs/protocol.md section 2: 4 h for track art, 48 h for the default image. */
   readonly #keys: LRUCache<string, string>;
-  /** source URL -> failed recently ("cache failures briefly", PROTOCOL.md section 2). */
+  /** source URL -> failed recently ("cache failures briefly", docs/protocol.md section 2). */
   readonly #failures: LRUCache<string, true>;
   readonly #inFlight = new Map<string, Promise<string | null>>();
 
@@ -131,7 +131,7 @@ export class ArtworkResolver {
     return this.#try(user, fallback, false, this.#ttl.defaultMs);
   }
 
-  /** Candidates for a track, in the configured source order (PROTOCOL.md section 2). */
+  /** Candidates for a track, in the configured source order (docs/protocol.md section 2). */
   #trackCandidates(track: Track): Candidate[] {
     const candidates: Candidate[] = [];
     for (const source of this.#options.order ?? defaultArtworkOrder) {
@@ -178,7 +178,7 @@ export class ArtworkResolver {
   /** One source URL -> its mp key, or null (logged, and negatively cached when it failed). */
   async #try(user: string, url: string, check: boolean, ttl: number): Promise<string | null> {
     if (!isAcceptableAssetUrl(url)) {
-      // Never send a URL with credentials to Discord (PROTOCOL.md section 2). Log no part of it.
+      // Never send a URL with credentials to Discord (docs/protocol.md section 2). Log no part of it.
       this.#options.logger.log("warn", "artwork URL skipped: not http(s), over 256 chars, or carries credentials");
       return null;
     }
@@ -240,7 +240,7 @@ type Candidate = string | { id: string; track: Track };
 /**
  * A `publicUrl` hook from a template such as `https://music.example.org/img/{coverArtId}?size=600`:
  * `{coverArtId}` and `{id}` are replaced by the track's values, URL-encoded. Null when a field the
- * template uses is missing (PROTOCOL.md section 2: the server's own public artwork URL).
+ * template uses is missing (docs/protocol.md section 2: the server's own public artwork URL).
  */
 export function publicUrlFromTemplate(template: string): (track: Track) => string | null {
   return (track) => {

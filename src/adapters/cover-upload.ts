@@ -6,7 +6,7 @@ import { urlForLog } from "./url-for-log.ts";
 
 export interface CoverUploaderOptions {
   client: Pick<SubsonicClient, "getCoverArt">;
-  /** uguu.se's API (PROTOCOL.md section 2). Default `https://uguu.se/upload`. */
+  /** uguu.se's API (docs/protocol.md section 2). Default `https://uguu.se/upload`. */
   uploadUrl?: string;
   userAgent?: string;
   fetch?: typeof fetch;
@@ -20,7 +20,7 @@ export interface CoverUploaderOptions {
 const extensions: Record<string, string> = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif" };
 
 /**
- * The "upload" artwork source (PROTOCOL.md section 2): reads the cover from the Subsonic server
+ * The "upload" artwork source (docs/protocol.md section 2): reads the cover from the Subsonic server
  * (whose URL carries credentials and must never reach Discord) and posts the bytes to a temporary
  * public host (uguu.se: multipart field `files[]`, answer `{"success":true,"files":[{"url":...}]}`,
  * files live about 3 h). Resolves to the public URL, or null on any failure (logged, no secrets).

@@ -5,7 +5,7 @@ import type { Logger } from "./logger.ts";
 export interface DiscordRestOptions {
   /** e.g. `https://discord.com/api` (no trailing slash needed). */
   apiBaseUrl: string;
-  /** Sent on every request: Discord asks REST clients for one (PROTOCOL.md section 1). */
+  /** Sent on every request: Discord asks REST clients for one (docs/protocol.md section 1). */
   userAgent: string;
   logger: Logger;
   fetch?: typeof fetch;
@@ -20,13 +20,13 @@ export interface DiscordRestOptions {
 // Through the service's clock: a host's `maxRetryAfterMs` over 2^31 ms must not wait 1 ms instead.
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => systemClock.setTimeout(() => resolve(), ms));
 
-/** Query parameters that carry Subsonic credentials or API keys (PROTOCOL.md section 2). */
+/** Query parameters that carry Subsonic credentials or API keys (docs/protocol.md section 2). */
 const credentialParams = new Set(["u", "t", "s", "p", "token", "apikey", "api_key", "access_token"]);
 
 /**
  * True if `url` carries credentials: userinfo (`user:pass@`) or a credential query parameter
  * (`u`, `t`, `s`, `p`, `token`, `apiKey`...). Such a URL must never leave the machine
- * (PROTOCOL.md section 2: a Subsonic `getCoverArt` URL with `u`/`t`/`s`/`p`). Unparseable -> true.
+ * (docs/protocol.md section 2: a Subsonic `getCoverArt` URL with `u`/`t`/`s`/`p`). Unparseable -> true.
  */
 export function carriesCredentials(url: string): boolean {
   let parsed: URL;
@@ -40,7 +40,7 @@ export function carriesCredentials(url: string): boolean {
   return false;
 }
 
-/** What Discord accepts as an external asset URL: http(s), at most 256 chars (PROTOCOL.md section 2). */
+/** What Discord accepts as an external asset URL: http(s), at most 256 chars (docs/protocol.md section 2). */
 export function isAcceptableAssetUrl(url: string): boolean {
   return url.length <= 256 && /^https?:\/\/[^/]/i.test(url) && !carriesCredentials(url);
 }
@@ -71,7 +71,7 @@ export class DiscordRest {
   }
 
   /**
-   * The gateway URL (`wss://...`) from `GET {apiBase}/v10/gateway`. Cached: PROTOCOL.md section 1
+   * The gateway URL (`wss://...`) from `GET {apiBase}/v10/gateway`. Cached: docs/protocol.md section 1
    * says "cache it; re-fetch only after a failed connect", so pass `refresh: true` only then.
    * Concurrent calls share one request. Rejects with PresenceError "gateway_discovery".
    */
@@ -89,7 +89,7 @@ export class DiscordRest {
     const url = `${this.#apiBase}/v10/gateway`;
     let response: Response;
     try {
-      // No Authorization: discovery needs no auth (PROTOCOL.md section 1).
+      // No Authorization: discovery needs no auth (docs/protocol.md section 1).
       response = await this.#fetch(url, { headers: { "User-Agent": this.#userAgent }, signal: AbortSignal.timeout(this.#timeoutMs) });
     } catch (error) {
       throw new PresenceError("gateway_discovery", `Gateway discovery failed: cannot reach ${url}`, { cause: error });
@@ -106,21 +106,21 @@ export class DiscordRest {
   }
 
   /**
-   * Registers 1-2 image URLs as external assets of `applicationId` (PROTOCOL.md section 2) and
+   * Registers 1-2 image URLs as external assets of `applicationId` (docs/protocol.md section 2) and
    * returns their image keys (`"mp:" + external_asset_path`) in the order of `urls`.
    * Rejects with PresenceError "token_invalid" on 401 (treat like close 4004), and
    * "external_assets" for anything else (bad URL, network, other status, a second 429).
    */
   async registerExternalAssets(token: string, applicationId: string, urls: string[]): Promise<string[]> {
     if (urls.length < 1 || urls.length > 2) throw new PresenceError("external_assets", `External assets take 1 or 2 URLs, got ${urls.length}`);
-    // Defence in depth: the caller should already have refused these (PROTOCOL.md section 2).
+    // Defence in depth: the caller should already have refused these (docs/protocol.md section 2).
     if (!urls.every(isAcceptableAssetUrl)) {
       throw new PresenceError("external_assets", "Refused to register an image URL that is not http(s), is over 256 chars or carries credentials");
     }
     const endpoint = `${this.#apiBase}/v9/applications/${encodeURIComponent(applicationId)}/external-assets`;
     let response = await this.#post(endpoint, token, urls);
     if (response.status === 429) {
-      // Honour 429 retry_after (PROTOCOL.md section 2), capped, then retry once.
+      // Honour 429 retry_after (docs/protocol.md section 2), capped, then retry once.
       const waitMs = retryAfterMs(await readJson(response), response.headers, this.#maxRetryAfterMs);
       this.#logger.log("warn", "external assets rate limited, retrying once", { waitMs });
       await this.#sleep(waitMs);
@@ -128,7 +128,7 @@ export class DiscordRest {
     }
     const body = await readJson(response);
     if (response.status === 401) {
-      // 401 = invalid token, treat like close 4004 (PROTOCOL.md section 2). No token in the message.
+      // 401 = invalid token, treat like close 4004 (docs/protocol.md section 2). No token in the message.
       throw new PresenceError("token_invalid", "Discord rejected the user token (HTTP 401 on external assets): set a new token");
     }
     if (!response.ok) throw new PresenceError("external_assets", `Registering external assets failed: HTTP ${response.status}`);
@@ -139,7 +139,7 @@ export class DiscordRest {
     try {
       return await this.#fetch(endpoint, {
         method: "POST",
-        // The raw user token, no "Bot " prefix (PROTOCOL.md section 2).
+        // The raw user token, no "Bot " prefix (docs/protocol.md section 2).
         headers: { Authorization: token, "Content-Type": "application/json", "User-Agent": this.#userAgent },
         body: JSON.stringify({ urls }),
         signal: AbortSignal.timeout(this.#timeoutMs),
@@ -183,7 +183,7 @@ function retryAfterMs(body: unknown, headers: Headers, capMs: number): number {
   return Math.min(ms, capMs);
 }
 
-/** Image keys are limited to 313 chars (PROTOCOL.md section 1). */
+/** Image keys are limited to 313 chars (docs/protocol.md section 1). */
 function imageKey(body: unknown, url: string, index: number): string {
   const assets = Array.isArray(body) ? (body as Array<{ url?: unknown; external_asset_path?: unknown }>) : [];
   // Match by URL; fall back to position in case Discord normalised the URL.

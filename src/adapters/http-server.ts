@@ -44,7 +44,7 @@ const healthyStates = new Set(["idle", "disabled", "disconnected", "ready", "pre
 
 /**
  * Why `/healthz` is not 200: each user whose machine is not where it should be (connecting,
- * backoff, failed, ...: PROTOCOL.md's "not READY"), each source that is not ok, or a stopped
+ * backoff, failed, ...: docs/protocol.md's "not READY"), each source that is not ok, or a stopped
  * service. A state this code does not know is reported too, rather than hidden.
  */
 export function healthReasons(status: ServiceStatus, sources: SourceStatus[]): string[] {
@@ -72,7 +72,7 @@ const json = (res: ServerResponse, code: number, body: unknown, headers?: Record
   send(res, code, "application/json; charset=utf-8", `${JSON.stringify(body)}\n`, headers);
 
 /**
- * The service's HTTP server (DESIGN.md, "Service contract"): the status page `/`, `/status` (JSON),
+ * The service's HTTP server (docs/architecture.md, "Service contract"): the status page `/`, `/status` (JSON),
  * `/healthz`, `/metrics` (Prometheus text 0.0.4) and, when given, the ListenBrainz receiver. A
  * failing handler answers 500 and is logged; it never takes the server down.
  *

@@ -2,7 +2,7 @@ import type { DomainEvent } from "../actors/events.ts";
 import type { Checkpoint } from "../checkpoint.ts";
 
 /**
- * One journaled input (DESIGN.md, "Event sourcing"): `{v, seq, at, stream, event}`, one JSON object
+ * One journaled input (docs/architecture.md, "Event sourcing"): `{v, seq, at, stream, event}`, one JSON object
  * per line in the JSONL file. `stream` is `user:<name>` for a user's events, `service` for the
  * service's own (shutdown, resumed).
  */

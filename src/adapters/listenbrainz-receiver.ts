@@ -56,7 +56,7 @@ const text = (value: unknown): string | undefined => (typeof value === "string" 
 const count = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined);
 
 /**
- * Parses and validates a `submit-listens` body (PROTOCOL.md section 3). Returns the problem, naming
+ * Parses and validates a `submit-listens` body (docs/protocol.md section 3). Returns the problem, naming
  * the field, or the submission. Optional `additional_info` fields of the wrong type are ignored rather
  * than refused: clients disagree about them, and refusing would lose a forwarded scrobble.
  */
@@ -135,7 +135,7 @@ export function tokenLookup(users: readonly { username: string; listenbrainzToke
 }
 
 /**
- * The ListenBrainz-compatible receiver (PROTOCOL.md section 3): `GET /1/validate-token` and
+ * The ListenBrainz-compatible receiver (docs/protocol.md section 3): `GET /1/validate-token` and
  * `POST /1/submit-listens`. A `playing_now` becomes `playback.playing` for the token's user;
  * `single` and `import` are counted and change nothing. With `forwardUrl`, accepted submissions are
  * also sent on, so that users keep their real scrobbles. Tokens are never logged.

@@ -25,7 +25,7 @@ export interface SubsonicClientOptions {
 /** "token": `t`/`s` (API 1.13+); "password": `p=enc:<hex>` for servers that refuse token auth. */
 export type SubsonicAuthMode = "token" | "password";
 
-/** One `nowPlaying.entry`, normalised (PROTOCOL.md section 3). */
+/** One `nowPlaying.entry`, normalised (docs/protocol.md section 3). */
 export interface NowPlayingEntry {
   username: string;
   minutesAgo: number;
@@ -54,7 +54,7 @@ type Exchange = { kind: "json"; envelope: Envelope } | { kind: "binary"; bytes: 
 const apiVersion = "1.16.1";
 
 /**
- * A minimal Subsonic API client (PROTOCOL.md section 3): token auth, the legacy password fallback
+ * A minimal Subsonic API client (docs/protocol.md section 3): token auth, the legacy password fallback
  * only when the server says token auth is unsupported, and the JSON quirks of getNowPlaying.
  * Never logs a request URL and never puts the password, a token or a salt in an error message.
  */
@@ -121,7 +121,7 @@ export class SubsonicClient {
     if (error) {
       const code = typeof error.code === "number" ? error.code : Number(error.code);
       if (mode === "token" && tokenAuthUnsupported(code, envelope?.version)) {
-        // PROTOCOL.md section 3: fall back only when the server says so, and say it in the log
+        // docs/protocol.md section 3: fall back only when the server says so, and say it in the log
         // (once, even when several requests were refused at the same time).
         if (this.#mode === "token") {
           this.#mode = "password";
@@ -133,7 +133,7 @@ export class SubsonicClient {
       throw new SubsonicError("subsonic_error", `${what}: server error ${code} (${message})`, Number.isFinite(code) ? code : null);
     }
     if (!response.ok) throw new SubsonicError("subsonic_http", `${what}: HTTP ${response.status}`);
-    // Errors come back as HTTP 200 with status "failed" (PROTOCOL.md section 3); anything but "ok" is wrong.
+    // Errors come back as HTTP 200 with status "failed" (docs/protocol.md section 3); anything but "ok" is wrong.
     if (envelope?.status !== "ok") throw new SubsonicError("subsonic_invalid_response", `${what}: not a Subsonic JSON response`);
     return { kind: "json", envelope };
   }
@@ -164,7 +164,7 @@ export class SubsonicClient {
 
 /**
  * Error 41 is "token authentication not supported". Error 10 ("required parameter missing") means
- * the same only from a server older than API 1.13, which does not know `t`/`s` (PROTOCOL.md section 3).
+ * the same only from a server older than API 1.13, which does not know `t`/`s` (docs/protocol.md section 3).
  */
 function tokenAuthUnsupported(code: number, version: unknown): boolean {
   if (code === 41) return true;

@@ -60,7 +60,7 @@ const seekThresholdMs = 10_000;
 
 /**
  * Polls getNowPlaying and turns the differences between two polls into domain events
- * (PROTOCOL.md section 3; DESIGN.md "Domain events"): a new track -> playback.playing, a pause or a
+ * (docs/protocol.md section 3; docs/architecture.md "Domain events"): a new track -> playback.playing, a pause or a
  * resume (OpenSubsonic playback report) -> paused / playing, a seek -> playing, an entry gone ->
  * playback.stopped. While the server fails, nothing is stopped: the track is unknown, not ended.
  */
@@ -173,7 +173,7 @@ export class SubsonicPoller {
       if (!configured.has(user)) {
         this.#seen.delete(user); // removed from the config: the supervisor ends that machine itself
       } else if (entry === undefined || this.#ignored(entry)) {
-        // PROTOCOL.md section 3: a stop is seen as the entry disappearing. An ignored player's entry
+        // docs/protocol.md section 3: a stop is seen as the entry disappearing. An ignored player's entry
         // winning means the user moved to a player that shows its own presence: ours stops too.
         this.#seen.delete(user);
         this.#emit({ type: "playback.stopped", user, at: now });

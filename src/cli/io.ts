@@ -44,7 +44,7 @@ export const processIo: CliIo = {
   invocation: invocationOf(process.argv[1] ?? "", process.cwd(), "Deno" in globalThis),
 };
 
-/** Exit codes (DESIGN.md, "Service contract"). */
+/** Exit codes (docs/architecture.md, "Service contract"). */
 export const exitCode = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** `--config`, else `$ND_PRESENCE_CONFIG`, else `./nd-presence.json`. */

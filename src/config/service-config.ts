@@ -10,7 +10,7 @@ import type { UserProfile } from "../actors/supervisor-machine.ts";
 import type { ArtworkSource } from "../adapters/artwork.ts";
 import { PresenceError } from "../errors.ts";
 
-/** Presence templates and choices, as written in the config (DESIGN.md `presence`). */
+/** Presence templates and choices, as written in the config (docs/architecture.md `presence`). */
 export type PresenceConfig = Partial<Omit<PresenceSettings, "applicationId">>;
 
 export interface UserConfig {
@@ -26,7 +26,7 @@ export interface UserConfig {
 }
 
 /**
- * The service configuration (DESIGN.md, "Config"), with secrets already read. Loading it from a
+ * The service configuration (docs/architecture.md, "Service contract"), with secrets already read. Loading it from a
  * file, `env:NAME` values and the JSON Schema belong to the CLI.
  */
 export interface ServiceConfig {
@@ -35,7 +35,7 @@ export interface ServiceConfig {
     apiBaseUrl?: string;
     /** Skip discovery and connect here (also how tests point the service at a fake). */
     gatewayUrl?: string | null;
-    /** Identify properties; PROTOCOL.md: users asked for the OS to be configurable. */
+    /** Identify properties; docs/protocol.md: users asked for the OS to be configurable. */
     properties?: Partial<ClientProperties>;
     userAgent?: string;
   };

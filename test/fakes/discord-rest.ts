@@ -2,7 +2,7 @@
  * Fakes of the HTTP services the artwork path talks to, as real `node:http` servers on loopback so
  * that the adapters are tested over the wire (headers, redirects, status codes) and not against a
  * stubbed `fetch`:
- * - `FakeDiscordRest`: gateway discovery and external assets (PROTOCOL.md sections 1 and 2);
+ * - `FakeDiscordRest`: gateway discovery and external assets (docs/protocol.md sections 1 and 2);
  * - `FakeImageHost`: a Cover Art Archive look-alike (307 to the image for known MBIDs, else 404).
  */
 import { createHash } from "node:crypto";
@@ -111,7 +111,7 @@ export class FakeDiscordRest {
 
     const pathname = path.split("?")[0]!;
     if (method === "GET" && pathname === "/api/v10/gateway") {
-      // Discovery needs no auth (PROTOCOL.md section 1).
+      // Discovery needs no auth (docs/protocol.md section 1).
       if (this.gatewayDown) return sendJson(res, 502, { message: "502: Bad Gateway", code: 0 });
       return sendJson(res, 200, { url: this.#gatewayUrl });
     }
@@ -121,7 +121,7 @@ export class FakeDiscordRest {
   }
 
   #externalAssets(req: IncomingMessage, res: ServerResponse, body: string): void {
-    // The raw user token, never "Bot ..." (PROTOCOL.md section 2).
+    // The raw user token, never "Bot ..." (docs/protocol.md section 2).
     const token = req.headers.authorization;
     if (token === undefined || !this.#validTokens.has(token)) {
       return sendJson(res, 401, { message: "401: Unauthorized", code: 0 });

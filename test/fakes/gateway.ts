@@ -37,7 +37,7 @@ interface Session {
 
 /**
  * A scriptable fake Discord gateway: a real `ws` server on 127.0.0.1 (random port) that speaks the
- * gateway protocol (PROTOCOL.md section 1), enforces Discord's limits, and records everything.
+ * gateway protocol (docs/protocol.md section 1), enforces Discord's limits, and records everything.
  * Script controls act on the latest connection unless a connection index is given.
  */
 export class FakeGateway {

@@ -1,6 +1,6 @@
 /**
  * A fake Subsonic server (Navidrome flavour) as a real `node:http` server on loopback, speaking the
- * real JSON of PROTOCOL.md section 3: token or legacy `enc:` password auth, `getNowPlaying` with its
+ * real JSON of docs/protocol.md section 3: token or legacy `enc:` password auth, `getNowPlaying` with its
  * quirks, errors as HTTP 200 `status:"failed"`, and `getCoverArt` bytes.
  */
 import { createHash } from "node:crypto";
@@ -174,7 +174,7 @@ export class FakeSubsonic {
     this.#send(res, { ...this.#envelope("ok"), ...body });
   }
 
-  /** Errors are HTTP 200 with status "failed" (PROTOCOL.md section 3). */
+  /** Errors are HTTP 200 with status "failed" (docs/protocol.md section 3). */
   #error(res: ServerResponse, code: number, message: string): void {
     this.#send(res, { ...this.#envelope("failed"), error: { code, message } });
   }

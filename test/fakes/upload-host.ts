@@ -1,5 +1,5 @@
 /**
- * A uguu.se look-alike (PROTOCOL.md section 2): `POST /upload` with a multipart field `files[]`
+ * A uguu.se look-alike (docs/protocol.md section 2): `POST /upload` with a multipart field `files[]`
  * answers `{"success":true,"files":[{"url":"<its own url>/f/<name>"}]}`; `GET /f/<name>` serves
  * the file back. A real `node:http` server on loopback.
  */

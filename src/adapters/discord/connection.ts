@@ -9,7 +9,7 @@ import { FrameBudget } from "./frame-budget.ts";
 import { readFrameBytes, type ReadFrame, type SessionEventData } from "./frame-reader.ts";
 import { Heartbeat } from "./heartbeat.ts";
 
-/** PROTOCOL.md: Discord closes a connection that sends a frame over 4096 bytes with 4002. */
+/** docs/protocol.md: Discord closes a connection that sends a frame over 4096 bytes with 4002. */
 const MAX_FRAME_BYTES = 4096;
 
 /** The latest `s` is journaled at most this often per socket, so that a restart can resume. */
@@ -20,7 +20,7 @@ export const SEQ_NOTE_EVERY_MS = 60_000;
  * on counting from it) and what the status page shows of the wire.
  */
 export interface UserWire {
-  /** Last non-null `s` of the session (PROTOCOL.md: compared with != null; a server may send 0). */
+  /** Last non-null `s` of the session (docs/protocol.md: compared with != null; a server may send 0). */
   seq: number | null;
   /** When this user's `s` was last journaled (see `SEQ_NOTE_EVERY_MS`). */
   seqNotedAt: number;
@@ -143,7 +143,7 @@ export class GatewayConnection {
         logger.log("error", "gateway frame dropped: no token for user", { user, socket, op: frame.op });
         return;
       }
-      // A new session counts from its READY: until then heartbeats say null (PROTOCOL.md).
+      // A new session counts from its READY: until then heartbeats say null (docs/protocol.md).
       if (frame.op === Op.Identify) wire.seq = null;
       // A resume asks the server to replay what came after the last `s` this side read: never
       // one ahead of what the server sent (an older one only replays more).
@@ -155,7 +155,7 @@ export class GatewayConnection {
     this.#sendBudgeted(frame.op, text);
   }
 
-  /** Closes with `code`; a socket still connecting is terminated (PROTOCOL.md), one waiting just ends. */
+  /** Closes with `code`; a socket still connecting is terminated (docs/protocol.md), one waiting just ends. */
   shut(code: number, reason: string): void {
     const { ws } = this;
     this.#closing = true;
@@ -240,7 +240,7 @@ export class GatewayConnection {
         wire.heartbeatRoundTripMs = this.#heartbeat?.acknowledged() ?? wire.heartbeatRoundTripMs;
         return;
       case "heartbeatRequest":
-        // The server asks for a beat: at once, within the budget (PROTOCOL.md).
+        // The server asks for a beat: at once, within the budget (docs/protocol.md).
         this.#noteSeq(read.seq);
         return this.#sendBudgeted(Op.Heartbeat, JSON.stringify({ op: Op.Heartbeat, d: wire.seq }));
       case "session":
@@ -298,7 +298,7 @@ export class GatewayConnection {
     });
   }
 
-  /** Zombie rule: no ACK between two beats -> close non-1000 and resume (PROTOCOL.md). */
+  /** Zombie rule: no ACK between two beats -> close non-1000 and resume (docs/protocol.md). */
   #closeZombie(): void {
     const { user, socket, logger, wire } = this.#options;
     wire.zombieCloses += 1;

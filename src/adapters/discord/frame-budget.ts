@@ -1,7 +1,7 @@
 import type { ServiceClock } from "../../service-clock.ts";
 
 /**
- * PROTOCOL.md: at most 120 frames per 60 s per connection, or Discord closes it with 4008. Frames
+ * docs/protocol.md: at most 120 frames per 60 s per connection, or Discord closes it with 4008. Frames
  * are counted in fixed 60 s windows that start with their first frame, and two fixed windows can
  * meet head-on, so each gets half: at most 120 in any 60 s.
  */

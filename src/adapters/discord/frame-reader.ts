@@ -71,7 +71,7 @@ export function parseFrame(text: string): ReadFrame {
   const { op, d, s, t } = message as { op?: unknown; d?: unknown; s?: unknown; t?: unknown };
   const name = typeof t === "string" ? t.slice(0, 64) : undefined;
   if (typeof op !== "number") return { kind: "problem", problem: "missing or non-numeric op", op: typeof op === "string" ? op.slice(0, 32) : typeof op };
-  // Compared with != null: a server may send s: 0 (PROTOCOL.md).
+  // Compared with != null: a server may send s: 0 (docs/protocol.md).
   const seq = typeof s === "number" && Number.isFinite(s) ? s : null;
   const data = typeof d === "object" && d !== null ? (d as Record<string, unknown>) : {};
   switch (op) {
@@ -94,7 +94,7 @@ export function parseFrame(text: string): ReadFrame {
       return { kind: "session", seq, event: { type: "gateway.hello", heartbeatIntervalMs: interval } };
     }
     case 11:
-      // Discord's ACK has d: null, some compatible servers send {}: d is never read (PROTOCOL.md).
+      // Discord's ACK has d: null, some compatible servers send {}: d is never read (docs/protocol.md).
       return { kind: "heartbeatAck", seq };
     default:
       return { kind: "problem", problem: "unknown opcode", op, ...(name === undefined ? {} : { t: name }) };

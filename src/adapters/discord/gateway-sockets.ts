@@ -15,7 +15,7 @@ export type GatewayEventInput = GatewayEvent | SeqNote extends infer E
   : never;
 
 export interface GatewaySocketsOptions {
-  /** Sent on the WebSocket upgrade (PROTOCOL.md: User-Agent). */
+  /** Sent on the WebSocket upgrade (docs/protocol.md: User-Agent). */
   userAgent: string;
   /** The adapter alone sees tokens: it inserts them into identify and resume. */
   tokenFor(user: string): string | undefined;

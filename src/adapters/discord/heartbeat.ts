@@ -4,7 +4,7 @@ export interface HeartbeatOptions {
   clock: ServiceClock;
   /** From Hello. */
   intervalMs: number;
-  /** In [0, 1): where in the first interval the first beat falls (PROTOCOL.md: interval x random). */
+  /** In [0, 1): where in the first interval the first beat falls (docs/protocol.md: interval x random). */
   jitter: number;
   /** Sends op 1 (with the connection's last `s`). */
   beat(): void;
