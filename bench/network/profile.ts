@@ -21,6 +21,7 @@
  * --heap-all  the same with the bring-up's garbage too: all it allocated, to see what grows the heap.
  * --bringup S  profiles the first S seconds of the bring-up (bringup.cpuprofile), and stops there
  *           if the users are not all presenting by then.
+ * --shutdown  profiles the side's shutdown (every presence cleared, every socket closed): shutdown.cpuprofile.
  * --dispatch-rate N, --ready-bytes N  the account traffic the gateway sends, as for `npm run bench`
  *           (default 1 dispatch/s per socket and a 100 KB READY; --dispatch-rate 0: heartbeats only).
  *
@@ -129,6 +130,14 @@ try {
       const samples = (await gateway.stats()).latencyMs.sort((a, b) => a - b);
       console.log(`changes${profiled ? " (profiled)" : ""}: ${samples.length}/${sent} arrived, p50 ${percentile(samples, 50).toFixed(2)} ms, p99 ${percentile(samples, 99).toFixed(2)} ms, max ${(samples.at(-1) ?? Number.NaN).toFixed(2)} ms`);
     }
+  }
+
+  if (argv.includes("--shutdown")) {
+    await side.cpuProfileStart();
+    const t = performance.now();
+    await side.shutdown();
+    console.log(`shutdown: ${(performance.now() - t).toFixed(0)} ms`);
+    await side.cpuProfileStop(join(out, "shutdown.cpuprofile"));
   }
 } finally {
   await side.close();
