@@ -1,4 +1,4 @@
-import { PresenceError } from "../errors.ts";
+import { errorText, PresenceError } from "../errors.ts";
 import { systemClock } from "../service-clock.ts";
 import type { Logger } from "./logger.ts";
 
@@ -19,6 +19,23 @@ export interface DiscordRestOptions {
 
 // Through the service's clock: a host's `maxRetryAfterMs` over 2^31 ms must not wait 1 ms instead.
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => systemClock.setTimeout(() => resolve(), ms));
+
+/**
+ * The API version paths asked, in order: Discord's current one, the one Spacebar (a
+ * Discord-compatible server) still serves, then the unversioned routes that Navicord and
+ * Navidrome's plugin call (issue 17: Spacebar answers 404 on everything under `/api/v10`).
+ */
+const apiVersions = ["/v10", "/v9", ""] as const;
+type ApiVersion = (typeof apiVersions)[number];
+
+/**
+ * Statuses that say "this version of the route is not here" rather than "this server is broken":
+ * discovery then asks the next version. A 5xx, a network error or a bad body fails at once.
+ */
+const versionMissingStatuses = new Set([400, 401, 404, 405]);
+
+/** What `checkToken` concludes: only a 401 says "invalid"; anything inconclusive is "unknown". */
+export type TokenCheck = "valid" | "invalid" | "unknown";
 
 /** Query parameters that carry Subsonic credentials or API keys (docs/protocol.md section 2). */
 const credentialParams = new Set(["u", "t", "s", "p", "token", "apikey", "api_key", "access_token"]);
@@ -46,8 +63,8 @@ export function isAcceptableAssetUrl(url: string): boolean {
 }
 
 /**
- * The two Discord REST calls of nd-presence: gateway discovery and external-asset registration.
- * Never puts the token or the Authorization header in an error or a log entry.
+ * The Discord REST calls of nd-presence: gateway discovery, the token check and external-asset
+ * registration. Never puts the token or the Authorization header in an error or a log entry.
  */
 export class DiscordRest {
   readonly #apiBase: string;
@@ -59,6 +76,8 @@ export class DiscordRest {
   readonly #timeoutMs: number;
   #gatewayUrl: string | undefined;
   #discovery: Promise<string> | undefined;
+  /** The version path that last answered 200 (discovery or the token check): asked first next time. */
+  #apiVersion: ApiVersion | undefined;
 
   constructor(options: DiscordRestOptions) {
     this.#apiBase = options.apiBaseUrl.replace(/\/+$/, "");
@@ -71,8 +90,10 @@ export class DiscordRest {
   }
 
   /**
-   * The gateway URL (`wss://...`) from `GET {apiBase}/v10/gateway`. Cached: docs/protocol.md section 1
-   * says "cache it; re-fetch only after a failed connect", so pass `refresh: true` only then.
+   * The gateway URL (`wss://...`) from `GET {apiBase}/v10/gateway`, else `/v9/gateway`, else
+   * `/gateway` when a version is missing (404, 401, 400, 405: see `apiVersions`). Cached:
+   * docs/protocol.md section 1 says "cache it; re-fetch only after a failed connect", so pass
+   * `refresh: true` only then; a refresh asks the version that answered last time first.
    * Concurrent calls share one request. Rejects with PresenceError "gateway_discovery".
    */
   discoverGateway(refresh = false): Promise<string> {
@@ -86,23 +107,80 @@ export class DiscordRest {
   }
 
   async #fetchGateway(): Promise<string> {
-    const url = `${this.#apiBase}/v10/gateway`;
-    let response: Response;
-    try {
-      // No Authorization: discovery needs no auth (docs/protocol.md section 1).
-      response = await this.#fetch(url, { headers: { "User-Agent": this.#userAgent }, signal: AbortSignal.timeout(this.#timeoutMs) });
-    } catch (error) {
-      throw new PresenceError("gateway_discovery", `Gateway discovery failed: cannot reach ${url}`, { cause: error });
+    const tried: string[] = [];
+    for (const version of this.#versionsToTry()) {
+      const path = `${version}/gateway`;
+      const url = `${this.#apiBase}${path}`;
+      let response: Response;
+      try {
+        // No Authorization: discovery needs no auth (docs/protocol.md section 1).
+        response = await this.#get(url);
+      } catch (error) {
+        throw new PresenceError("gateway_discovery", `Gateway discovery failed: cannot reach ${url}`, { cause: error });
+      }
+      const body = await readJson(response);
+      if (versionMissingStatuses.has(response.status)) {
+        tried.push(`${path}: HTTP ${response.status}`);
+        continue;
+      }
+      if (!response.ok) throw new PresenceError("gateway_discovery", `Gateway discovery failed: HTTP ${response.status} from ${url}`);
+      const gateway = (body as { url?: unknown } | undefined)?.url;
+      if (typeof gateway !== "string" || !isWebSocketUrl(gateway)) {
+        throw new PresenceError("gateway_discovery", `Gateway discovery failed: ${url} did not answer a ws:// or wss:// URL`);
+      }
+      this.#gatewayUrl = gateway;
+      this.#apiVersion = version;
+      this.#logger.log("debug", "gateway discovered", { gateway, path });
+      return gateway;
     }
-    const body = await readJson(response);
-    if (!response.ok) throw new PresenceError("gateway_discovery", `Gateway discovery failed: HTTP ${response.status} from ${url}`);
-    const gateway = (body as { url?: unknown } | undefined)?.url;
-    if (typeof gateway !== "string" || !isWebSocketUrl(gateway)) {
-      throw new PresenceError("gateway_discovery", `Gateway discovery failed: ${url} did not answer a ws:// or wss:// URL`);
+    throw new PresenceError("gateway_discovery", `Gateway discovery failed: no gateway route at ${this.#apiBase} (tried ${tried.join(", ")})`);
+  }
+
+  /**
+   * Whether Discord (or a compatible server) takes `token`: `GET {apiBase}/<version>/users/@me`
+   * with the raw token. 200 -> "valid", 401 -> "invalid", anything else (network, timeout, 5xx,
+   * 429, another status) -> "unknown". Never rejects.
+   *
+   * Asked after three gateway closes in a row with no READY, to tell a bad token on a server that
+   * does not close with 4004 (Spacebar closes with 4000, issue 17) from a server that is just
+   * unwell. Uses the version discovery found; before any discovery (a configured gateway URL) it
+   * walks the same v10 -> v9 -> unversioned order on 404. The token goes in the Authorization
+   * header only: never in a URL, a log line or an error.
+   */
+  async checkToken(token: string): Promise<TokenCheck> {
+    for (const version of this.#versionsToTry()) {
+      const path = `${version}/users/@me`;
+      let response: Response;
+      try {
+        response = await this.#get(`${this.#apiBase}${path}`, token);
+      } catch (error) {
+        // fetch's own error: it never carries request headers.
+        this.#logger.log("debug", "token check inconclusive", { path, error: errorText(error) });
+        return "unknown";
+      }
+      await readJson(response); // drain the body so the connection can be reused
+      if (response.status === 404) continue;
+      const result = tokenCheckOf(response.status);
+      // Only a 200 proves the version is served: a server may check the token before it routes.
+      if (result === "valid") this.#apiVersion = version;
+      this.#logger.log("debug", "token checked", { path, status: response.status, result });
+      return result;
     }
-    this.#gatewayUrl = gateway;
-    this.#logger.log("debug", "gateway discovered", { gateway });
-    return gateway;
+    this.#logger.log("debug", "token check inconclusive", { error: "no users/@me route answered" });
+    return "unknown";
+  }
+
+  /** Every API version, the one that answered last time first. */
+  #versionsToTry(): ApiVersion[] {
+    const known = this.#apiVersion;
+    return known === undefined ? [...apiVersions] : [known, ...apiVersions.filter((v) => v !== known)];
+  }
+
+  /** A GET with the User-Agent (docs/protocol.md section 1) and the request timeout; the raw token when given. */
+  #get(url: string, token?: string): Promise<Response> {
+    const headers: Record<string, string> = { "User-Agent": this.#userAgent };
+    if (token !== undefined) headers.Authorization = token;
+    return this.#fetch(url, { headers, signal: AbortSignal.timeout(this.#timeoutMs) });
   }
 
   /**
@@ -149,6 +227,13 @@ export class DiscordRest {
       throw new PresenceError("external_assets", "Registering external assets failed: Discord unreachable", { cause: error });
     }
   }
+}
+
+/** Only 401 says the token is refused; 403 may be a missing scope or a blocked route, not a bad token. */
+function tokenCheckOf(status: number): TokenCheck {
+  if (status === 200) return "valid";
+  if (status === 401) return "invalid";
+  return "unknown";
 }
 
 function isWebSocketUrl(value: string): boolean {

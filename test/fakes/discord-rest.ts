@@ -2,7 +2,8 @@
  * Fakes of the HTTP services the artwork path talks to, as real `node:http` servers on loopback so
  * that the adapters are tested over the wire (headers, redirects, status codes) and not against a
  * stubbed `fetch`:
- * - `FakeDiscordRest`: gateway discovery and external assets (docs/protocol.md sections 1 and 2);
+ * - `FakeDiscordRest`: gateway discovery, `users/@me` and external assets (docs/protocol.md sections
+ *   1 and 2), under the API versions it is told to serve (Spacebar serves no v10: issue 17);
  * - `FakeImageHost`: a Cover Art Archive look-alike (307 to the image for known MBIDs, else 404).
  */
 import { createHash } from "node:crypto";
@@ -46,29 +47,55 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-const externalAssetsRoute = /^\/api\/v9\/applications\/([^/]+)\/external-assets$/;
+/**
+ * An API version as the path writes it: `"v10"` for `/api/v10/...`, `""` for the unversioned
+ * `/api/...` routes.
+ */
+export type ApiVersion = "v10" | "v9" | "v8" | "v7" | "v6" | "";
+
+/** Every version Discord serves: the default, so a fake without `versions` answers as before. */
+export const ALL_API_VERSIONS: readonly ApiVersion[] = ["v10", "v9", "v8", "v7", "v6", ""];
+
+export interface FakeDiscordRestOptions {
+  /** What gateway discovery answers. */
+  gatewayUrl: string;
+  /** Tokens taken by `users/@me` and external assets; without a list any token is taken. */
+  validTokens?: string[];
+  /** The versions served; any other answers 404 on every route. Spacebar: `["v9", ""]`. */
+  versions?: readonly ApiVersion[];
+}
+
+/** `/api`, an optional `/v<n>`, then the route: `/api/v9/gateway` -> `v9`, `/gateway`. */
+const versionedPath = /^\/api(?:\/(v\d+))?(\/.*)$/;
+/** Discord's answer to a missing or refused token. */
+const unauthorized = { message: "401: Unauthorized", code: 0 };
+const externalAssetsRoute = /^\/applications\/([^/]+)\/external-assets$/;
 
 /** A fake of the parts of Discord's REST API this project uses. */
 export class FakeDiscordRest {
   /** Every request received, in order (also the ones answered with a scripted failure). */
   readonly requests: RecordedRequest[] = [];
-  /** When true, `GET /api/v10/gateway` answers 502. */
+  /** When true, `GET /api/<version>/gateway` answers 502. */
   gatewayDown = false;
+  /** When true, external assets answer 404, as on Spacebar (issue 17). */
+  externalAssetsMissing = false;
   /** Base URL, with the `/api` prefix, like Discord's apiBase. */
   readonly url: string;
   readonly #server: Server;
   readonly #gatewayUrl: string;
-  readonly #validTokens: Set<string>;
+  readonly #validTokens: Set<string> | undefined;
+  readonly #versions: ReadonlySet<string>;
   readonly #failures: Array<{ status: number; body: unknown }> = [];
 
-  private constructor(server: Server, port: number, options: { gatewayUrl: string; validTokens: string[] }) {
+  private constructor(server: Server, port: number, options: FakeDiscordRestOptions) {
     this.#server = server;
     this.url = `http://127.0.0.1:${port}/api`;
     this.#gatewayUrl = options.gatewayUrl;
-    this.#validTokens = new Set(options.validTokens);
+    this.#validTokens = options.validTokens && new Set(options.validTokens);
+    this.#versions = new Set(options.versions ?? ALL_API_VERSIONS);
   }
 
-  static async start(options: { gatewayUrl: string; validTokens: string[] }): Promise<FakeDiscordRest> {
+  static async start(options: FakeDiscordRestOptions): Promise<FakeDiscordRest> {
     let fake: FakeDiscordRest | undefined;
     const { server, port } = await listen((req, res) => {
       fake!.#handle(req, res).catch((error: unknown) => sendJson(res, 500, { message: String(error) }));
@@ -109,23 +136,38 @@ export class FakeDiscordRest {
       return sendJson(res, failure.status, failure.body, headers);
     }
 
-    const pathname = path.split("?")[0]!;
-    if (method === "GET" && pathname === "/api/v10/gateway") {
+    const route = this.#servedRoute(path.split("?")[0]!);
+    if (method === "GET" && route === "/gateway") {
       // Discovery needs no auth (docs/protocol.md section 1).
       if (this.gatewayDown) return sendJson(res, 502, { message: "502: Bad Gateway", code: 0 });
       return sendJson(res, 200, { url: this.#gatewayUrl });
     }
-    const match = externalAssetsRoute.exec(pathname);
-    if (method === "POST" && match) return this.#externalAssets(req, res, body);
+    if (method === "GET" && route === "/users/@me") return this.#currentUser(req, res);
+    const assets = route === undefined ? null : externalAssetsRoute.exec(route);
+    if (method === "POST" && assets && !this.externalAssetsMissing) return this.#externalAssets(req, res, body);
     return sendJson(res, 404, { message: "404: Not Found", code: 0 });
   }
 
-  #externalAssets(req: IncomingMessage, res: ServerResponse, body: string): void {
-    // The raw user token, never "Bot ..." (docs/protocol.md section 2).
+  /** The route after `/api/<version>`, or undefined when the version is not served (a 404). */
+  #servedRoute(pathname: string): string | undefined {
+    const match = versionedPath.exec(pathname);
+    if (!match || !this.#versions.has(match[1] ?? "")) return undefined;
+    return match[2];
+  }
+
+  /** The raw user token, never "Bot ..." (docs/protocol.md section 2); any token when no list was given. */
+  #takesToken(req: IncomingMessage): boolean {
     const token = req.headers.authorization;
-    if (token === undefined || !this.#validTokens.has(token)) {
-      return sendJson(res, 401, { message: "401: Unauthorized", code: 0 });
-    }
+    return !!token && (this.#validTokens === undefined || this.#validTokens.has(token));
+  }
+
+  #currentUser(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.#takesToken(req)) return sendJson(res, 401, unauthorized);
+    return sendJson(res, 200, { id: "1000000000000000001", username: "fake-user" });
+  }
+
+  #externalAssets(req: IncomingMessage, res: ServerResponse, body: string): void {
+    if (!this.#takesToken(req)) return sendJson(res, 401, unauthorized);
     let urls: unknown;
     try {
       urls = (JSON.parse(body) as { urls?: unknown }).urls;

@@ -7,7 +7,7 @@ export interface FakeGatewayOptions {
   heartbeatIntervalMs?: number;
   /** Timestamp source for recorded frames and the 120 / 60 s limit. Default Date.now. */
   now?: () => number;
-  /** When set, identify/resume with any other token is closed with 4004. */
+  /** When set, identify/resume with any other token is closed with 4004 (4000 in the "spacebar" dialect). */
   validTokens?: string[];
   /** Send Hello on connection. Default true. */
   autoHello?: boolean;
@@ -15,10 +15,87 @@ export interface FakeGatewayOptions {
   autoReady?: boolean;
   /** Answer each heartbeat (op 1) with op 11. Default true. */
   autoAck?: boolean;
-  /** `d` of op 11: null like Discord (default) or {} like some compatible servers. */
+  /** `d` of op 11: null like Discord (the "discord" dialect's default) or {} like some compatible servers. */
   ackPayload?: null | Record<string, never>;
   /** Answer resume (op 6): RESUMED for a known session, op 9 d:false otherwise. Default true. */
   autoResume?: boolean;
+  /** Whose gateway to play: Discord's (default) or Spacebar's (see {@link DIALECTS}). */
+  dialect?: GatewayDialect;
+}
+
+/** Discord's gateway, or Spacebar's: a Discord-compatible server that differs (issue 17). */
+export type GatewayDialect = "discord" | "spacebar";
+
+/** What a dialect changes in the fake, in one place. */
+export interface DialectRules {
+  /** The close for a refused token (at identify; at resume too where resume is answered). */
+  authFailed: CloseInfo;
+  /** `s` of READY; undefined = the connection's next seq (1 on a fresh connection). */
+  readySeq: number | undefined;
+  /** `d` of op 11 unless the `ackPayload` option says otherwise. */
+  ackPayload: null | Record<string, never>;
+  /** Every resume (op 6) is answered with op 9 d:false, whatever `autoResume` and the session say. */
+  refusesResume: boolean;
+  /** An op 3 whose activities carry a key outside {@link CORE_ACTIVITY_KEYS} is closed 4002, empty reason. */
+  strictActivities: boolean;
+}
+
+/**
+ * Spacebar, as issue 17 saw it: 4000 (not 4004) for a bad token, READY with `s: 0`, ACK with
+ * `d: {}`, no resume, and a presence schema that refuses unknown activity keys.
+ */
+export const DIALECTS: Readonly<Record<GatewayDialect, DialectRules>> = {
+  discord: {
+    authFailed: { code: 4004, reason: "Authentication failed." },
+    readySeq: undefined,
+    ackPayload: null,
+    refusesResume: false,
+    strictActivities: false,
+  },
+  spacebar: {
+    authFailed: { code: 4000, reason: "" },
+    readySeq: 0,
+    ackPayload: {},
+    refusesResume: true,
+    strictActivities: true,
+  },
+};
+
+/**
+ * The activity keys Spacebar takes in op 3 (issue 17), by where they sit. Any other key is refused:
+ * `status_display_type`, `details_url`, `state_url`, `buttons`, `metadata`, `flags` (issue 17 saw a
+ * numeric one refused; the fake refuses it in any form), `assets.large_url`, `assets.small_*`...
+ * The presence's own keys (`since`, `status`, `afk`, `activities`) are not checked.
+ */
+export const CORE_ACTIVITY_KEYS = {
+  activity: ["type", "name", "details", "state", "timestamps", "assets", "application_id"],
+  timestamps: ["start", "end"],
+  assets: ["large_image", "large_text"],
+} as const satisfies Record<string, readonly string[]>;
+
+/**
+ * The keys of an op 3 `d`'s activities outside {@link CORE_ACTIVITY_KEYS}, as paths
+ * (`activities[0].assets.small_image`); empty when Spacebar would take it. Keys only: values are
+ * not what issue 17 saw refused.
+ */
+export function keysOutsideCore(d: unknown): string[] {
+  const activities = isObject(d) && Array.isArray(d.activities) ? (d.activities as unknown[]) : [];
+  return activities.flatMap((activity, i) => {
+    if (!isObject(activity)) return [];
+    const at = `activities[${i}]`;
+    return [
+      ...unknownKeys(activity, CORE_ACTIVITY_KEYS.activity, at),
+      ...unknownKeys(activity.timestamps, CORE_ACTIVITY_KEYS.timestamps, `${at}.timestamps`),
+      ...unknownKeys(activity.assets, CORE_ACTIVITY_KEYS.assets, `${at}.assets`),
+    ];
+  });
+}
+
+function unknownKeys(value: unknown, allowed: readonly string[], at: string): string[] {
+  if (!isObject(value)) return [];
+  return Object.keys(value)
+    .filter((key) => !allowed.includes(key))
+    .map((key) => `${at}.${key}`);
 }
 
 /**
@@ -66,6 +143,8 @@ export interface FakeConnection {
   closedWith?: CloseInfo;
   /** Set when the fake itself closed the connection with a close frame (closeWith or enforcement). */
   serverClosedWith?: CloseInfo;
+  /** Why a strict dialect closed on an op 3: the keys outside the core set (see `keysOutsideCore`). */
+  refusedKeys?: string[];
   /** True when the fake dropped the connection without a close frame. */
   dropped: boolean;
   sentByServer: SentFrame[];

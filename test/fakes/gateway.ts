@@ -2,11 +2,12 @@ import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Buffer } from "node:buffer";
 import WebSocket, { WebSocketServer } from "ws";
-import { isObject, MAX_FRAME_BYTES, OTHER_CLIENT_OPS, RATE_LIMIT, RATE_WINDOW_MS, readyData } from "./gateway-protocol.ts";
-import type { CloseInfo, FakeConnection, FakeGatewayOptions, ReceivedFrame } from "./gateway-protocol.ts";
+import { DIALECTS, isObject, keysOutsideCore, MAX_FRAME_BYTES, OTHER_CLIENT_OPS, RATE_LIMIT, RATE_WINDOW_MS, readyData } from "./gateway-protocol.ts";
+import type { CloseInfo, DialectRules, FakeConnection, FakeGatewayOptions, GatewayDialect, ReceivedFrame } from "./gateway-protocol.ts";
 import { withTimeout } from "./wait.ts";
 
-export type { CloseInfo, FakeConnection, FakeGatewayOptions, ReceivedFrame, SentFrame } from "./gateway-protocol.ts";
+export type { CloseInfo, FakeConnection, FakeGatewayOptions, GatewayDialect, ReceivedFrame, SentFrame } from "./gateway-protocol.ts";
+export { CORE_ACTIVITY_KEYS, keysOutsideCore } from "./gateway-protocol.ts";
 
 interface Live {
   ws: WebSocket;
@@ -38,7 +39,8 @@ interface Session {
 /**
  * A scriptable fake Discord gateway: a real `ws` server on 127.0.0.1 (random port) that speaks the
  * gateway protocol (docs/protocol.md section 1), enforces Discord's limits, and records everything.
- * Script controls act on the latest connection unless a connection index is given.
+ * Script controls act on the latest connection unless a connection index is given. The `dialect`
+ * option plays Spacebar's gateway instead (issue 17; see DIALECTS in gateway-protocol.ts).
  */
 export class FakeGateway {
   readonly frames: ReceivedFrame[] = [];
@@ -50,12 +52,14 @@ export class FakeGateway {
   autoResume: boolean;
   ackPayload: null | Record<string, never>;
   validTokens: string[] | undefined;
+  readonly dialect: GatewayDialect;
   readonly now: () => number;
 
   private readonly live = new Map<number, Live>();
   private readonly sessions = new Map<string, Session>();
   private readonly waiters = new Set<() => boolean>();
   private sessionCounter = 0;
+  private readonly rules: DialectRules;
 
   /** Kept from the start: a closed server has no address, but a test may still ask for its url. */
   private readonly port: number;
@@ -65,6 +69,8 @@ export class FakeGateway {
     options: FakeGatewayOptions,
   ) {
     this.port = (server.address() as AddressInfo).port;
+    this.dialect = options.dialect ?? "discord";
+    this.rules = DIALECTS[this.dialect];
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
     this.now = options.now ?? Date.now;
     this.validTokens = options.validTokens;
@@ -72,7 +78,7 @@ export class FakeGateway {
     this.autoReady = options.autoReady ?? true;
     this.autoAck = options.autoAck ?? true;
     this.autoResume = options.autoResume ?? true;
-    this.ackPayload = options.ackPayload === undefined ? null : options.ackPayload;
+    this.ackPayload = options.ackPayload === undefined ? this.rules.ackPayload : options.ackPayload;
     server.on("connection", (ws, req) => this.accept(ws, req));
   }
 
@@ -184,7 +190,7 @@ export class FakeGateway {
   ready(overrides: Record<string, unknown> = {}, connection?: number): void {
     const conn = this.pick(connection);
     const d: Record<string, unknown> = { ...readyData((this.sessionCounter += 1), this.url), ...overrides };
-    const s = this.nextSeq(conn);
+    const s = this.nextSeq(conn, this.rules.readySeq);
     if (typeof d.session_id === "string") {
       conn.sessionId = d.session_id;
       this.sessions.set(d.session_id, { token: conn.token, seq: s });
@@ -286,11 +292,14 @@ export class FakeGateway {
       if (this.autoAck) this.send({ op: 11, d: this.ackPayload }, conn.index);
       return;
     }
+    // Spacebar has no resume: it answers every op 6 with op 9 d:false, before looking at it.
+    if (op === 6 && this.rules.refusesResume) return this.invalidSession(false, conn.index);
     if (op === 2 || op === 6) {
       if (conn.identified) return this.closeWith(4005, "Already authenticated.", conn.index);
       const token = isObject(d) && typeof d.token === "string" ? d.token : undefined;
       if (token === undefined || (this.validTokens && !this.validTokens.includes(token))) {
-        return this.closeWith(4004, "Authentication failed.", conn.index);
+        const { code, reason } = this.rules.authFailed;
+        return this.closeWith(code, reason, conn.index);
       }
       conn.token = token;
       if (op === 2) {
@@ -303,6 +312,15 @@ export class FakeGateway {
     }
     if (!conn.identified) return this.closeWith(4003, "Not authenticated.", conn.index);
     if (!OTHER_CLIENT_OPS.has(op)) return this.closeWith(4001, "Unknown opcode.", conn.index);
+    if (op === 3 && this.rules.strictActivities) this.refuseUnknownActivityKeys(conn, d);
+  }
+
+  /** Spacebar's presence schema refuses keys it does not know: close 4002, empty reason (issue 17). */
+  private refuseUnknownActivityKeys(conn: FakeConnection, d: unknown): void {
+    const refused = keysOutsideCore(d);
+    if (refused.length === 0) return;
+    conn.refusedKeys = refused;
+    this.closeWith(4002, "", conn.index);
   }
 
   private resume(conn: FakeConnection, d: Record<string, unknown>): void {
