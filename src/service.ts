@@ -6,7 +6,7 @@ import type { Track } from "./actors/track.ts";
 import { presenceMachine } from "./actors/presence-machine.ts";
 import { shardMachine } from "./actors/shard-machine.ts";
 import { presenceOf, supervisorMachine } from "./actors/supervisor-machine.ts";
-import { ArtworkResolver } from "./adapters/artwork.ts";
+import { ArtworkResolver, defaultImageFrom } from "./adapters/artwork.ts";
 import { DiscordRest } from "./adapters/discord-rest.ts";
 import { runEffect, type EffectPorts } from "./adapters/effect-runner.ts";
 import { GatewaySockets } from "./adapters/discord/gateway-sockets.ts";
@@ -111,14 +111,18 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     rest,
     applicationId: config.discord.applicationId,
     tokenFor: (user) => tokens.get(user),
-    defaultImage: config.artwork?.defaultImage ?? null,
+    defaultImage: defaultImageFrom(config.artwork?.defaultImage),
     ...(config.artwork?.coverArtArchiveUrl ? { coverArtArchiveUrl: config.artwork.coverArtArchiveUrl } : {}),
+    musicBrainzLookup: config.artwork?.musicBrainzLookup !== false,
+    ...(config.artwork?.musicBrainzUrl ? { musicBrainzUrl: config.artwork.musicBrainzUrl } : {}),
     ...(config.artwork?.order ? { order: config.artwork.order } : {}),
     ...(config.artwork?.publicUrl ? { publicUrl: config.artwork.publicUrl } : {}),
     ...(options.uploadCover ? { upload: options.uploadCover } : {}),
     userAgent,
     logger,
     now: () => liveClock.now(),
+    // MusicBrainz's 1 request/s is paced on the same clock the caches' TTLs read.
+    sleep: (ms) => new Promise<void>((resolve) => liveClock.setTimeout(() => resolve(), ms)),
   });
   const sockets = new GatewaySockets({ userAgent, tokenFor: (user) => tokens.get(user), deliver: (event) => dispatch(event), logger, clock: liveClock });
   const ports: EffectPorts = {

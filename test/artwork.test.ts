@@ -1,14 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ArtworkRequest } from "../src/actors/effects.ts";
 import type { Track } from "../src/actors/track.ts";
-import { ArtworkResolver, publicUrlFromTemplate, type ArtworkResolverOptions } from "../src/adapters/artwork.ts";
+import { ArtworkResolver, defaultImageFrom, navidromeLogoUrl, publicUrlFromTemplate, type ArtworkResolverOptions } from "../src/adapters/artwork.ts";
 import { createCoverUploader } from "../src/adapters/cover-upload.ts";
 import { DiscordRest } from "../src/adapters/discord-rest.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
+import { MusicBrainzClient } from "../src/adapters/musicbrainz.ts";
 import { SubsonicClient } from "../src/adapters/subsonic-client.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
+import { FakeMusicBrainz } from "./fakes/musicbrainz.ts";
 import { FakeSubsonic } from "./fakes/subsonic.ts";
 import { FakeUploadHost } from "./fakes/upload-host.ts";
+import { until } from "./fakes/wait.ts";
 
 const TOKEN = "mfa.alice-token-SECRET-1234567890";
 const APP = "123456789012345678";
@@ -38,6 +41,7 @@ describe("ArtworkResolver", () => {
       tokenFor: (user) => tokens[user],
       coverArtArchiveUrl: host.url,
       defaultImage: DEFAULT_IMAGE,
+      musicBrainzLookup: false, // test/musicbrainz.test.ts covers it, against a fake
       logger,
       userAgent: UA,
       now: () => clock,
@@ -77,6 +81,14 @@ describe("ArtworkResolver", () => {
     expect(key).toBe(mp(DEFAULT_IMAGE));
     expect(registered()).toEqual([[DEFAULT_IMAGE]]);
     expect(host.requests.map((r) => r.path)).toEqual([`/release/${MISSING}/front-500`]);
+  });
+
+  it("takes the Navidrome logo as the default image unless the config says another, or \"none\" (null too)", () => {
+    expect(defaultImageFrom(undefined)).toBe(navidromeLogoUrl);
+    expect(navidromeLogoUrl).toBe("https://raw.githubusercontent.com/navidrome/website/refs/heads/master/assets/icons/logo.webp");
+    expect(defaultImageFrom(DEFAULT_IMAGE)).toBe(DEFAULT_IMAGE);
+    expect(defaultImageFrom("none")).toBeNull();
+    expect(defaultImageFrom(null)).toBeNull();
   });
 
   it("returns null when the default image fails too, or there is none", async () => {
@@ -181,6 +193,155 @@ describe("ArtworkResolver", () => {
     expect(discord.requests).toHaveLength(1);
     expect(logger.text()).toContain("no Discord token");
   });
+
+  describe("the MusicBrainz lookup, for a track without a release MBID", () => {
+    let musicBrainz: FakeMusicBrainz;
+    let start: number;
+    /** The resolver with the lookup on; the pacing waits pass at once, moving the clock (but in the pacing test). */
+    const lookingUp = (overrides: Partial<ArtworkResolverOptions> = {}) =>
+      resolver({ musicBrainzLookup: true, musicBrainzUrl: musicBrainz.url, sleep: async (ms) => void (clock += ms), ...overrides });
+    const albumTrack = (album: string, over: Partial<Track> = {}): ArtworkRequest => {
+      const track: Track = { title: "Pyramid Song", artist: "Radiohead", album, ...over };
+      return { kind: "track", key: `k-${JSON.stringify(track)}`, track };
+    };
+
+    beforeEach(async () => {
+      start = clock;
+      tokens.bob = TOKEN;
+      musicBrainz = await FakeMusicBrainz.start({
+        releases: [{ id: RELEASE, title: "Amnesiac", artist: "Radiohead", releaseGroup: GROUP }],
+        now: () => clock,
+      });
+    });
+    afterEach(async () => {
+      await musicBrainz.close();
+    });
+
+    it("finds the release by album and artist, then registers its Cover Art Archive image", async () => {
+      expect(await lookingUp().resolve("alice", albumTrack("Amnesiac"))).toBe(mp(caa("release", RELEASE)));
+      expect(registered()).toEqual([[caa("release", RELEASE)]]);
+      const [search] = musicBrainz.searches;
+      expect(musicBrainz.searches).toHaveLength(1);
+      expect(search!.query).toEqual({ query: 'release:"Amnesiac" AND artist:"Radiohead"', fmt: "json", limit: "1" });
+      // MusicBrainz asks every client for a meaningful User-Agent.
+      expect(search!.headers["user-agent"]).toBe(UA);
+      expect(search!.headers.accept).toBe("application/json");
+    });
+
+    it("takes the release group's image when the release has none", async () => {
+      musicBrainz.releases.splice(0, 1, { id: MISSING, title: "Amnesiac", artist: "Radiohead", releaseGroup: GROUP });
+      expect(await lookingUp().resolve("alice", albumTrack("Amnesiac"))).toBe(mp(caa("release-group", GROUP)));
+      expect(host.requests.map((r) => r.path).filter((path) => !path.startsWith("/img/"))).toEqual([
+        `/release/${MISSING}/front-500`,
+        `/release-group/${GROUP}/front-500`,
+      ]);
+    });
+
+    it("asks by the album's artist, with Lucene's special characters escaped", async () => {
+      const album = 'Live: "Rock" (1992) [Disc 1/2] + more!';
+      musicBrainz.releases.push({ id: MISSING, title: album, artist: "AC/DC" });
+      host.known.add(MISSING);
+      const key = await lookingUp().resolve("alice", albumTrack(album, { artist: "Brian Johnson", albumArtist: "AC/DC" }));
+      expect(key).toBe(mp(caa("release", MISSING)));
+      const [search] = musicBrainz.searches;
+      expect(search).toMatchObject({ album, artist: "AC/DC" });
+      expect(search!.query.query).toBe('release:"Live\\: \\"Rock\\" \\(1992\\) \\[Disc 1\\/2\\] \\+ more\\!" AND artist:"AC\\/DC"');
+    });
+
+    it("is not asked when the track has a release or release-group MBID, or no album, or the lookup is off", async () => {
+      const art = lookingUp();
+      await art.resolve("alice", albumTrack("Amnesiac", { mbids: { release: RELEASE } }));
+      await art.resolve("alice", albumTrack("Amnesiac", { mbids: { releaseGroup: GROUP } }));
+      await art.resolve("alice", { kind: "track", key: "no-album", track: { title: "T", artist: "Radiohead" } });
+      expect(await lookingUp({ musicBrainzLookup: false }).resolve("alice", albumTrack("Amnesiac"))).toBe(mp(DEFAULT_IMAGE));
+      expect(musicBrainz.searches).toEqual([]);
+    });
+
+    it("keeps an answer a day, a weak match (score under 90) or no match included", async () => {
+      musicBrainz.releases.push({ id: MISSING, title: "Kid A", artist: "Radiohead", score: 89 });
+      const art = lookingUp();
+      expect(await art.resolve("alice", albumTrack("Kid A"))).toBe(mp(DEFAULT_IMAGE));
+      expect(await art.resolve("alice", albumTrack("OK Computer"))).toBe(mp(DEFAULT_IMAGE));
+      expect(await art.resolve("alice", albumTrack("Amnesiac"))).toBe(mp(caa("release", RELEASE)));
+      expect(musicBrainz.searches).toHaveLength(3);
+      // Another track of the same albums (spelled in another case) asks nothing again within the day.
+      const okComputerAskedAt = musicBrainz.searches[1]!.at; // each search came 1 s after the one before
+      clock = start + 24 * HOUR;
+      for (const album of ["KID A", "ok computer", "Amnesiac "]) await art.resolve("alice", albumTrack(album, { title: "Another" }));
+      expect(musicBrainz.searches).toHaveLength(3);
+      clock = okComputerAskedAt + 24 * HOUR + 1;
+      musicBrainz.releases.push({ id: RELEASE, title: "OK Computer", artist: "Radiohead" });
+      expect(await art.resolve("alice", albumTrack("OK Computer", { title: "Later" }))).toBe(mp(caa("release", RELEASE)));
+      expect(musicBrainz.searches).toHaveLength(4);
+    });
+
+    it("sends at most one request per second for the whole resolver, whichever user asks", async () => {
+      const held: Array<{ ms: number; pass(): void }> = [];
+      const art = lookingUp({ sleep: (ms) => new Promise<void>((resolve) => held.push({ ms, pass: () => ((clock += ms), resolve()) })) });
+      for (const album of ["Kid A", "Hail to the Thief"]) musicBrainz.releases.push({ id: RELEASE, title: album, artist: "Radiohead" });
+      const keys = Promise.all([
+        art.resolve("alice", albumTrack("Amnesiac")),
+        art.resolve("bob", albumTrack("Kid A")),
+        art.resolve("alice", albumTrack("Hail to the Thief")),
+      ]);
+      // Each search waits for the pause after the one before: the next goes out only when it passes.
+      for (const sent of [1, 2]) {
+        await until(() => musicBrainz.searches.length === sent && held.length === sent, 2000, `search ${sent} and the wait after it`);
+        expect(held[sent - 1]!.ms).toBe(1000);
+        held[sent - 1]!.pass();
+      }
+      expect(await keys).toEqual([mp(caa("release", RELEASE)), mp(caa("release", RELEASE)), mp(caa("release", RELEASE))]);
+      expect(musicBrainz.searches.map((s) => s.at - start)).toEqual([0, 1000, 2000]);
+      expect(musicBrainz.searches.map((s) => s.album)).toEqual(["Amnesiac", "Kid A", "Hail to the Thief"]);
+      // A lookup a while after the last goes out at once.
+      clock += 5000;
+      expect(await art.resolve("bob", albumTrack("OK Computer"))).toBe(mp(DEFAULT_IMAGE));
+      expect(held).toHaveLength(2);
+      expect(musicBrainz.searches.at(-1)!.at - start).toBe(7000);
+    });
+
+    it("caches a failure (503, 500, no server) for 5 min; the default image stands in", async () => {
+      const art = lookingUp();
+      musicBrainz.failNext(503);
+      expect(await art.resolve("alice", albumTrack("Amnesiac"))).toBe(mp(DEFAULT_IMAGE));
+      expect(await art.resolve("alice", albumTrack("Amnesiac", { title: "Knives Out" }))).toBe(mp(DEFAULT_IMAGE));
+      expect(musicBrainz.searches).toHaveLength(1);
+      expect(logger.entries.filter((e) => e.message === "musicbrainz lookup failed").map((e) => e.data)).toEqual([{ album: "Amnesiac", status: 503 }]);
+      clock += 5 * 60_000 + 1;
+      expect(await art.resolve("alice", albumTrack("Amnesiac", { title: "Morning Bell" }))).toBe(mp(caa("release", RELEASE)));
+      expect(musicBrainz.searches).toHaveLength(2);
+
+      musicBrainz.failNext(500);
+      expect(await art.resolve("alice", albumTrack("Kid A"))).toBe(mp(DEFAULT_IMAGE));
+      const gone = await FakeMusicBrainz.start();
+      await gone.close();
+      expect(await lookingUp({ musicBrainzUrl: gone.url }).resolve("alice", albumTrack("Amnesiac"))).toBe(mp(DEFAULT_IMAGE));
+      expect(logger.entries.filter((e) => e.message === "musicbrainz lookup failed")).toHaveLength(3);
+    });
+
+    it("skips a lookup when too many already wait for their turn, and caches nothing for it", async () => {
+      const held: Array<() => void> = [];
+      const client = new MusicBrainzClient({
+        url: musicBrainz.url,
+        userAgent: UA,
+        logger,
+        now: () => clock,
+        sleep: (ms) => new Promise<void>((resolve) => held.push(() => ((clock += ms), resolve()))),
+        maxWaiting: 2,
+      });
+      musicBrainz.releases.push({ id: MISSING, title: "Kid A", artist: "Radiohead" });
+      const first = client.findRelease("Radiohead", "Amnesiac");
+      const second = client.findRelease("Radiohead", "Kid A");
+      expect(await client.findRelease("Radiohead", "OK Computer")).toBeNull();
+      expect(logger.text()).toContain("musicbrainz lookup skipped");
+      await until(() => held.length === 1, 2000, "the second lookup's wait");
+      held[0]!();
+      expect(await Promise.all([first, second])).toEqual([{ release: RELEASE, releaseGroup: GROUP }, { release: MISSING }]);
+      clock += 1000;
+      expect(await client.findRelease("Radiohead", "OK Computer")).toBeNull();
+      expect(musicBrainz.searches.map((s) => s.album)).toEqual(["Amnesiac", "Kid A", "OK Computer"]);
+    });
+  });
 });
 
 describe("ArtworkResolver: upload and public URL sources (docs/protocol.md section 2)", () => {
@@ -209,6 +370,7 @@ describe("ArtworkResolver: upload and public URL sources (docs/protocol.md secti
       coverArtArchiveUrl: host.url,
       defaultImage: DEFAULT_IMAGE,
       order: ["coverartarchive", "upload", "public"],
+      musicBrainzLookup: false,
       upload: uploader(),
       logger,
       userAgent: UA,

@@ -86,19 +86,19 @@ describe("config validation", () => {
   });
 });
 
+const dir = mkdtempSync(join(tmpdir(), "nd-presence-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** `nd-presence check --config <file>` in-process: its exit code and what it printed. */
+async function check(config: unknown) {
+  const path = join(dir, "config.json");
+  writeFileSync(path, JSON.stringify(config));
+  const lines: string[] = [];
+  const code = await checkCommand({ flags: { config: path }, positionals: [], help: false }, { out: (line) => lines.push(line), err: (line) => lines.push(line), env: {} });
+  return { code, lines };
+}
+
 describe("durations check refuses", () => {
-  const dir = mkdtempSync(join(tmpdir(), "nd-presence-config-"));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  /** `nd-presence check --config <file>` in-process: its exit code and what it printed. */
-  async function check(config: unknown) {
-    const path = join(dir, "config.json");
-    writeFileSync(path, JSON.stringify(config));
-    const lines: string[] = [];
-    const code = await checkCommand({ flags: { config: path }, positionals: [], help: false }, { out: (line) => lines.push(line), err: (line) => lines.push(line), env: {} });
-    return { code, lines };
-  }
-
   it("a helloTimeoutMs over what a timer can wait (2^31 ms), naming the field and its maximum", async () => {
     const { code, lines } = await check({ ...minimal(), gateway: { helloTimeoutMs: 2_147_483_648 } });
     expect(code).toBe(2);
@@ -125,6 +125,27 @@ describe("durations check refuses", () => {
     expect(msFields.length).toBeGreaterThanOrEqual(15);
     const unbounded = msFields.filter(([, field]) => !(field.maximum !== undefined && field.maximum <= 2 ** 31 - 1)).map(([path]) => path);
     expect(unbounded).toEqual([]);
+  });
+});
+
+describe("artwork check", () => {
+  it('accepts an image URL, "none" or null as the default image, and a MusicBrainz URL and switch', async () => {
+    for (const defaultImage of ["https://img.example.org/logo.png", "none", null]) {
+      expect(await check({ ...minimal(), artwork: { defaultImage, musicBrainzLookup: false, musicBrainzUrl: "http://127.0.0.1:5000" } })).toMatchObject({ code: 0 });
+    }
+  });
+
+  it("refuses anything else, naming the field and what it takes", async () => {
+    const { code, lines } = await check({ ...minimal(), artwork: { defaultImage: "logo.png", musicBrainzUrl: "musicbrainz.org", musicBrainzLookup: "yes" } });
+    expect(code).toBe(2);
+    expect(lines.slice(1)).toEqual([
+      '  artwork.defaultImage: must be a URL starting with http:// or https://, or "none" for no image',
+      "  artwork.musicBrainzUrl: must be a URL starting with http:// or https://",
+      "  artwork.musicBrainzLookup: must be true or false",
+    ]);
+    expect(validateConfig({ ...minimal(), artwork: { defaultImage: "None" } })).toEqual([
+      { path: "artwork.defaultImage", message: 'must be a URL starting with http:// or https://, or "none" for no image' },
+    ]);
   });
 });
 

@@ -5,7 +5,8 @@ import type { DomainEventInput } from "../src/actors/events.ts";
 import { ListenBrainzReceiver, tokenLookup, type ListenBrainzReceiverOptions } from "../src/adapters/listenbrainz-receiver.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { until } from "./fakes/wait.ts";
-import { T0, startHarness, type Harness } from "./harness.ts";
+import { FakeDiscordRest } from "./fakes/discord-rest.ts";
+import { RELEASE_MBID, T0, startHarness, type Harness } from "./harness.ts";
 
 // docs/protocol.md section 3: the ListenBrainz-compatible receiver, over real HTTP on loopback.
 
@@ -296,14 +297,14 @@ describe("forwarding", () => {
   });
 });
 
-describe("a playing_now with an absurd duration_ms, on Discord", () => {
+describe("a playing_now, on Discord", () => {
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.close();
     h = undefined;
   });
 
-  it("shows a track of unknown length (no bar) that stays until unknownLengthMs, not one that ends in 25 days", async () => {
+  it("with an absurd duration_ms shows a track of unknown length (no bar) that stays until unknownLengthMs, not one that ends in 25 days", async () => {
     const harness = (h = await startHarness({ config: { gateway: { unknownLengthMs: 120_000 } } }));
     const { url } = await startReceiver({ dispatch: (event) => harness.dispatch(event) });
     const playingNow = structuredClone(navidromePlayingNow);
@@ -320,5 +321,19 @@ describe("a playing_now with an absurd duration_ms, on Discord", () => {
     await harness.advance(5);
     await until(() => clears().length > 0, 2000, "the clear at unknownLengthMs");
     expect(clears()[0]!.at).toBe(T0 + 120_000);
+  });
+
+  it("with only a release group MBID shows the release group's Cover Art Archive image", async () => {
+    // The track has an MBID to ask the Cover Art Archive by: no MusicBrainz lookup.
+    const harness = (h = await startHarness());
+    const { url } = await startReceiver({ dispatch: (event) => harness.dispatch(event) });
+    const playingNow = structuredClone(navidromePlayingNow);
+    const info: Record<string, unknown> = playingNow.payload[0]!.track_metadata.additional_info;
+    delete info.release_mbid;
+    info.release_group_mbid = RELEASE_MBID; // a release group the fake Cover Art Archive has art for
+    expect(await submit(url, playingNow)).toEqual({ status: 200, body: { status: "ok" } });
+
+    const shown = harness.activityOf(await harness.waitForPresence())!;
+    expect(shown.assets?.large_image).toBe(`mp:${FakeDiscordRest.assetPath(`${harness.images.url}/release-group/${RELEASE_MBID}/front-500`)}`);
   });
 });

@@ -11,6 +11,8 @@ const USER = "admin";
 const PASSWORD = "s3cret-Pa55word!";
 const HEX = Buffer.from(PASSWORD, "utf8").toString("hex");
 const MBID = "0f4c1e8a-0000-4000-8000-00000000000a";
+/** The album's release MBID, as OpenSubsonic's getAlbum gives it (the song entry has none). */
+const RELEASE = "0f4c1e8a-0000-4000-8000-0000000000a1";
 
 const raw = (over: Partial<RawNowPlayingEntry> = {}): RawNowPlayingEntry => ({
   id: "tr-1", title: "Song One", artist: "Band", album: "Album", albumArtist: "Band", duration: 200, track: 3,
@@ -112,6 +114,19 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
       expect(down.message).not.toMatch(/[?&](t|s|p)=/);
     });
 
+    it("reads an album's release MBID with getAlbum: none from a plain server, an error for an unknown album", async () => {
+      await start({ albums: { "al-1": { name: "Album", musicBrainzId: RELEASE }, "al-2": { name: "Plain Subsonic album" } } });
+      server.setNowPlaying([raw({ albumId: "al-1" })]);
+      const subsonic = client();
+      const [entry] = await subsonic.getNowPlaying();
+      expect(entry).toMatchObject({ albumId: "al-1", track: TRACK });
+      expect(await subsonic.getAlbumReleaseMbid("al-1")).toBe(RELEASE);
+      expect(await subsonic.getAlbumReleaseMbid("al-2")).toBeUndefined();
+      await expect(subsonic.getAlbumReleaseMbid("nope")).rejects.toMatchObject({ code: "subsonic_error", serverCode: 70 });
+      expect(server.requests.at(-1)).toMatchObject({ path: "/rest/getAlbum", query: { id: "nope", u: USER, v: "1.16.1", f: "json" } });
+      secretsStayHome();
+    });
+
     it("drops a track length that is absurd, negative or not a number: the track's length is unknown", async () => {
       await start();
       const durations: unknown[] = [2_200_000, 1e308, -5, "12 minutes", 0, 108_000];
@@ -141,7 +156,11 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
     const make = (over: Partial<SubsonicPollerOptions> = {}) => {
       const subsonic = client();
       poller = new SubsonicPoller({
-        client: { getNowPlaying: () => (calls.push(clock.now()), subsonic.getNowPlaying()), get authMode() { return subsonic.authMode; } },
+        client: {
+          getNowPlaying: () => (calls.push(clock.now()), subsonic.getNowPlaying()),
+          getAlbumReleaseMbid: (id, options) => subsonic.getAlbumReleaseMbid(id, options),
+          get authMode() { return subsonic.authMode; },
+        },
         pollIntervalMs: 2000,
         users: () => new Set(["alice", "bob"]),
         ignorePlayers: (user) => (user === "alice" ? ["Feishin-RPC"] : ["7"]),
@@ -286,6 +305,70 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
       server.setNowPlaying([raw({ id: "tr-5", playerName: "Feishin-RPC", playerId: 3 }), raw({ minutesAgo: 1, playerId: 4 })]);
       await advance(2000);
       expect(taken()).toEqual([{ type: "playback.stopped", user: "alice", at: 4000 }]);
+    });
+
+    describe("the album's release MBID (OpenSubsonic getAlbum)", () => {
+      const withRelease = { ...TRACK, mbids: { recording: MBID, release: RELEASE } };
+      const getAlbums = () => server.requests.filter((r) => r.path === "/rest/getAlbum");
+      const playingTracks = () => taken().map((event) => (event.type === "playback.playing" ? event.track : event.type));
+
+      it("is on the track before the event is emitted, asked once per album", async () => {
+        server.albums.set("al-1", { name: "Album", musicBrainzId: RELEASE });
+        server.setNowPlaying([raw({ albumId: "al-1" }), raw({ username: "bob", id: "tr-2", albumId: "al-1", playerId: 2 })]);
+        make().start();
+        await poller.pollOnce();
+        expect(playingTracks()).toEqual([withRelease, { ...withRelease, id: "tr-2" }]);
+        server.setNowPlaying([raw({ id: "tr-3", albumId: "al-1" })]);
+        await advance(2000);
+        expect(playingTracks()).toEqual(["playback.stopped", { ...withRelease, id: "tr-3" }]); // bob stopped
+        expect(getAlbums()).toHaveLength(1);
+        secretsStayHome();
+      });
+
+      it("a plain Subsonic album (no musicBrainzId) or an entry without albumId: the track as before", async () => {
+        server.albums.set("al-1", { name: "Album" });
+        server.setNowPlaying([raw({ albumId: "al-1" }), raw({ username: "bob", id: "tr-2", playerId: 2 })]);
+        make().start();
+        await poller.pollOnce();
+        expect(playingTracks()).toEqual([TRACK, { ...TRACK, id: "tr-2" }]);
+        expect(getAlbums().map((r) => r.query.id)).toEqual(["al-1"]);
+      });
+
+      it("a failure leaves it out, never the poll: cached for a few minutes, logged once per album", async () => {
+        server.albums.set("al-1", { name: "Album", musicBrainzId: RELEASE });
+        const play = (id: string) => server.setNowPlaying([raw({ id, albumId: "al-1" })]);
+        const failures = () => logger.entries.filter((e) => e.message.startsWith("subsonic getAlbum failed"));
+        server.failNext("http500", 2, "getAlbum");
+        play("tr-1");
+        make().start();
+        await poller.pollOnce();
+        expect(playingTracks()).toEqual([TRACK]);
+        expect(poller.status()).toMatchObject({ ok: true, errors: 0 });
+        play("tr-2"); // within the failure's few minutes: not asked again
+        await advance(2000);
+        expect(playingTracks()).toEqual([{ ...TRACK, id: "tr-2" }]);
+        expect(getAlbums()).toHaveLength(1);
+        play("tr-3");
+        await advance(5 * 60_000 + 1); // past the failure's 5 min
+        expect(playingTracks()).toEqual([{ ...TRACK, id: "tr-3" }]);
+        expect(getAlbums()).toHaveLength(2);
+        expect(failures().map((e) => e.level)).toEqual(["warn", "debug"]);
+        expect(failures()[0]!.data).toEqual({ albumId: "al-1", error: "Subsonic getAlbum: HTTP 500" });
+        play("tr-4");
+        await advance(5 * 60_000 + 1);
+        expect(playingTracks()).toEqual([{ ...withRelease, id: "tr-4" }]);
+        secretsStayHome();
+      });
+
+      it("a getAlbum slower than its timeout does not hold the track back", async () => {
+        server.albums.set("al-1", { name: "Album", musicBrainzId: RELEASE });
+        server.setNowPlaying([raw({ albumId: "al-1" })]);
+        make({ albums: { timeoutMs: 1 } }).start();
+        server.delayMs = 200; // every answer is late; getAlbum's 1 ms timeout is not waited out
+        await poller.pollOnce();
+        expect(playingTracks()).toEqual([TRACK]);
+        expect(logger.entries.find((e) => e.message.startsWith("subsonic getAlbum failed"))?.data?.error).toMatch(/^Subsonic getAlbum failed: /);
+      });
     });
 
     it("never overlaps polls, and survives a throwing dispatch", async () => {

@@ -4,6 +4,8 @@ import type { Track } from "../actors/track.ts";
 import { errorText, PresenceError } from "../errors.ts";
 import { isAcceptableAssetUrl, type DiscordRest } from "./discord-rest.ts";
 import type { Logger } from "./logger.ts";
+import { lruClock } from "./lru-clock.ts";
+import { MusicBrainzClient, type FoundRelease } from "./musicbrainz.ts";
 import { urlForLog } from "./url-for-log.ts";
 
 /**
@@ -16,6 +18,21 @@ export type ArtworkSource = (typeof artworkSources)[number];
 export const defaultArtworkOrder: readonly ArtworkSource[] = ["coverartarchive", "public"];
 export const defaultCoverArtArchiveUrl = "https://coverartarchive.org";
 
+/**
+ * The image shown when no source has art for a track, unless the config says otherwise: the
+ * Navidrome logo, at the stable public URL that Navidrome's own Discord plugin uses.
+ */
+export const navidromeLogoUrl = "https://raw.githubusercontent.com/navidrome/website/refs/heads/master/assets/icons/logo.webp";
+
+/**
+ * The default image the config asks for: the Navidrome logo when it says nothing, none for
+ * `"none"` (or `null`, as configs written before the logo became the default say it).
+ */
+export function defaultImageFrom(configured: string | null | undefined): string | null {
+  if (configured === undefined) return navidromeLogoUrl;
+  return configured === null || configured === "none" ? null : configured;
+}
+
 export interface ArtworkResolverOptions {
   rest: Pick<DiscordRest, "registerExternalAssets">;
   applicationId: string;
@@ -23,6 +40,15 @@ export interface ArtworkResolverOptions {
   tokenFor(user: string): string | undefined;
   /** Default `https://coverartarchive.org`. */
   coverArtArchiveUrl?: string;
+  /**
+   * Look a track's release up on MusicBrainz by album and artist when it has no release or
+   * release-group MBID, then ask the Cover Art Archive by that release. Default true.
+   */
+  musicBrainzLookup?: boolean;
+  /** Default `https://musicbrainz.org`. */
+  musicBrainzUrl?: string;
+  /** How to wait for MusicBrainz's one request per second; injectable so tests need not sleep. */
+  sleep?: (ms: number) => Promise<void>;
   /** Public URL of the image shown when a track has no art; null: no image then. */
   defaultImage: string | null;
   /** Sources tried for a track, in any order. Default: Cover Art Archive, then the public URL. */
@@ -43,7 +69,7 @@ export interface ArtworkResolverOptions {
   ttl?: { trackMs?: number; defaultMs?: number; failureMs?: number; uploadMs?: number };
   /** Clock for the caches' TTLs (ms); injectable so tests can move time. */
   now?: () => number;
-  /** Sent on the existence checks (MusicBrainz/CAA ask for a meaningful one). */
+  /** Sent on the existence checks and MusicBrainz lookups (MusicBrainz/CAA ask for a meaningful one). */
   userAgent?: string;
   /** Timeout of one existence check. Default 10 s. */
   checkTimeoutMs?: number;
@@ -52,8 +78,9 @@ export interface ArtworkResolverOptions {
 /**
  * Resolves an ArtworkRequest to a Discord image key (`mp:external/...`), following docs/protocol.md
  * section 2: the configured sources in order (Cover Art Archive by release MBID, then by
- * release-group MBID; an upload of the cover to a temporary public host; the server's public URL),
- * then the default image; each registered through the external-assets endpoint.
+ * release-group MBID, or by the release MusicBrainz finds for the album when the track has neither;
+ * an upload of the cover to a temporary public host; the server's public URL), then the default
+ * image; each registered through the external-assets endpoint.
  */
 export class ArtworkResolver {
   readonly #options: ArtworkResolverOptions;
@@ -69,6 +96,8 @@ export class ArtworkResolver {
   /** source URL -> failed recently ("cache failures briefly", docs/protocol.md section 2). */
   readonly #failures: LRUCache<string, true>;
   readonly #inFlight = new Map<string, Promise<string | null>>();
+  /** Null when the MusicBrainz lookup is off. */
+  readonly #musicBrainz: MusicBrainzClient | null;
 
   constructor(options: ArtworkResolverOptions) {
     this.#options = options;
@@ -83,15 +112,25 @@ export class ArtworkResolver {
       uploadMs: Math.min(trackMs, options.ttl?.uploadMs ?? 2 * 3_600_000),
     };
     this.#publicUrl = typeof options.publicUrl === "string" ? publicUrlFromTemplate(options.publicUrl) : options.publicUrl;
-    // lru-cache v11 takes its clock as `perf`. It treats a start time of 0 as "no TTL", so the
-    // injected clock is shifted to start at 1; ttlResolution 0 makes it read the clock on every
-    // check instead of caching it for 1 ms of real time (a test clock jumps).
-    const now = options.now;
-    const epoch = now ? now() : 0;
-    const clock = now ? { perf: { now: () => now() - epoch + 1 }, ttlResolution: 0 } : {};
+    const clock = lruClock(options.now);
     this.#keys = new LRUCache<string, string>({ max: 5000, ttl: this.#ttl.trackMs, ...clock });
     this.#failures = new LRUCache<string, true>({ max: 5000, ttl: this.#ttl.failureMs, ...clock });
     this.#uploads = new LRUCache<string, string>({ max: 5000, ttl: this.#ttl.uploadMs, ...clock });
+    this.#musicBrainz = options.musicBrainzLookup === false ? null : this.#musicBrainzClient();
+  }
+
+  #musicBrainzClient(): MusicBrainzClient {
+    const { musicBrainzUrl, userAgent, fetch, now, sleep, logger } = this.#options;
+    return new MusicBrainzClient({
+      // MusicBrainz refuses requests without a User-Agent; the service always passes its own.
+      userAgent: userAgent ?? "nd-presence",
+      logger,
+      ...(musicBrainzUrl ? { url: musicBrainzUrl } : {}),
+      ...(fetch ? { fetch } : {}),
+      ...(now ? { now } : {}),
+      ...(sleep ? { sleep } : {}),
+      ttl: { failureMs: this.#ttl.failureMs },
+    });
   }
 
   /**
@@ -101,8 +140,8 @@ export class ArtworkResolver {
    * for the same user share one promise.
    */
   resolve(user: string, request: ArtworkRequest): Promise<string | null> {
-    const candidates = request.kind === "url" ? [request.url] : this.#trackCandidates(request.track);
-    const flightKey = `${user}\n${request.kind}\n${candidates.map((c) => (typeof c === "string" ? c : `upload:${c.id}`)).join("\n")}`;
+    const candidates: Candidate[] = request.kind === "url" ? [{ kind: "url", url: request.url }] : this.#trackCandidates(request.track);
+    const flightKey = `${user}\n${request.kind}\n${candidates.map(candidateKey).join("\n")}`;
     const existing = this.#inFlight.get(flightKey);
     if (existing) return existing;
     // An explicit URL is registered as is; track candidates are checked to exist first.
@@ -115,14 +154,7 @@ export class ArtworkResolver {
 
   async #resolve(user: string, candidates: Candidate[], isTrack: boolean): Promise<string | null> {
     for (const candidate of candidates) {
-      if (typeof candidate !== "string") {
-        // Our own fresh upload: no existence check; cached below the host's file lifetime.
-        const url = await this.#uploaded(candidate);
-        const key = url === null ? null : await this.#try(user, url, false, this.#ttl.uploadMs);
-        if (key !== null) return key;
-        continue;
-      }
-      const key = await this.#try(user, candidate, isTrack, this.#ttl.trackMs);
+      const key = await this.#keyOf(user, candidate, isTrack);
       if (key !== null) return key;
     }
     const fallback = isTrack ? this.#options.defaultImage : null;
@@ -131,23 +163,62 @@ export class ArtworkResolver {
     return this.#try(user, fallback, false, this.#ttl.defaultMs);
   }
 
+  /** One candidate's image key, or null to try the next. */
+  async #keyOf(user: string, candidate: Candidate, isTrack: boolean): Promise<string | null> {
+    switch (candidate.kind) {
+      case "url":
+        return this.#try(user, candidate.url, isTrack, this.#ttl.trackMs);
+      case "upload": {
+        // Our own fresh upload: no existence check; cached below the host's file lifetime.
+        const url = await this.#uploaded(candidate);
+        return url === null ? null : this.#try(user, url, false, this.#ttl.uploadMs);
+      }
+      case "musicbrainz": {
+        const found = await this.#musicBrainz!.findRelease(candidate.artist, candidate.album);
+        for (const url of found === null ? [] : this.#coverArtArchiveUrls(found)) {
+          const key = await this.#try(user, url, true, this.#ttl.trackMs);
+          if (key !== null) return key;
+        }
+        return null;
+      }
+    }
+  }
+
   /** Candidates for a track, in the configured source order (docs/protocol.md section 2). */
   #trackCandidates(track: Track): Candidate[] {
     const candidates: Candidate[] = [];
     for (const source of this.#options.order ?? defaultArtworkOrder) {
       if (source === "coverartarchive") {
-        const { release, releaseGroup } = track.mbids ?? {};
-        if (release) candidates.push(`${this.#caa}/release/${encodeURIComponent(release)}/front-500`);
-        if (releaseGroup) candidates.push(`${this.#caa}/release-group/${encodeURIComponent(releaseGroup)}/front-500`);
+        candidates.push(...this.#coverArtArchiveCandidates(track));
       } else if (source === "upload") {
         // Lazy: an upload costs a cover download and a post, so only when the sources before failed.
-        if (this.#options.upload) candidates.push({ id: track.coverArtId ?? track.id ?? `${track.title}\n${track.artist}\n${track.album ?? ""}`, track });
+        if (this.#options.upload) candidates.push({ kind: "upload", id: track.coverArtId ?? track.id ?? `${track.title}\n${track.artist}\n${track.album ?? ""}`, track });
       } else {
         const url = this.#publicUrl?.(track);
-        if (url) candidates.push(url);
+        if (url) candidates.push({ kind: "url", url });
       }
     }
     return candidates;
+  }
+
+  /**
+   * The Cover Art Archive by the track's release, then release-group MBID; without either, by the
+   * release MusicBrainz finds for its album (looked up only when the candidates before it failed).
+   */
+  #coverArtArchiveCandidates(track: Track): Candidate[] {
+    const { release, releaseGroup } = track.mbids ?? {};
+    if (release || releaseGroup) return this.#coverArtArchiveUrls({ release, releaseGroup }).map((url) => ({ kind: "url", url }));
+    // The album's own artist finds a compilation ("Various Artists") that the track's artist would not.
+    const artist = track.albumArtist ?? track.artist;
+    if (this.#musicBrainz === null || !track.album || !artist) return [];
+    return [{ kind: "musicbrainz", artist, album: track.album }];
+  }
+
+  #coverArtArchiveUrls({ release, releaseGroup }: Partial<FoundRelease>): string[] {
+    const urls: string[] = [];
+    if (release) urls.push(`${this.#caa}/release/${encodeURIComponent(release)}/front-500`);
+    if (releaseGroup) urls.push(`${this.#caa}/release-group/${encodeURIComponent(releaseGroup)}/front-500`);
+    return urls;
   }
 
   /** The public URL of the uploaded cover: cached, negatively cached, one upload at a time per cover. */
@@ -234,8 +305,21 @@ export class ArtworkResolver {
   }
 }
 
-/** A track candidate: a URL to check and register, or an upload still to be made. */
-type Candidate = string | { id: string; track: Track };
+/**
+ * A source of art to try: a URL to register (checked first when it is track art), an upload still
+ * to be made, or a MusicBrainz lookup of the album whose answer gives Cover Art Archive URLs.
+ */
+type Candidate =
+  | { kind: "url"; url: string }
+  | { kind: "upload"; id: string; track: Track }
+  | { kind: "musicbrainz"; artist: string; album: string };
+
+/** What makes two candidate lists the same work (for sharing one resolve between callers). */
+function candidateKey(candidate: Candidate): string {
+  if (candidate.kind === "url") return candidate.url;
+  if (candidate.kind === "upload") return `upload:${candidate.id}`;
+  return `musicbrainz:${candidate.artist}\n${candidate.album}`;
+}
 
 /**
  * A `publicUrl` hook from a template such as `https://music.example.org/img/{coverArtId}?size=600`:

@@ -32,6 +32,8 @@ export interface NowPlayingEntry {
   playerId?: string;
   playerName?: string;
   track: Track;
+  /** The song's album (its `albumId`), to ask `getAlbum` for the album's release MBID. */
+  albumId?: string;
   /** OpenSubsonic playback report (Navidrome 0.62+), when the server sends it. */
   state?: "playing" | "paused";
   positionMs?: number;
@@ -88,6 +90,17 @@ export class SubsonicClient {
     return list.map(toEntry).filter((entry): entry is NowPlayingEntry => entry !== null);
   }
 
+  /**
+   * The release MBID of album `id` (OpenSubsonic's `album.musicBrainzId` from getAlbum), or undefined
+   * when the server has none (a plain Subsonic server never has). Rejects with a SubsonicError.
+   */
+  async getAlbumReleaseMbid(id: string, options: { timeoutMs?: number } = {}): Promise<string | undefined> {
+    const result = await this.#exchange("getAlbum", { id }, false, options.timeoutMs);
+    if (result.kind !== "json") throw new SubsonicError("subsonic_invalid_response", "Subsonic getAlbum: unexpected binary answer");
+    const album = result.envelope.album;
+    return isRecord(album) ? text(album.musicBrainzId) : undefined;
+  }
+
   /** The cover image bytes for `id` (a `coverArt` value). Never hand out the URL: it carries credentials. */
   async getCoverArt(id: string, size?: number): Promise<{ bytes: Uint8Array; contentType: string }> {
     const params: Record<string, string> = { id };
@@ -97,7 +110,7 @@ export class SubsonicClient {
     return { bytes: result.bytes, contentType: result.contentType };
   }
 
-  async #exchange(endpoint: string, params: Record<string, string>, binary: boolean): Promise<Exchange> {
+  async #exchange(endpoint: string, params: Record<string, string>, binary: boolean, timeoutMs = this.#options.timeoutMs ?? 10_000): Promise<Exchange> {
     const mode = this.#mode;
     const { url, secrets } = this.#url(endpoint, params, mode);
     const what = `Subsonic ${endpoint}`;
@@ -105,7 +118,7 @@ export class SubsonicClient {
     try {
       response = await this.#fetch(url, {
         headers: this.#options.userAgent ? { "User-Agent": this.#options.userAgent } : undefined,
-        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       // No `cause`: Deno's fetch errors quote the full URL, query (t, s, p) included.
@@ -127,7 +140,7 @@ export class SubsonicClient {
           this.#mode = "password";
           this.#options.logger.log("warn", "server does not support token auth; falling back to password auth", { path: `/rest/${endpoint}`, code });
         }
-        return this.#exchange(endpoint, params, binary);
+        return this.#exchange(endpoint, params, binary, timeoutMs);
       }
       const message = typeof error.message === "string" ? scrub(error.message, secrets) : "no message";
       throw new SubsonicError("subsonic_error", `${what}: server error ${code} (${message})`, Number.isFinite(code) ? code : null);
@@ -187,7 +200,8 @@ function parseEnvelope(text: string): Envelope | undefined {
  * Field names confirmed in Navidrome's `responses.NowPlayingEntry` (Child + username, minutesAgo,
  * playerId (an int), playerName, state, positionMs, playbackRate) and the OpenSubsonic docs.
  * `albumArtist` is not a Child field: assumed, with OpenSubsonic's `displayAlbumArtist` as fallback.
- * `musicBrainzId` of a song is its recording MBID; release MBIDs are not in the entry.
+ * `musicBrainzId` of a song is its recording MBID; the release MBID is not in the entry, but its
+ * album's is (getAlbum), so the entry keeps the song's `albumId`.
  */
 function toEntry(raw: unknown): NowPlayingEntry | null {
   if (!isRecord(raw)) return null;
@@ -219,6 +233,7 @@ function toEntry(raw: unknown): NowPlayingEntry | null {
     playerId: playerId === "" ? undefined : playerId,
     playerName: text(raw.playerName),
     track,
+    albumId: text(raw.albumId),
     state,
     positionMs: state && position !== undefined && position >= 0 ? Math.round(position) : undefined,
     playbackRate: state && rate !== undefined && rate > 0 ? rate : undefined,

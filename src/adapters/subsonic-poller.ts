@@ -1,6 +1,8 @@
+import { LRUCache } from "lru-cache";
 import type { DomainEventInput } from "../actors/events.ts";
 import type { Track } from "../actors/track.ts";
 import type { Logger } from "./logger.ts";
+import { lruClock } from "./lru-clock.ts";
 import type { NowPlayingEntry, SubsonicAuthMode, SubsonicClient } from "./subsonic-client.ts";
 import { errorText } from "../errors.ts";
 
@@ -12,7 +14,8 @@ export interface PollerClock {
 }
 
 export interface SubsonicPollerOptions {
-  client: Pick<SubsonicClient, "getNowPlaying"> & Partial<Pick<SubsonicClient, "authMode">>;
+  /** Without `getAlbumReleaseMbid`, tracks go out without their album's release MBID. */
+  client: Pick<SubsonicClient, "getNowPlaying"> & Partial<Pick<SubsonicClient, "authMode" | "getAlbumReleaseMbid">>;
   pollIntervalMs: number;
   /** The configured, enabled usernames: entries of anybody else are ignored silently. */
   users: () => ReadonlySet<string>;
@@ -29,6 +32,11 @@ export interface SubsonicPollerOptions {
   backoff?: { baseMs?: number; capMs?: number };
   /** The jitter's source, in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /**
+   * The album release MBID lookups (see `AlbumReleases`): how long one may hold a poll up (default
+   * 2 s), how long an answer is kept (default 24 h), a failure (default 5 min).
+   */
+  albums?: { timeoutMs?: number; ttlMs?: number; failureTtlMs?: number };
 }
 
 /** A type, not an interface, so that it fits `SourceStatus`'s index signature. */
@@ -76,10 +84,15 @@ export class SubsonicPoller {
   #failures = 0;
   #lastError: string | null = null;
   #lastSuccessAt: number | null = null;
+  readonly #albums: AlbumReleases | null;
 
   constructor(options: SubsonicPollerOptions) {
     this.#options = options;
     this.#backoff = { baseMs: options.backoff?.baseMs ?? 2000, capMs: options.backoff?.capMs ?? 10_000 };
+    const { client, clock, logger } = options;
+    this.#albums = client.getAlbumReleaseMbid
+      ? new AlbumReleases({ getAlbumReleaseMbid: client.getAlbumReleaseMbid.bind(client), now: () => clock.now(), logger, ...options.albums })
+      : null;
   }
 
   /** Polls now, then every pollIntervalMs (or with backoff while failing). */
@@ -153,14 +166,19 @@ export class SubsonicPoller {
     this.#lastError = null; // the outage is over: status shows no error beside ok
     this.#lastSuccessAt = clock.now();
     try {
-      this.#apply(entries, clock.now());
+      const chosen = this.#choose(entries);
+      // Before the events exist, so that the journaled track carries the release MBID (and a
+      // replay needs no Subsonic server).
+      await this.#withAlbumReleases(chosen);
+      this.#apply(chosen, clock.now());
     } catch (error) {
       // A throwing dispatch must not kill the poll loop.
       logger.log("error", "subsonic poll: applying the entries failed", { error: errorText(error) });
     }
   }
 
-  #apply(entries: NowPlayingEntry[], now: number): void {
+  /** One entry per configured user (see `#better`). */
+  #choose(entries: NowPlayingEntry[]): Map<string, NowPlayingEntry> {
     const configured = this.#options.users();
     const chosen = new Map<string, NowPlayingEntry>();
     for (const entry of entries) {
@@ -168,6 +186,27 @@ export class SubsonicPoller {
       const current = chosen.get(entry.username);
       if (current === undefined || this.#better(entry, current)) chosen.set(entry.username, entry);
     }
+    return chosen;
+  }
+
+  /**
+   * Puts each chosen track's album release MBID (OpenSubsonic getAlbum) on it, for its Cover Art
+   * Archive art. Cached per album, so a poll asks only for albums it has not seen; never rejects.
+   */
+  async #withAlbumReleases(chosen: Map<string, NowPlayingEntry>): Promise<void> {
+    const albums = this.#albums;
+    if (albums === null) return;
+    await Promise.all(
+      [...chosen].map(async ([user, entry]) => {
+        if (entry.albumId === undefined || entry.track.mbids?.release || this.#ignored(entry)) return;
+        const release = await albums.releaseOf(entry.albumId);
+        if (release !== undefined) chosen.set(user, { ...entry, track: { ...entry.track, mbids: { ...entry.track.mbids, release } } });
+      }),
+    );
+  }
+
+  #apply(chosen: Map<string, NowPlayingEntry>, now: number): void {
+    const configured = this.#options.users();
     for (const user of [...this.#seen.keys()]) {
       const entry = chosen.get(user);
       if (!configured.has(user)) {
@@ -236,6 +275,63 @@ export class SubsonicPoller {
 
   #emit(event: DomainEventInput): void {
     this.#options.dispatch(event);
+  }
+}
+
+interface AlbumReleasesOptions extends NonNullable<SubsonicPollerOptions["albums"]> {
+  getAlbumReleaseMbid: SubsonicClient["getAlbumReleaseMbid"];
+  now: () => number;
+  logger: Logger;
+}
+
+/**
+ * Album id -> the album's release MBID, from OpenSubsonic's getAlbum (`album.musicBrainzId`), asked
+ * once per album and cached: an album's MBID does not change while it plays. A failure or a timeout
+ * only leaves the MBID out (cached briefly, logged once per album); a plain Subsonic server, which
+ * has no such field, answers "none", cached like a release.
+ */
+class AlbumReleases {
+  readonly #options: AlbumReleasesOptions;
+  /** album id -> its release MBID, or null for none. */
+  readonly #known: LRUCache<string, { release: string | null }>;
+  readonly #failed: LRUCache<string, true>;
+  /** Albums whose failure was logged: the next failures of the same album go to debug. */
+  readonly #warned = new LRUCache<string, true>({ max: 1000 });
+  readonly #inFlight = new Map<string, Promise<string | undefined>>();
+
+  constructor(options: AlbumReleasesOptions) {
+    this.#options = options;
+    const clock = lruClock(options.now);
+    this.#known = new LRUCache({ max: 5000, ttl: options.ttlMs ?? 24 * 3_600_000, ...clock });
+    this.#failed = new LRUCache({ max: 5000, ttl: options.failureTtlMs ?? 5 * 60_000, ...clock });
+  }
+
+  /** The release MBID of album `albumId`, or undefined (none, or not known now). Never rejects. */
+  releaseOf(albumId: string): Promise<string | undefined> {
+    const known = this.#known.get(albumId);
+    if (known !== undefined) return Promise.resolve(known.release ?? undefined);
+    if (this.#failed.has(albumId)) return Promise.resolve(undefined);
+    let lookup = this.#inFlight.get(albumId);
+    if (lookup === undefined) {
+      lookup = this.#ask(albumId).finally(() => this.#inFlight.delete(albumId));
+      this.#inFlight.set(albumId, lookup);
+    }
+    return lookup;
+  }
+
+  async #ask(albumId: string): Promise<string | undefined> {
+    try {
+      const release = await this.#options.getAlbumReleaseMbid(albumId, { timeoutMs: this.#options.timeoutMs ?? 2000 });
+      this.#known.set(albumId, { release: release ?? null });
+      return release;
+    } catch (error) {
+      this.#failed.set(albumId, true);
+      // The client's messages carry no credentials: they name the endpoint and the error code.
+      const level = this.#warned.has(albumId) ? "debug" : "warn";
+      this.#warned.set(albumId, true);
+      this.#options.logger.log(level, "subsonic getAlbum failed; the track goes without its release MBID", { albumId, error: errorText(error) });
+      return undefined;
+    }
   }
 }
 

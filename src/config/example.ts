@@ -37,8 +37,12 @@ export function exampleConfig(): string {
   "artwork": {
     // Tried in order. "upload" sends cover bytes to a temporary public host (uguu.se): opt-in.
     "order": ["coverartarchive", "public"],
-    "defaultImage": null,        // e.g. "https://example.org/navidrome.png"
+    // Shown when no source has art: the Navidrome logo unless you set an image URL here, or "none".
+    // "defaultImage": "none",
     "coverArtArchiveUrl": "https://coverartarchive.org",
+    // A track without a release MBID: find its album on MusicBrainz (1 request/s), then its cover.
+    "musicBrainzLookup": true,
+    "musicBrainzUrl": "https://musicbrainz.org",
     "uploadUrl": "https://uguu.se/upload",
     // Your server's public artwork URL, if Discord can reach it from the internet.
     "publicUrl": null            // e.g. "https://music.example.org/img/{coverArtId}"

@@ -18,6 +18,7 @@ const typeWords: Record<JsonType, string> = {
 const patternWords: Record<string, string> = {
   [patterns.applicationId]: "must be 5 to 25 digits: the Application ID from https://discord.com/developers/applications",
   [patterns.httpUrl]: "must be a URL starting with http:// or https://",
+  [patterns.httpUrlOrNone]: 'must be a URL starting with http:// or https://, or "none" for no image',
   [patterns.wsUrl]: "must be a URL starting with ws:// or wss://",
 };
 

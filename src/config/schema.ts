@@ -1,5 +1,6 @@
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../actors/settings.ts";
-import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl } from "../adapters/artwork.ts";
+import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl } from "../adapters/artwork.ts";
+import { defaultMusicBrainzUrl } from "../adapters/musicbrainz.ts";
 import { LONGEST_TRACK_MS } from "../adapters/track-length.ts";
 import type { JsonSchema } from "./json-schema.ts";
 import { defaultUserAgent } from "./service-config.ts";
@@ -8,6 +9,7 @@ import { defaultUserAgent } from "./service-config.ts";
 export const patterns = {
   applicationId: "^[0-9]{5,25}$",
   httpUrl: "^https?://",
+  httpUrlOrNone: "^(https?://|none$)",
   wsUrl: "^wss?://",
 } as const;
 
@@ -125,8 +127,14 @@ const artworkSchema = object("Where album art comes from.", {
     uniqueItems: true,
     default: [...defaultArtworkOrder],
   },
-  defaultImage: nullable(url(""), "Image URL shown when a track has no cover; none when null."),
+  defaultImage: {
+    description: 'Image URL shown when no source has art for a track (default: the Navidrome logo); "none" for no image (null means "none" too).',
+    default: navidromeLogoUrl,
+    oneOf: [{ type: "string", pattern: patterns.httpUrlOrNone }, { type: "null" }],
+  },
   coverArtArchiveUrl: url("The Cover Art Archive's base URL.", { default: defaultCoverArtArchiveUrl }),
+  musicBrainzLookup: boolean("For a track without a release MBID, find its album's release on MusicBrainz (by album and artist, at most 1 request per second) and ask the Cover Art Archive for it.", true),
+  musicBrainzUrl: url("MusicBrainz's base URL, for that lookup.", { default: defaultMusicBrainzUrl }),
   uploadUrl: url("Temporary public host for \"upload\" (uguu.se's API).", { default: "https://uguu.se/upload" }),
   publicUrl: nullable(url(""), "Public artwork URL template for \"public\", e.g. https://music.example.org/img/{coverArtId}; off when null."),
 });

@@ -43,9 +43,17 @@ export interface ServiceConfig {
   artwork?: {
     /** Default `["coverartarchive", "public"]`; "upload" (a temporary public host) is opt-in. */
     order?: ArtworkSource[];
+    /**
+     * Shown when no source has art for a track. Default: the Navidrome logo (`navidromeLogoUrl`);
+     * `"none"` (or null) for no image.
+     */
     defaultImage?: string | null;
     /** Default `https://coverartarchive.org`. */
     coverArtArchiveUrl?: string;
+    /** Find a track's release on MusicBrainz by album and artist when it has no release MBID. Default true. */
+    musicBrainzLookup?: boolean;
+    /** Default `https://musicbrainz.org`. */
+    musicBrainzUrl?: string;
     /** Temporary public host for "upload" (uguu.se's API). Default `https://uguu.se/upload`. */
     uploadUrl?: string;
     /** Public artwork URL template for "public", e.g. `https://music.example.org/img/{coverArtId}`. */

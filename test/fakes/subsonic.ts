@@ -1,7 +1,8 @@
 /**
  * A fake Subsonic server (Navidrome flavour) as a real `node:http` server on loopback, speaking the
  * real JSON of docs/protocol.md section 3: token or legacy `enc:` password auth, `getNowPlaying` with its
- * quirks, errors as HTTP 200 `status:"failed"`, and `getCoverArt` bytes.
+ * quirks, errors as HTTP 200 `status:"failed"`, `getAlbum` (OpenSubsonic's album `musicBrainzId`)
+ * and `getCoverArt` bytes.
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -28,6 +29,13 @@ export interface RawNowPlayingEntry {
   [field: string]: unknown;
 }
 
+/** An album as getAlbum answers it (its songs left out). `musicBrainzId` is OpenSubsonic's release MBID. */
+export interface RawAlbum {
+  name: string;
+  musicBrainzId?: string;
+  [field: string]: unknown;
+}
+
 export interface FakeSubsonicOptions {
   username: string;
   password: string;
@@ -40,6 +48,8 @@ export interface FakeSubsonicOptions {
   apiVersion?: string;
   /** coverArt id -> image bytes (served as image/jpeg). */
   covers?: Record<string, Uint8Array>;
+  /** album id -> what getAlbum answers; any other id is error 70. */
+  albums?: Record<string, RawAlbum>;
 }
 
 export interface SubsonicRequest {
@@ -61,9 +71,10 @@ export class FakeSubsonic {
   /** Delays every answer by this many real ms (to hold a poll in flight). */
   delayMs = 0;
   readonly covers: Map<string, Uint8Array>;
+  readonly albums: Map<string, RawAlbum>;
   readonly #server: Server;
   readonly #options: FakeSubsonicOptions;
-  readonly #failures: SubsonicFailure[] = [];
+  readonly #failures: Array<{ kind: SubsonicFailure; endpoint: string | undefined }> = [];
   #entries: RawNowPlayingEntry[] = [];
 
   private constructor(server: Server, port: number, options: FakeSubsonicOptions) {
@@ -71,6 +82,7 @@ export class FakeSubsonic {
     this.url = `http://127.0.0.1:${port}`;
     this.#options = options;
     this.covers = new Map(Object.entries(options.covers ?? {}));
+    this.albums = new Map(Object.entries(options.albums ?? {}));
   }
 
   static async start(options: FakeSubsonicOptions): Promise<FakeSubsonic> {
@@ -89,9 +101,9 @@ export class FakeSubsonic {
     this.#entries = entries.map((entry) => ({ ...entry }));
   }
 
-  /** The next request (any route) fails this way. */
-  failNext(kind: SubsonicFailure, times = 1): void {
-    for (let i = 0; i < times; i++) this.#failures.push(kind);
+  /** The next request (any route, or only `endpoint`, e.g. "getAlbum") fails this way. */
+  failNext(kind: SubsonicFailure, times = 1, endpoint?: string): void {
+    for (let i = 0; i < times; i++) this.#failures.push({ kind, endpoint });
   }
 
   async close(): Promise<void> {
@@ -111,7 +123,9 @@ export class FakeSubsonic {
   }
 
   #answer(url: URL, res: ServerResponse): void {
-    const failure = this.#failures.shift();
+    const endpoint = url.pathname.replace(/\.view$/, "");
+    const index = this.#failures.findIndex((f) => f.endpoint === undefined || `/rest/${f.endpoint}` === endpoint);
+    const failure = index < 0 ? undefined : this.#failures.splice(index, 1)[0]!.kind;
     if (failure === "http500") {
       res.writeHead(500, { "content-type": "text/plain" });
       return void res.end("Internal Server Error");
@@ -124,9 +138,14 @@ export class FakeSubsonic {
     const authError = this.#checkAuth(url.searchParams);
     if (authError) return this.#error(res, authError.code, authError.message);
 
-    const endpoint = url.pathname.replace(/\.view$/, "");
     if (endpoint === "/rest/ping") return this.#ok(res, {});
     if (endpoint === "/rest/getNowPlaying") return this.#ok(res, { nowPlaying: this.#nowPlaying() });
+    if (endpoint === "/rest/getAlbum") {
+      const id = url.searchParams.get("id") ?? "";
+      const album = this.albums.get(id);
+      if (!album) return this.#error(res, 70, "Album not found");
+      return this.#ok(res, { album: { id, songCount: 0, ...album, song: [] } });
+    }
     if (endpoint === "/rest/getCoverArt") {
       const bytes = this.covers.get(url.searchParams.get("id") ?? "");
       if (!bytes) return this.#error(res, 70, "Artwork not found");
