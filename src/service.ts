@@ -130,6 +130,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     rest,
     artwork,
     logger,
+    tokenFor: (user) => tokens.get(user),
     dispatch: (event) => dispatch(event),
     presenceSent: (user, activity) => emitter.emit("presence", user, activity),
   };

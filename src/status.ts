@@ -13,13 +13,21 @@ export interface UserStatusReport {
   state: string;
   /** The gateway session is READY (or RESUMED). */
   connected: boolean;
-  /** What the user's Discord status shows now. */
+  /**
+   * What the user's Discord status shows now: what was sent and kept (the server did not close the
+   * socket with 4002 within a few seconds of it).
+   */
   showing: Activity | null;
+  /** Sent less than a few seconds ago and not yet known to be kept; null nearly always. */
+  sending: Activity | null;
   lastError: string | null;
   /** Why the user was stopped for good (e.g. the token was rejected), with what to do. */
   failure: string | null;
   reconnects: number;
+  /** Presence updates (op 3) the server kept. */
   presenceUpdates: number;
+  /** Presence updates the server refused (it closed with 4002 right after them). */
+  presenceRefused: number;
   /** The round trip of the last answered heartbeat on the user's connection, in ms; null before one. */
   heartbeatRoundTripMs: number | null;
   /** Connections closed as zombies (no heartbeat ACK between two beats) since the start. */
@@ -84,7 +92,7 @@ export function unreadableUser(config: ServiceConfig, snapshot: SnapshotFrom<typ
 }
 
 function noMachine(user: string, state: string): MachineReport {
-  return { user, state, connected: false, showing: null, lastError: null, failure: null, reconnects: 0, presenceUpdates: 0 };
+  return { user, state, connected: false, showing: null, sending: null, lastError: null, failure: null, reconnects: 0, presenceUpdates: 0, presenceRefused: 0 };
 }
 
 function userStatus(user: ServiceConfig["users"][number], index: number, snapshot: SnapshotFrom<typeof supervisorMachine>): MachineReport {
@@ -95,7 +103,8 @@ function userStatus(user: ServiceConfig["users"][number], index: number, snapsho
     user: user.username,
     state: stateName(machine.value),
     connected: isLive(c.socket),
-    showing: c.shown.payload?.activities[0] ?? null,
+    showing: c.shown.pending ? null : (c.shown.payload?.activities[0] ?? null),
+    sending: c.shown.pending ? (c.shown.payload?.activities[0] ?? null) : null,
     lastError: c.lastError,
     failure:
       c.failure &&
@@ -103,6 +112,8 @@ function userStatus(user: ServiceConfig["users"][number], index: number, snapsho
         ? `${c.failure.reason}: update users[${index}].discordToken and restart`
         : `${c.failure.reason}: a configuration or nd-presence bug; please report it`),
     reconnects: c.counters.reconnects,
-    presenceUpdates: c.counters.presenceUpdates,
+    // Sent, less those refused and the one still unconfirmed: it only ever grows.
+    presenceUpdates: c.counters.presenceUpdates - c.counters.presenceRefused - (c.shown.pending ? 1 : 0),
+    presenceRefused: c.counters.presenceRefused,
   };
 }

@@ -130,7 +130,7 @@ describe("checkpoints", () => {
   it("holds one timer for a user who listens on, once the session's first minute has passed", async () => {
     // Every pending timer costs memory for as long as it waits, and each is saved here. A user
     // who keeps listening needs one: the end of the song. Heartbeats are the connection's, the
-    // identify cooldown and the presence window close within the first minute, and nothing waits
+    // identify cooldown, the presence window and its confirmation close within the first minute, and nothing waits
     // on the session (how long it has held is read from the time of its close).
     h = await startHarness({ users: twoUsers, heartbeatIntervalMs: 41_250 });
     h.play(song, { user: "alice" });
@@ -140,8 +140,9 @@ describe("checkpoints", () => {
         .filter((t) => t.source.at(-1) === "presence:alice")
         .map((t) => t.id)
         .sort();
-    expect(await pending()).toEqual(["identifyCooldown", "presenceSlot.0", "trackEnd"]);
-    // By the third beat (82.5 s or later) the identify's and the presence's windows have closed.
+    expect(await pending()).toEqual(["identifyCooldown", "presenceKept", "presenceSlot.0", "trackEnd"]);
+    // By the third beat (82.5 s or later) the identify's and the presence's windows have closed,
+    // and the presence is known to be kept.
     await h.advanceUntil(() => h.framesWithOp(1).length === 3, 5_000, 130_000, "three beats");
     expect(await pending()).toEqual(["trackEnd"]);
     expect(h.service.status().users[0]).toMatchObject({ state: "presenting.playing", connected: true });

@@ -7,9 +7,16 @@ import { TOKENS, otherSong, preciseClock, song, startHarness, type Harness } fro
 let h: Harness;
 afterEach(async () => h?.close());
 
-/** The users' states and what they show, as rebuilt by a replay of `entries`. */
+/**
+ * The users' states and what they show, as rebuilt by a replay of `entries` as of `now`. A replay
+ * stops at its last entry, and compaction drops later entries of idle users: a last entry at `now`
+ * (a sequence note, which changes no machine) brings both to the same moment, so that the timers
+ * due before it (a presence confirmed as kept) have fired in both.
+ */
 async function replayStatus(entries: JournalEntry[], now: number) {
-  const journal = new MemoryJournal(entries);
+  const last = entries.at(-1)!;
+  const note: JournalEntry = { v: 1, seq: last.seq + 1, stream: "user:bob", at: now, event: { type: "gateway.seq", user: "bob", socket: 1, seq: 1, at: now } };
+  const journal = new MemoryJournal([...entries, note]);
   const replay = createPresenceService({ config: h.config, clock: preciseClock(now), journal, logger: memoryLogger(), mode: "replay" });
   await replay.start();
   return replay.status().users;

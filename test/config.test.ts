@@ -224,3 +224,14 @@ describe("config schema and example", () => {
     expect(result.ok && result.config.sources?.subsonic?.password).toBe("value-of-ND_PASSWORD");
   });
 });
+
+describe("discord.activityFields check", () => {
+  it('takes "auto", "full" or "core", and names the field and the choices otherwise', async () => {
+    for (const activityFields of ["auto", "full", "core"]) {
+      expect(await check({ ...minimal(), discord: { ...minimal().discord, activityFields } })).toMatchObject({ code: 0 });
+    }
+    const { code, lines } = await check({ ...minimal(), discord: { ...minimal().discord, activityFields: "minimal" } });
+    expect(code).toBe(2);
+    expect(lines.slice(1).join("\n")).toMatch(/discord\.activityFields: .*"auto".*"full".*"core"/);
+  });
+});

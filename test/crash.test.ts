@@ -102,7 +102,7 @@ describe("crash recovery, end to end", () => {
       configPath,
       JSON.stringify({
         discord: { applicationId: APP_ID, apiBaseUrl: rest.url },
-        artwork: { coverArtArchiveUrl: images.url },
+        artwork: { coverArtArchiveUrl: images.url, musicBrainzLookup: false },
         sources: { listenbrainz: { enabled: true } },
         http: { port: 0 },
         journal: { path: journalPath },

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import { FakeSubsonic } from "./fakes/subsonic.ts";
-import { until } from "./fakes/wait.ts";
+import { deadline, sleep, until } from "./fakes/wait.ts";
 import { APP_ID, TOKENS } from "./harness.ts";
 
 // The real CLI as a child process, started with exactly the command the README documents (so that
@@ -50,7 +50,7 @@ async function startAll() {
   const dir = mkdtempSync(join(tmpdir(), "nd-presence-e2e-"));
   const config = {
     discord: { applicationId: APP_ID, apiBaseUrl: rest.url },
-    artwork: { coverArtArchiveUrl: images.url, defaultImage: `${images.url}/img/default.jpg` },
+    artwork: { coverArtArchiveUrl: images.url, defaultImage: `${images.url}/img/default.jpg`, musicBrainzLookup: false },
     sources: {
       subsonic: { url: subsonic.url, username: "admin", password: "env:ND_PASSWORD", pollIntervalMs: 500 },
       listenbrainz: { enabled: true },
@@ -110,6 +110,20 @@ describe("nd-presence start, end to end", () => {
     expect(status.users.map((u) => [u.user, u.state])).toEqual([["alice", "presenting.playing"], ["bob", "presenting.playing"]]);
     expect(await (await fetch(`${base}/`)).text()).toContain("Roads");
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    // A presence counts once the server has kept it: the socket stayed open 5 s after it.
+    const kept = async () => {
+      const status = (await (await fetch(`${base}/status`)).json()) as { users: Array<{ presenceUpdates: number }> };
+      return status.users[0]!.presenceUpdates === 1;
+    };
+    const time = deadline(15_000);
+    try {
+      while (!(await kept())) {
+        if (time.expired) throw new Error("alice's presence never counted as kept");
+        await sleep(100); // a polling pace: the outcome is the count, read from the service
+      }
+    } finally {
+      time.clear();
+    }
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/nd_presence_presence_updates_total\{user="alice"\} 1/);
 

@@ -12,7 +12,7 @@ import { systemClock, type ServiceClock } from "../src/service-clock.ts";
 import type { TraceRecord } from "../src/trace.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
-import type { ReceivedFrame } from "./fakes/gateway-protocol.ts";
+import type { GatewayDialect, ReceivedFrame } from "./fakes/gateway-protocol.ts";
 import { ioSettled } from "./fakes/io-barrier.ts";
 
 export const APP_ID = "1234567890123456789";
@@ -39,6 +39,11 @@ export interface HarnessOptions {
   /** Point the service at the gateway directly instead of discovering it. Default false. */
   configureGatewayUrl?: boolean;
   heartbeatIntervalMs?: number;
+  /**
+   * Whose server the fakes play: Discord's (default), or Spacebar's, a Discord-compatible server
+   * with a strict op 3 schema, 4000 for a bad token, no `/api/v10` and external assets missing.
+   */
+  server?: GatewayDialect;
   /** Default: a fresh in-memory journal (kept across `restart()`). */
   journal?: Journal;
   /** Default: XState's SimulatedClock at T0. */
@@ -76,8 +81,11 @@ export async function startHarness(options: HarnessOptions = {}) {
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
     now: () => clock.now(),
     validTokens: Object.values(TOKENS),
+    dialect: options.server ?? "discord",
   });
-  const rest = await FakeDiscordRest.start({ gatewayUrl: gateway.url, validTokens: Object.values(TOKENS) });
+  const spacebar = options.server === "spacebar";
+  const rest = await FakeDiscordRest.start({ gatewayUrl: gateway.url, validTokens: Object.values(TOKENS), ...(spacebar ? { versions: ["v9", ""] } : {}) });
+  rest.externalAssetsMissing = spacebar;
   const images = await FakeImageHost.start({ known: [RELEASE_MBID] });
   const logger = memoryLogger();
   const users = options.users ?? [{ username: "alice", discordToken: TOKENS.alice }];
@@ -88,7 +96,8 @@ export async function startHarness(options: HarnessOptions = {}) {
       gatewayUrl: options.configureGatewayUrl ? gateway.url : null,
       ...options.discord,
     },
-    artwork: { coverArtArchiveUrl: images.url, defaultImage: `${images.url}/img/default.jpg` },
+    // No MusicBrainz here: tests of the lookup bring their own fake (test/album-art.test.ts).
+    artwork: { coverArtArchiveUrl: images.url, defaultImage: `${images.url}/img/default.jpg`, musicBrainzLookup: false },
     ...options.config,
     users,
   };

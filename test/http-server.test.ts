@@ -1,3 +1,4 @@
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpServer, type HttpServer, type HttpServerOptions } from "../src/adapters/http-server.ts";
@@ -80,6 +81,7 @@ describe("HTTP server over the real service", () => {
     const submitted = await get("/1/submit-listens", { method: "POST", headers: { authorization: `Token ${LB_TOKEN}` }, body: playingNow });
     expect(submitted).toMatchObject({ status: 200, text: '{"status":"ok"}' });
     await h.waitForPresence((activity) => activity?.details === song.title);
+    await h.advance(PRESENCE_KEPT_MS); // kept, so shown and counted
 
     const status = await get("/status");
     expect(status.type).toBe("application/json; charset=utf-8");

@@ -50,7 +50,7 @@ async function startWithInspector() {
   const logger = memoryLogger();
   const config: ServiceConfig = {
     discord: { applicationId: APP_ID, apiBaseUrl: rest.url, gatewayUrl: gateway.url },
-    artwork: { coverArtArchiveUrl: images.url, defaultImage: `${images.url}/img/default.jpg` },
+    artwork: { coverArtArchiveUrl: images.url, defaultImage: `${images.url}/img/default.jpg`, musicBrainzLookup: false },
     users: [{ username: "alice", discordToken: TOKENS.alice }],
   };
   const inspector = await startInspector({ port: 0, logger, secrets: () => Object.values(TOKENS) });

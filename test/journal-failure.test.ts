@@ -34,7 +34,7 @@ describe("a journal that cannot be written", () => {
     writeFileSync(blocker, "not a folder");
     const config: ServiceConfig = {
       discord: { applicationId: APP_ID, apiBaseUrl: rest.url },
-      artwork: { coverArtArchiveUrl: images.url },
+      artwork: { coverArtArchiveUrl: images.url, musicBrainzLookup: false },
       http: { host: "127.0.0.1", port: 0 },
       journal: { path: join(blocker, "journal.jsonl") },
       users: [{ username: "alice", discordToken: TOKENS.alice }],

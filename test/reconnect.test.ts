@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
 import type { Track } from "../src/actors/track.ts";
 import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
@@ -74,10 +75,12 @@ describe("op 7 Reconnect and op 9 Invalid Session", () => {
 describe("close codes (docs/protocol.md table)", () => {
   it.each([4000, 4001, 4002, 4008, 1006])("%i keeps the session: reconnects at once and resumes", async (code) => {
     await presenting();
+    // Past the window in which a 4002 means the op 3 was refused (see "a refused presence").
+    await h.advance(PRESENCE_KEPT_MS);
     if (code === 1006) h.gateway.drop();
     else h.gateway.closeWith(code, "test");
     await deliver();
-    await expectResumedAt(T0, h.gateway.connections[0]!.sessionId!);
+    await expectResumedAt(T0 + PRESENCE_KEPT_MS, h.gateway.connections[0]!.sessionId!);
     // 4001/4002/4008 mean Discord refused something we sent: logged as our bug.
     const asError = h.logger.entries.some((e) => e.level === "error" && e.data?.code === code);
     expect(asError).toBe([4001, 4002, 4008].includes(code));

@@ -1,3 +1,4 @@
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryJournal, type JournalEntry } from "../src/adapters/journal.ts";
 import { until } from "./fakes/wait.ts";
@@ -64,16 +65,38 @@ describe("restart in the middle of a song", () => {
     expect(h.activityOf(again)).toEqual(before);
   });
 
-  it("a clean stop (clear) is journaled: after a restart nothing reconnects", async () => {
+  it("a clean stop (clear) clears Discord, and the next start shows the track again while it still plays", async () => {
+    h = await startHarness();
+    h.play(song);
+    const shown = await h.waitForPresence();
+    await h.advance(30_000);
+    await h.service.stop(); // clears, closes 1000, journals the shutdown
+    const clear = h.framesWithOp(3).at(-1)!;
+    expect(h.activityOf(clear)).toBeNull();
+    expect((await h.gateway.waitForClose(0)).code).toBe(1000);
+    await h.advance(60_000); // down for a minute, inside the song's 289 s
+    await h.restart();
+    // A 1000 close ended the session: the next start identifies (no resume) and shows the song
+    // with its first timestamps, as Navidrome sends its now-playing once per song.
+    const again = await h.waitForPresence((a) => a?.details === song.title, clear.index + 1);
+    expect(again.connection).toBe(1);
+    expect(h.framesWithOp(6)).toHaveLength(0);
+    expect(again.d).toEqual(shown.d);
+    await h.advance(PRESENCE_KEPT_MS);
+    expect(h.service.status().users[0]).toMatchObject({ state: "presenting.playing", connected: true, showing: { details: song.title } });
+  });
+
+  it("a clean stop (clear) is journaled: a start after the track's end shows and connects nothing", async () => {
     h = await startHarness();
     h.play(song);
     await h.waitForPresence();
-    await h.service.stop(); // clears, closes 1000, journals the shutdown
+    await h.service.stop();
     const connections = h.gateway.connections.length;
+    await h.advance(song.durationMs! + 60_000);
     await h.restart();
     await h.advance(10_000);
     expect(h.gateway.connections).toHaveLength(connections);
-    expect(h.service.status().users[0]!.state).toBe("idle");
+    expect(h.service.status().users[0]).toMatchObject({ connected: false, showing: null });
     // ...and the service goes on: the next track shows.
     h.play(otherSong);
     await h.waitForPresence((a) => a?.details === otherSong.title);

@@ -34,7 +34,7 @@ async function record(): Promise<JournalEntry[]> {
   const h = await startHarness({
     clock,
     configureGatewayUrl: true,
-    config: { artwork: { defaultImage: null } },
+    config: { artwork: { defaultImage: null, musicBrainzLookup: false } },
     users: USERS.map((username) => ({ username, discordToken: "mfa.alice-SECRET-token-0123456789" })),
   });
   try {

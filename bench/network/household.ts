@@ -98,7 +98,7 @@ function householdConfig(dir: string, gatewayUrl: string, navidromeUrl: string):
   const path = join(dir, "nd-presence.json");
   const config = {
     discord: { applicationId: APP_ID, apiBaseUrl: NOWHERE, gatewayUrl },
-    artwork: { defaultImage: null, coverArtArchiveUrl: NOWHERE },
+    artwork: { defaultImage: null, coverArtArchiveUrl: NOWHERE, musicBrainzLookup: false },
     sources: { subsonic: { url: navidromeUrl, username: "admin", password: "env:ND_BENCH_PASSWORD", pollIntervalMs: 2_000 } },
     http: { port: 0 },
     journal: { path: join(dir, "journal.jsonl") },

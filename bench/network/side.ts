@@ -89,7 +89,7 @@ function serviceConfig(users: number, gatewayUrl: string): ServiceConfig {
     // gatewayUrl set: no discovery. No MBIDs, no public URL, no default image: no REST at all.
     discord: { applicationId: APP_ID, apiBaseUrl: NOWHERE, gatewayUrl, userAgent: USER_AGENT },
     presence: { links: "none" },
-    artwork: { order: ["coverartarchive", "public"], defaultImage: null, coverArtArchiveUrl: NOWHERE },
+    artwork: { order: ["coverartarchive", "public"], defaultImage: null, coverArtArchiveUrl: NOWHERE, musicBrainzLookup: false },
     users: Array.from({ length: users }, (_, i) => ({ username: `u${i}`, discordToken: tokenFor(`u${i}`) })),
   };
 }

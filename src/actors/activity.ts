@@ -155,6 +155,34 @@ function listeningActivity(playback: Playback, settings: PresenceSettings, art: 
 }
 
 /**
+ * The activity fields every Discord-compatible server takes. Discord takes more (the display type,
+ * links, the small image); Spacebar's schema refuses any key it does not know, with close 4002.
+ */
+export const CORE_ACTIVITY_KEYS = ["type", "name", "details", "state", "timestamps", "assets", "application_id"] as const;
+const CORE_ASSET_KEYS = ["large_image", "large_text"] as const;
+
+/**
+ * `activity` with only the core fields (`CORE_ACTIVITY_KEYS`, and of the assets only the large
+ * image and its text), in the same key order.
+ * @example coreActivity({ type: 2, name: "Navidrome", status_display_type: 2, details: "Song" })
+ * // { type: 2, name: "Navidrome", details: "Song" }
+ */
+export function coreActivity(activity: Activity): Activity {
+  const core = pick(activity, CORE_ACTIVITY_KEYS) as Activity;
+  if (activity.assets) {
+    const assets = pick(activity.assets, CORE_ASSET_KEYS);
+    if (Object.keys(assets).length > 0) core.assets = assets;
+    else delete core.assets;
+  }
+  return core;
+}
+
+/** The keys of `value` that are in `keys` (and defined), in `value`'s order. */
+function pick<T extends object>(value: T, keys: readonly string[]): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([key, item]) => item !== undefined && keys.includes(key))) as Partial<T>;
+}
+
+/**
  * The op 3 presence object. A clear is `activities: []` (never null, never [null]).
  * @example presencePayload(null, "online") // { since: 0, status: "online", afk: true, activities: [] }
  */

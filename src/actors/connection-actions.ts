@@ -3,7 +3,10 @@ import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./effects.ts";
 import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-act.ts";
-import { isLive, NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
+import { initialCompat, isLive, NOTHING_SHOWN, trackName, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
+
+/** After this many closes in a row before READY (and each as many more), the token is checked over REST. */
+const CLOSES_BEFORE_TOKEN_CHECK = 3;
 
 /** The gateway session: sockets, identify and resume, closes and backoff (the wire is the connection's). */
 export const connectionActions = {
@@ -56,6 +59,7 @@ export const connectionActions = {
       gateway: { ...context.gateway, session: { id: event.sessionId ?? "", resumeUrl: event.resumeUrl ?? null } },
       socket: { ...context.socket, liveSince: event.at },
       shown: NOTHING_SHOWN,
+      retry: { ...context.retry, closesBeforeReady: 0 },
       lastError: null,
     });
     log(enqueue, "info", "gateway session ready", { user: context.user });
@@ -63,7 +67,7 @@ export const connectionActions = {
 
   resumeSession: act(({ context, event, enqueue }) => {
     assertEvent(event, "gateway.resumed");
-    enqueue.assign({ socket: { ...context.socket, liveSince: event.at }, lastError: null });
+    enqueue.assign({ socket: { ...context.socket, liveSince: event.at }, retry: { ...context.retry, closesBeforeReady: 0 }, lastError: null });
     log(enqueue, "info", "gateway session resumed", { user: context.user });
   }),
 
@@ -109,15 +113,49 @@ export const connectionActions = {
     // A zombie close is the connection's own (no ACK between two beats): it keeps the session.
     const reason = event.zombie ? "zombie connection (no heartbeat ACK)" : verdict.reason;
     log(enqueue, level, `gateway closed: ${reason}`, { user: context.user, code: event.code });
+    // Closed before READY or RESUMED: no going again at once. A server that answers a bad token
+    // with something else than 4004 (Spacebar: 4000) would otherwise be asked again and again.
+    const beforeReady = !isLive(context.socket);
+    const closesBeforeReady = beforeReady ? context.retry.closesBeforeReady + 1 : 0;
+    if (closesBeforeReady > 0 && closesBeforeReady % CLOSES_BEFORE_TOKEN_CHECK === 0) {
+      log(enqueue, "warn", `${closesBeforeReady} closes in a row before READY: checking the token`, { user: context.user });
+      perform(enqueue, { type: "discord.checkToken" });
+    }
     closeSocket(enqueue, context, event.code, "closed by server");
     enqueue.assign({
       lastError: event.zombie ? reason : `gateway closed ${event.code}: ${reason}`,
       retry: {
         ...retryBy(context, event.at),
-        atOnce: verdict.action === "resume",
+        atOnce: verdict.action === "resume" && !beforeReady,
         minBackoffMs: verdict.action === "tooManySessions" ? context.settings.timings.tooManySessionsBackoffMs : 0,
+        closesBeforeReady,
       },
       gateway: afterFailedConnect(context, verdict.action !== "resume"),
+      // What was sent and not yet confirmed counts as shown: only a 4002 says otherwise.
+      ...(context.shown.pending ? { shown: { ...context.shown, pending: false } } : {}),
+    });
+  }),
+
+  /**
+   * The server closed with 4002 right after an op 3: it refused the presence. The first time, this
+   * gateway gets only the core fields from now on; if even those are refused, this track is not
+   * sent again (the next track is tried), so that nothing reconnects in a loop.
+   */
+  recordRefusal: act(({ context, enqueue }) => {
+    const { compat, playback } = context;
+    const counters = { ...context.counters, presenceRefused: context.counters.presenceRefused + 1 };
+    if (compat.fields === "full" && context.settings.presence.activityFields === "auto") {
+      log(enqueue, "warn", "the gateway refused the presence (close 4002): sending it only the core activity fields from now on (discord.activityFields)", { user: context.user });
+      enqueue.assign({ compat: { ...compat, fields: "core" }, shown: NOTHING_SHOWN, counters });
+      return;
+    }
+    const reason = `the gateway refused the presence for this track (close 4002, ${compat.fields === "core" ? "core fields only" : "all fields"}): not sending it again until the next track`;
+    log(enqueue, "error", reason, { user: context.user });
+    enqueue.assign({
+      compat: { ...compat, refusedTrack: playback ? trackName(playback.track) : null },
+      shown: NOTHING_SHOWN,
+      counters,
+      lastError: reason,
     });
   }),
 
@@ -169,8 +207,10 @@ export const connectionActions = {
    */
   reconnectAfterRestart: act(({ context, enqueue }) => {
     enqueue.assign({
-      retry: { ...context.retry, attempt: 0, atOnce: true },
+      retry: { ...context.retry, attempt: 0, atOnce: true, closesBeforeReady: 0 },
       failure: null,
+      shutdown: null,
+      compat: initialCompat(context.settings.presence),
       ...(context.settings.configuredGatewayUrl ? {} : { gateway: { ...context.gateway, url: null } }),
     });
     log(enqueue, "info", "restarted: reconnecting", { user: context.user, resumable: context.gateway.session !== null });
@@ -183,10 +223,19 @@ export const connectionActions = {
     enqueue.assign({ gateway: { ...context.gateway, session: null } });
   }),
 
+  /** Tells the shard, which waits for every machine to stop at shutdown (a machine alone has no parent). */
+  announceStopped: act(({ self, enqueue }) => {
+    if (self._parent) enqueue.sendParent({ type: "presence.stopped" });
+  }),
+
   /** Last close: 1000 after clearing ends the session; 4000 keeps it resumable for a restart. */
   closeFinal: act(({ context, enqueue }) => {
-    if (context.shutdownClears) closeSocket(enqueue, context, 1000, "shutting down");
-    else closeSocket(enqueue, context, 4000, "restarting");
+    if (context.shutdown === "keep") closeSocket(enqueue, context, 4000, "restarting");
+    else {
+      closeSocket(enqueue, context, 1000, "shutting down");
+      // A 1000 close ends the session: the next start identifies.
+      enqueue.assign({ gateway: { ...context.gateway, session: null } });
+    }
   }),
 };
 

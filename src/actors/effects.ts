@@ -90,6 +90,8 @@ export type Effect =
   /** Whatever socket the user has, close it: a crashed machine can no longer say which. */
   | { type: "socket.closeAny"; code: number; reason: string }
   | { type: "artwork.resolve"; request: ArtworkRequest }
+  /** Asks the REST API whether the user's token is valid; an invalid one comes back as `discord.unauthorized`. */
+  | { type: "discord.checkToken" }
   | { type: "log"; level: LogLevel; message: string; data?: Record<string, unknown> };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -1,8 +1,8 @@
 import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { Op, type Effect } from "./effects.ts";
-import { act, log, perform, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
-import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, wantsPresence } from "./presence-context.ts";
+import { act, log, perform, PRESENCE_KEPT_MS, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
+import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, trackName, wantsPresence } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
 export const playbackActions = {
@@ -37,6 +37,9 @@ export const playbackActions = {
     enqueue.cancel("trackEnd");
     // A track that ends with no further event is cleared at its end time plus a grace.
     enqueue.raise({ type: "track.ended" }, { delay: "untilTrackEnd", id: "trackEnd" });
+    // A presence the server refused is tried again for the next track, not for the same one.
+    const { compat } = context;
+    if (compat.refusedTrack !== null && compat.refusedTrack !== trackName(event.track)) enqueue.assign({ compat: { ...compat, refusedTrack: null } });
   }),
 
   recordPause: act(({ context, event, enqueue }) => {
@@ -92,7 +95,7 @@ export const playbackActions = {
     }
     if (fitted.dropped.length > 0) log(enqueue, "warn", "presence shortened to fit 4096 bytes", { user: context.user, dropped: fitted.dropped });
     sendFrame(enqueue, context, { op: Op.PresenceUpdate, d: fitted.payload }, {
-      shown: { payload: desired ? fitted.payload : null, shortenedFrom: desired && fitted.payload !== desired ? desired : null },
+      shown: { payload: desired ? fitted.payload : null, shortenedFrom: desired && fitted.payload !== desired ? desired : null, pending: true },
       userLimits: { ...context.userLimits, presenceInWindow: context.userLimits.presenceInWindow + 1 },
       counters: { presenceUpdates: context.counters.presenceUpdates + 1 },
     });
@@ -100,6 +103,14 @@ export const playbackActions = {
     // collide, and a timer index (ActorTimers) keeps a bounded set of ids per machine.
     const slot = context.counters.presenceUpdates % PRESENCE_LIMIT;
     enqueue.raise({ type: "presence.slotFreed" }, { delay: PRESENCE_WINDOW_MS, id: `presenceSlot.${slot}` });
+    // Kept unless the server closes with 4002 before this: then it refused it (`recordRefusal`).
+    enqueue.cancel("presenceKept");
+    enqueue.raise({ type: "presence.kept", socket: context.socket.number }, { delay: PRESENCE_KEPT_MS, id: "presenceKept" });
+  }),
+
+  /** The socket stayed open `PRESENCE_KEPT_MS` after the op 3: the server kept it. */
+  confirmPresence: act(({ context, enqueue }) => {
+    enqueue.assign({ shown: { ...context.shown, pending: false } });
   }),
 
   freePresenceSlot: act(({ enqueue }) => {
@@ -108,7 +119,8 @@ export const playbackActions = {
 
   beginShutdown: act(({ event, enqueue }) => {
     assertEvent(event, "service.shutdown");
-    enqueue.assign(event.clear ? { shutdownClears: true, playback: null } : { shutdownClears: false });
-    if (event.clear) enqueue.cancel("trackEnd");
+    // The playback and its end timer stay: a start after this one shows the track again if it
+    // is still playing by then (as after a crash), and forgets it if it ended meanwhile.
+    enqueue.assign({ shutdown: event.clear ? "clear" : "keep" });
   }),
 };

@@ -13,13 +13,20 @@ export type TimerEvent =
   | { type: "presence.slotFreed" }
   | { type: "identify.cooldownOver" }
   | { type: "track.ended" }
-  | { type: "artwork.waitOver"; key: string };
+  | { type: "artwork.waitOver"; key: string }
+  | { type: "presence.kept"; socket: number };
 
 export type PresenceEvent = DomainEvent | TimerEvent;
 
 /** docs/protocol.md: 5 presence updates / 20 s. */
 export const PRESENCE_LIMIT = 5;
 export const PRESENCE_WINDOW_MS = 20_000;
+
+/**
+ * How long the socket must stay open after an op 3 for the presence to count as shown. A server
+ * that refuses one closes at once (Discord and Spacebar: 4002 within milliseconds).
+ */
+export const PRESENCE_KEPT_MS = 5_000;
 
 /** Names of the machine's delays (see `presenceMachine`'s setup). */
 export type PresenceDelay =

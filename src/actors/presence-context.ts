@@ -1,4 +1,4 @@
-import { activityKey, buildActivity, presencePayload } from "./activity.ts";
+import { activityKey, buildActivity, coreActivity, presencePayload } from "./activity.ts";
 import type { ClientProperties, PresencePayload } from "./effects.ts";
 import type { GatewayTimings, PresenceInput, PresenceSettings } from "./settings.ts";
 import type { Playback, Track } from "./track.ts";
@@ -38,13 +38,38 @@ export interface PresenceContext {
   pausedImage: string | null;
   /** What this session shows now; always changed together. */
   shown: Shown;
-  shutdownClears: boolean;
+  /**
+   * Set by `service.shutdown`: "clear" clears what is shown and ends the session (the playback is
+   * kept, so that the next start shows it again if it is still playing); "keep" leaves both for a
+   * restart to resume. Null while running.
+   */
+  shutdown: "clear" | "keep" | null;
+  /** What this user's gateway accepts in an op 3 (see `Compat`). */
+  compat: Compat;
 
   // What the operator sees.
   lastError: string | null;
   /** Why this user was stopped for good; `byToken` when the token was rejected (4004, HTTP 401). */
   failure: { reason: string; byToken: boolean } | null;
-  counters: { reconnects: number; presenceUpdates: number };
+  counters: {
+    reconnects: number;
+    /** Op 3 frames sent (their slots cycle through this count). */
+    presenceUpdates: number;
+    /** Op 3 frames the server refused: it closed the socket with 4002 within `PRESENCE_KEPT_MS`. */
+    presenceRefused: number;
+  };
+}
+
+/**
+ * What the gateway was found to accept. Discord takes every activity field; a Discord-compatible
+ * server (Spacebar) closes with 4002 on any key its schema does not know. `fields: "core"` sends
+ * only `CORE_ACTIVITY_KEYS`; `refusedTrack` is the track whose presence was refused even so: it is
+ * not sent again (and no connection is held for it) until another track plays. Both are forgotten
+ * at a restart, so that a server that learnt the newer fields gets them.
+ */
+export interface Compat {
+  fields: "full" | "core";
+  refusedTrack: string | null;
 }
 
 export interface GatewayState {
@@ -79,6 +104,8 @@ export interface RetryState {
   minBackoffMs: number;
   backoffMs: number;
   invalidSessionWaitMs: number;
+  /** Sockets closed in a row before READY or RESUMED came (a bad token, on some servers). */
+  closesBeforeReady: number;
 }
 
 export interface UserLimits {
@@ -96,6 +123,11 @@ export interface Shown {
    * (null nearly always: what was sent is what was wanted). `shownPresence` reads the two.
    */
   shortenedFrom: PresencePayload | null;
+  /**
+   * The op 3 went out less than `PRESENCE_KEPT_MS` ago on this socket: a close with 4002 now means
+   * the server refused it. Until then it is not counted as shown.
+   */
+  pending: boolean;
 }
 
 /** READY or RESUMED was seen on this socket: presence updates may be sent. */
@@ -104,7 +136,7 @@ export function isLive(socket: SocketState): boolean {
 }
 
 /** Nothing shown: what a new session starts with (docs/protocol.md, READY), and a lost one ends with. */
-export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, shortenedFrom: null });
+export const NOTHING_SHOWN: Shown = Object.freeze({ payload: null, shortenedFrom: null, pending: false });
 
 /** The presence this session's last op 3 was built from (before any shortening); null: nothing. */
 export function shownPresence(shown: Shown): PresencePayload | null {
@@ -132,17 +164,28 @@ export function initialContext(input: PresenceInput): PresenceContext {
     random: input.seed,
     gateway: { url: input.gatewayUrl, session: null },
     socket: { number: 0, open: false, liveSince: null },
-    retry: { attempt: 0, atOnce: false, minBackoffMs: 0, backoffMs: 0, invalidSessionWaitMs: 0 },
+    retry: { attempt: 0, atOnce: false, minBackoffMs: 0, backoffMs: 0, invalidSessionWaitMs: 0, closesBeforeReady: 0 },
     userLimits: { presenceInWindow: 0, identifyCoolingDown: false },
     playback: null,
     artwork: null,
     pausedImage: null,
     shown: NOTHING_SHOWN,
-    shutdownClears: true,
+    shutdown: null,
+    compat: initialCompat(input.presence),
     lastError: null,
     failure: null,
-    counters: { reconnects: 0, presenceUpdates: 0 },
+    counters: { reconnects: 0, presenceUpdates: 0, presenceRefused: 0 },
   };
+}
+
+/** What a machine assumes of its gateway before it has learnt anything (and after a restart). */
+export function initialCompat(presence: PresenceSettings): Compat {
+  return { fields: presence.activityFields === "core" ? "core" : "full", refusedTrack: null };
+}
+
+/** Names a track for `Compat.refusedTrack`: the same track reported again has the same name. */
+export function trackName(track: Track): string {
+  return `${track.id ?? ""}\u0000${track.title}\u0000${track.artist}\u0000${track.album ?? ""}`;
 }
 
 /**
@@ -163,6 +206,7 @@ interface Desired {
   artwork: PresenceContext["artwork"];
   pausedImage: string | null;
   presence: PresenceSettings;
+  fields: Compat["fields"];
   payload: PresencePayload;
 }
 const desiredByPlayback = new WeakMap<Playback, Desired>();
@@ -174,7 +218,13 @@ const desiredByPlayback = new WeakMap<Playback, Desired>();
  */
 export function wantsPresence(context: PresenceContext): boolean {
   const { playback } = context;
-  return playback !== null && !(playback.paused && context.settings.presence.onPause === "clear");
+  return (
+    playback !== null &&
+    !(playback.paused && context.settings.presence.onPause === "clear") &&
+    // Shutting down clears what is shown; the playback is kept for the next start.
+    context.shutdown !== "clear" &&
+    context.compat.refusedTrack === null
+  );
 }
 
 /** The presence this user should see now, or null for none (nothing playing, or paused with onPause "clear"). */
@@ -182,10 +232,12 @@ export function desiredPresence(context: PresenceContext): PresencePayload | nul
   const { playback, artwork, pausedImage } = context;
   if (!playback || !wantsPresence(context)) return null;
   const { presence } = context.settings;
+  const { fields } = context.compat;
   const known = desiredByPlayback.get(playback);
-  if (known && known.artwork === artwork && known.pausedImage === pausedImage && known.presence === presence) return known.payload;
-  const payload = presencePayload(buildActivity(playback, presence, { large: artwork?.image ?? null, paused: pausedImage }), presence.status);
-  desiredByPlayback.set(playback, { artwork, pausedImage, presence, payload });
+  if (known && known.artwork === artwork && known.pausedImage === pausedImage && known.presence === presence && known.fields === fields) return known.payload;
+  const activity = buildActivity(playback, presence, { large: artwork?.image ?? null, paused: pausedImage });
+  const payload = presencePayload(fields === "core" ? coreActivity(activity) : activity, presence.status);
+  desiredByPlayback.set(playback, { artwork, pausedImage, presence, fields, payload });
   return payload;
 }
 

@@ -36,6 +36,10 @@ export const presenceMachine = setup({
     /** Events of a socket we already closed, or of an older one, are stale. */
     fromOpenSocket: ({ context, event }) => "socket" in event && event.socket === context.socket.number && context.socket.open,
     isFatalClose: ({ event }) => event.type === "gateway.closed" && classifyClose(event.code).action === "fatal",
+    /** A 4002 (decode error) while an op 3 is unconfirmed: the server refused the presence. */
+    refusedPresence: ({ context, event }) => event.type === "gateway.closed" && event.code === 4002 && context.shown.pending,
+    unconfirmedOnThisSocket: ({ context, event }) =>
+      event.type === "presence.kept" && event.socket === context.socket.number && context.shown.pending,
     mayResume: ({ event }) => event.type === "gateway.invalidSession" && event.resumable,
     readyHasSession: ({ event }) => event.type === "gateway.ready" && typeof event.sessionId === "string" && event.sessionId !== "",
     hasSession: ({ context }) => context.gateway.session !== null,
@@ -50,7 +54,7 @@ export const presenceMachine = setup({
     isCurrentArtwork: ({ context, event }) =>
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
       (event.key === "paused" || event.key === context.artwork?.key),
-    keepsSessionOnShutdown: ({ context }) => !context.shutdownClears,
+    keepsSessionOnShutdown: ({ context }) => context.shutdown === "keep",
     nothingLeftToClear: ({ context }) => !isLive(context.socket) || context.shown.payload === null,
   },
   delays: {
@@ -79,6 +83,7 @@ export const presenceMachine = setup({
     "artwork.failed": { guard: "isCurrentArtwork", actions: ["storeArtwork", "flushPresence"] },
     "artwork.waitOver": { guard: "isCurrentArtwork", actions: ["stopWaitingForArtwork", "flushPresence"] },
     "presence.slotFreed": { actions: ["freePresenceSlot", "flushPresence"] },
+    "presence.kept": { guard: "unconfirmedOnThisSocket", actions: "confirmPresence" },
     "identify.cooldownOver": { actions: "endIdentifyCooldown" },
     "gateway.reconnect": { guard: "fromOpenSocket", target: ".backoff", actions: "closeToResume" },
     "gateway.invalidSession": [
@@ -87,6 +92,7 @@ export const presenceMachine = setup({
     ],
     "gateway.closed": [
       { guard: and(["fromOpenSocket", "isFatalClose"]), target: ".failed", actions: "fail" },
+      { guard: and(["fromOpenSocket", "refusedPresence"]), target: ".backoff", actions: ["recordClose", "recordRefusal"] },
       { guard: "fromOpenSocket", target: ".backoff", actions: "recordClose" },
     ],
     "discord.unauthorized": { target: ".failed", actions: "fail" },
@@ -216,6 +222,17 @@ export const presenceMachine = setup({
       ],
       after: { shutdownTimeout: { target: "stopped", actions: "closeFinal" } },
     },
-    stopped: { type: "final" },
+    /**
+     * Not final: after a clearing stop the machine keeps its playback, so that the next start
+     * (which replays the journal up to here) shows the track again if it is still playing.
+     */
+    stopped: {
+      entry: "announceStopped",
+      on: {
+        "playback.*": {},
+        "runtime.stopped": {},
+        "runtime.resumed": { target: "disconnected", actions: "reconnectAfterRestart" },
+      },
+    },
   },
 });

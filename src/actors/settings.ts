@@ -17,6 +17,11 @@ export interface PresenceSettings {
   links: "musicbrainz" | "none";
   /** Image URL registered for the paused small image; none when null. */
   pausedImage: string | null;
+  /**
+   * `discord.activityFields`: "auto" sends every field and falls back to the core set
+   * (`CORE_ACTIVITY_KEYS`) when the server refuses one with 4002; "full" and "core" force a set.
+   */
+  activityFields: "auto" | "full" | "core";
 }
 
 /** Gateway timing and pacing; every value in ms. Defaults follow docs/protocol.md. */
@@ -66,6 +71,7 @@ export const defaultPresenceSettings: PresenceSettings = {
   onPause: "show",
   links: "musicbrainz",
   pausedImage: null,
+  activityFields: "auto",
 };
 
 export const defaultTimings: GatewayTimings = {

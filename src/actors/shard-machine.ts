@@ -37,7 +37,9 @@ export interface ShardContext {
 /** A child crashed (a bug): XState sends its parent `xstate.error.actor.<id>`. */
 type ChildFailure = { type: `xstate.error.actor.${string}`; error: unknown };
 type ChildDone = { type: `xstate.done.actor.${string}` };
-export type ShardEvent = DomainEvent | ChildFailure | ChildDone;
+/** A machine reached `stopped` at shutdown (it stays, holding its playback for the next start). */
+type MachineStopped = { type: "presence.stopped" };
+export type ShardEvent = DomainEvent | ChildFailure | ChildDone | MachineStopped;
 
 const machineId = (user: string) => `presence:${user}`;
 const userOf = (event: { type: string }) => event.type.replace(/^xstate\.(error|done)\.actor\.presence:/, "");
@@ -136,7 +138,11 @@ export const shardMachine = setup({
     hasMachine: ({ context, event }) => "user" in event && Object.hasOwn(context.machines, event.user),
     hasIdleMachine: ({ context, event }) =>
       "user" in event && Object.hasOwn(context.machines, event.user) && isIdle(context.machines[event.user]!.getSnapshot()),
-    noMachinesLeft: ({ context }) => Object.keys(context.machines).length === 0,
+    allMachinesStopped: ({ context }) =>
+      Object.values(context.machines).every((ref) => {
+        const snapshot = ref.getSnapshot();
+        return snapshot.status !== "active" || snapshot.value === "stopped";
+      }),
   },
   delays: {
     sweepInterval: ({ context }) => context.sweepIntervalMs,
@@ -172,12 +178,16 @@ export const shardMachine = setup({
     stopping: {
       // Machines still finishing their shutdown (clearing, closing) get their gateway events
       // straight from the supervisor; the shard waits for them to stop.
-      always: { guard: "noMachinesLeft", target: "stopped" },
+      on: { "presence.stopped": { guard: "allMachinesStopped", target: "stopped" } },
+      always: { guard: "allMachinesStopped", target: "stopped" },
     },
-    /** Not final: a journal that ends with a clean stop is replayed, then the service goes on. */
+    /**
+     * Not final: a journal that ends with a clean stop is replayed, then the service goes on, and
+     * the machines kept (with what they were playing) go on with it.
+     */
     stopped: {
       entry: sendParent({ type: "shard.stopped" }),
-      on: { "runtime.resumed": { target: "running" } },
+      on: { "runtime.resumed": { target: "running", actions: "broadcast" } },
     },
   },
 });

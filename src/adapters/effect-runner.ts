@@ -9,7 +9,9 @@ import type { Logger } from "./logger.ts";
 /** The ports a presence machine's effects are carried out through. */
 export interface EffectPorts {
   sockets: Pick<GatewaySockets, "open" | "send" | "close" | "closeUser">;
-  rest: Pick<DiscordRest, "discoverGateway">;
+  rest: Pick<DiscordRest, "discoverGateway" | "checkToken">;
+  /** The user's Discord token, for the token check (it never leaves this adapter and the REST one). */
+  tokenFor(user: string): string | undefined;
   artwork: Pick<ArtworkResolver, "resolve">;
   logger: Logger;
   /** Where answers go: the service's dispatch, so that they are journaled like any input. */
@@ -25,7 +27,7 @@ export interface EffectPorts {
  */
 let awaited = 0;
 
-/** How many discoveries and artwork resolutions are under way (see `awaited`). */
+/** How many discoveries, token checks and artwork resolutions are under way (see `awaited`). */
 export function answersAwaited(): number {
   return awaited;
 }
@@ -67,6 +69,18 @@ export function runEffect(ports: EffectPorts, user: string, effect: Effect): voi
           ),
         );
         return;
+      case "discord.checkToken": {
+        const token = ports.tokenFor(user);
+        if (token === undefined) return;
+        awaiting(
+          ports.rest.checkToken(token).then((verdict) => {
+            // Only a clear "invalid" stops the user; a valid token or no answer leaves the backoff to go on.
+            if (verdict === "invalid") ports.dispatch({ type: "discord.unauthorized", user });
+            else ports.logger.log("info", "token check", { user, verdict });
+          }),
+        );
+        return;
+      }
       case "artwork.resolve": {
         const key = effect.request.key;
         awaiting(

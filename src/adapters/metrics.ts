@@ -63,7 +63,8 @@ export function renderMetrics(input: MetricsInput): string {
     { name: "nd_presence_users", type: "gauge", help: "Configured users by presence machine state.", samples: [...perState].map(([state, n]) => [{ state }, n]) },
     { name: "nd_presence_user_connected", type: "gauge", help: "1 when the user's gateway session is READY.", samples: perUser((u) => (u.connected ? 1 : 0)) },
     { name: "nd_presence_reconnects_total", type: "counter", help: "Gateway reconnects per user.", samples: perUser((u) => u.reconnects) },
-    { name: "nd_presence_presence_updates_total", type: "counter", help: "Presence updates (op 3) sent per user.", samples: perUser((u) => u.presenceUpdates) },
+    { name: "nd_presence_presence_updates_total", type: "counter", help: "Presence updates (op 3) the server kept, per user.", samples: perUser((u) => u.presenceUpdates) },
+    { name: "nd_presence_presence_refused_total", type: "counter", help: "Presence updates the server refused (close 4002 right after), per user.", samples: perUser((u) => u.presenceRefused) },
     {
       name: "nd_presence_heartbeat_round_trip_seconds",
       type: "gauge",

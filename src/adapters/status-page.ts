@@ -38,11 +38,13 @@ function progress(activity: Activity, now: number): string {
   return `<p class="muted">no progress shown (paused or unknown length)</p>`;
 }
 
-function showing(activity: Activity | null, now: number): string {
+/** What Discord shows; a presence sent a moment ago, which the server may still refuse, says so. */
+function showing(user: UserStatusReport, now: number): string {
+  const activity = user.showing ?? user.sending;
   if (!activity) return `<div class="showing empty">Nothing shown on Discord</div>`;
   const line = (cls: string, value: string | undefined) => (value ? `<p class="${cls}">${escapeHtml(value)}</p>` : "");
   return `<div class="showing">
-      <p class="label">Listening to ${escapeHtml(activity.name)}</p>
+      <p class="label">${user.showing ? "" : "Sending: "}Listening to ${escapeHtml(activity.name)}</p>
       ${line("details", activity.details)}${line("state", activity.state)}${line("muted", activity.assets?.large_text)}
       ${progress(activity, now)}
     </div>`;
@@ -58,11 +60,12 @@ function userCard(user: UserStatusReport, now: number): string {
     <dl>
       <dt>Connected</dt><dd class="${user.connected ? "yes" : "no"}">${user.connected ? "yes" : "no"}</dd>
       <dt>Presence updates</dt><dd>${escapeHtml(user.presenceUpdates)}</dd>
+      ${user.presenceRefused > 0 ? `<dt>Refused by the server</dt><dd class="no">${escapeHtml(user.presenceRefused)}</dd>` : ""}
       <dt>Reconnects</dt><dd>${escapeHtml(user.reconnects)}</dd>
       <dt>Heartbeat round trip</dt><dd>${user.heartbeatRoundTripMs === null ? "–" : `${escapeHtml(user.heartbeatRoundTripMs)} ms`}</dd>
       <dt>Zombie closes</dt><dd>${escapeHtml(user.zombieCloses)}</dd>
     </dl>
-    ${showing(user.showing, now)}
+    ${showing(user, now)}
     ${problem("Failure", user.failure)}
     ${repeated ? "" : problem("Last error", user.lastError)}
   </article>`;

@@ -16,7 +16,10 @@ export function exampleConfig(): string {
     "applicationId": "1234567890123456789",
     "apiBaseUrl": "https://discord.com/api",
     // null: discover the gateway. A ws:// or wss:// URL skips discovery.
-    "gatewayUrl": null
+    "gatewayUrl": null,
+    // "auto": every activity field, and only the core ones to a server that refuses the others
+    // (some Discord-compatible servers do). "full" or "core" forces a set.
+    "activityFields": "auto"
     // "properties": { "os": "Linux", "browser": "Discord Client", "device": "", "system_locale": "en-US" },
     // "userAgent": "nd-presence/0.1.0 (Discord Rich Presence for Navidrome)"
   },

@@ -110,6 +110,11 @@ const discordSchema = object("The Discord application and how to reach Discord."
   applicationId: string("The Discord application whose name and assets the card shows: its numeric id from the developer portal.", { pattern: patterns.applicationId, examples: ["1234567890123456789"] }),
   apiBaseUrl: url("Discord's REST API (gateway discovery, external assets).", { default: "https://discord.com/api" }),
   gatewayUrl: nullable(string("", { pattern: patterns.wsUrl }), "Connect to this ws:// or wss:// URL instead of discovering the gateway (a Discord-compatible server, or a test fake)."),
+  activityFields: oneOfStrings(
+    'Which activity fields an op 3 carries. "auto": all of them, and only the core set (type, name, details, state, timestamps, large image and text) to a gateway that refuses one with 4002, as some Discord-compatible servers do; "full" or "core" forces a set.',
+    ["auto", "full", "core"],
+    "auto",
+  ),
   properties: object("The identify properties the gateway sees.", {
     os: string("Operating system reported to Discord.", { default: defaultClientProperties.os }),
     browser: string("Client name reported to Discord.", { default: defaultClientProperties.browser }),

@@ -11,7 +11,7 @@ import type { ArtworkSource } from "../adapters/artwork.ts";
 import { PresenceError } from "../errors.ts";
 
 /** Presence templates and choices, as written in the config (docs/architecture.md `presence`). */
-export type PresenceConfig = Partial<Omit<PresenceSettings, "applicationId">>;
+export type PresenceConfig = Partial<Omit<PresenceSettings, "applicationId" | "activityFields">>;
 
 export interface UserConfig {
   username: string;
@@ -35,6 +35,8 @@ export interface ServiceConfig {
     apiBaseUrl?: string;
     /** Skip discovery and connect here (also how tests point the service at a fake). */
     gatewayUrl?: string | null;
+    /** Which activity fields an op 3 carries (see `PresenceSettings.activityFields`). Default "auto". */
+    activityFields?: PresenceSettings["activityFields"];
     /** Identify properties; docs/protocol.md: users asked for the OS to be configurable. */
     properties?: Partial<ClientProperties>;
     userAgent?: string;
@@ -106,6 +108,7 @@ export function userProfiles(config: ServiceConfig): UserProfile[] {
         ...user.presence,
         ...(user.status === undefined ? {} : { status: user.status }),
         applicationId: config.discord.applicationId,
+        activityFields: config.discord.activityFields ?? defaultPresenceSettings.activityFields,
       },
       timings,
       properties,
