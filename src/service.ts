@@ -259,23 +259,27 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     }
   }
 
-  /** The checkpoint to start from, or null (none, unusable, or not wanted). */
+  /**
+   * The checkpoint to start from, with its snapshot's profiles back in (what `launch` restores),
+   * or null (none, unusable, or not wanted).
+   */
   function usableCheckpoint(): Checkpoint | null {
     if (!(options.useCheckpoint ?? options.mode !== "replay")) return null;
     const checkpoint = journal.loadCheckpoint();
     if (!checkpoint) return null;
-    const problem = checkpointProblem(checkpoint, checkpointKey()) ?? restoreProblem(checkpoint);
-    if (problem) logger.log("warn", `checkpoint not used (${problem}); replaying the whole journal`);
-    return problem ? null : checkpoint;
-  }
-
-  /** Why the checkpoint's machines could not be these machines, or null. */
-  function restoreProblem(checkpoint: Checkpoint): string | null {
-    try {
-      return impossibleState(withProfiles(checkpoint.snapshot, profiles), profiles);
-    } catch (error) {
-      return errorText(error);
+    let problem = checkpointProblem(checkpoint, checkpointKey());
+    let snapshot: unknown;
+    if (!problem) {
+      try {
+        snapshot = withProfiles(checkpoint.snapshot, profiles);
+        problem = impossibleState(snapshot, profiles);
+      } catch (error) {
+        problem = errorText(error);
+      }
     }
+    if (problem) logger.log("warn", `checkpoint not used (${problem}); replaying the whole journal`);
+    // Built once: 10,000 users' machines are a large tree to copy twice at every start.
+    return problem ? null : { ...checkpoint, snapshot };
   }
 
   /** A new supervisor: fresh, or restored from a checkpoint with its pending timers. */
@@ -284,7 +288,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     const created = createActor(machine, {
       clock,
       input: { users: profiles, sweepIntervalMs: config.sweepIntervalMs ?? 60_000 },
-      ...(checkpoint ? { snapshot: withProfiles(checkpoint.snapshot, profiles) as never } : {}),
+      // A checkpoint from `usableCheckpoint`, whose snapshot has its profiles back in.
+      ...(checkpoint ? { snapshot: checkpoint.snapshot as never } : {}),
       // Inspection costs on every transition: only when someone looks.
       ...(options.trace || options.inspect ? { inspect: inspector(options, () => clock) } : {}),
     });
