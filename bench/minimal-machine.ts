@@ -14,7 +14,7 @@
  */
 import { assign, raise, setup } from "xstate";
 import { Op, type Activity, type ClientProperties, type Effect } from "../src/actors/effects.ts";
-import type { PresenceEvent } from "../src/actors/presence-act.ts";
+import type { PresenceEvent } from "../src/actors/presence-effects.ts";
 import { nextRandom } from "../src/actors/random.ts";
 import type { PresenceInput } from "../src/actors/settings.ts";
 import { trackActivity } from "./track-activity.ts";

@@ -3,7 +3,7 @@
  * test/readme.test.ts fails when the README's picture and the code disagree.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import { toMermaid } from "../src/actors/chart.ts";
+import { toMermaid } from "../src/cli/state-chart.ts";
 import { presenceMachine } from "../src/actors/presence-machine.ts";
 import { replaceBetween } from "./readme-markers.ts";
 

@@ -1,16 +1,16 @@
-import { createCoverUploader } from "./adapters/cover-upload.ts";
-import { JsonlJournal } from "./adapters/jsonl-journal.ts";
+import { createCoverUploader } from "./adapters/artwork/cover-upload.ts";
+import { JsonlJournal } from "./adapters/journal/jsonl-journal.ts";
 import { errorText } from "./errors.ts";
-import { createHttpServer, type HttpServer } from "./adapters/http-server.ts";
-import { startInspector } from "./adapters/inspector.ts";
-import { ListenBrainzReceiver, tokenLookup } from "./adapters/listenbrainz-receiver.ts";
+import { createHttpServer, type HttpServer } from "./adapters/http/server.ts";
+import { startInspector } from "./adapters/http/inspector.ts";
+import { ListenBrainzReceiver, tokenLookup } from "./adapters/sources/listenbrainz-receiver.ts";
 import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
-import type { SourceStatus } from "./adapters/metrics.ts";
-import { SubsonicClient } from "./adapters/subsonic-client.ts";
-import { SubsonicPoller } from "./adapters/subsonic-poller.ts";
+import type { SourceStatus } from "./adapters/http/metrics.ts";
+import { SubsonicClient } from "./adapters/sources/subsonic-client.ts";
+import { SubsonicPoller } from "./adapters/sources/subsonic-poller.ts";
 import { configSecrets, defaultUserAgent, type ServiceConfig } from "./config/service-config.ts";
-import { createPresenceService, type PresenceService } from "./service.ts";
-import { systemClock } from "./service-clock.ts";
+import { createPresenceService, type PresenceService } from "./service/service.ts";
+import { systemClock } from "./clock.ts";
 
 /** A checkpoint (and compaction) at least this often... */
 const COMPACT_EVERY_MS = 10 * 60_000;

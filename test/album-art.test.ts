@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Activity } from "../src/actors/effects.ts";
-import { navidromeLogoUrl } from "../src/adapters/artwork.ts";
+import { navidromeLogoUrl } from "../src/adapters/artwork/resolver.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import { SubsonicClient } from "../src/adapters/subsonic-client.ts";
-import { SubsonicPoller } from "../src/adapters/subsonic-poller.ts";
+import { SubsonicClient } from "../src/adapters/sources/subsonic-client.ts";
+import { SubsonicPoller } from "../src/adapters/sources/subsonic-poller.ts";
 import { defaultUserAgent, type ServiceConfig } from "../src/config/service-config.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeMusicBrainz } from "./fakes/musicbrainz.ts";

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ArtworkRequest } from "../src/actors/effects.ts";
 import type { Track } from "../src/actors/track.ts";
-import { ArtworkResolver, defaultImageFrom, navidromeLogoUrl, publicUrlFromTemplate, type ArtworkResolverOptions } from "../src/adapters/artwork.ts";
-import { createCoverUploader } from "../src/adapters/cover-upload.ts";
-import { DiscordRest } from "../src/adapters/discord-rest.ts";
+import { ArtworkResolver, defaultImageFrom, navidromeLogoUrl, publicUrlFromTemplate, type ArtworkResolverOptions } from "../src/adapters/artwork/resolver.ts";
+import { createCoverUploader } from "../src/adapters/artwork/cover-upload.ts";
+import { DiscordRest } from "../src/adapters/discord/rest.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import { MusicBrainzClient } from "../src/adapters/musicbrainz.ts";
-import { SubsonicClient } from "../src/adapters/subsonic-client.ts";
+import { MusicBrainzClient } from "../src/adapters/artwork/musicbrainz.ts";
+import { SubsonicClient } from "../src/adapters/sources/subsonic-client.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeMusicBrainz } from "./fakes/musicbrainz.ts";
 import { FakeSubsonic } from "./fakes/subsonic.ts";

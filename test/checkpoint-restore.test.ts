@@ -1,8 +1,8 @@
-import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal } from "../src/adapters/journal.ts";
+import { MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { presenceOf } from "../src/actors/supervisor-machine.ts";
-import type { ServiceStatus } from "../src/status.ts";
+import type { ServiceStatus } from "../src/service/status.ts";
 import { TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 
 // A checkpoint that parses can still hold what the machines cannot be in (a hand edit, a disk

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal } from "../src/adapters/journal.ts";
+import { MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { until } from "./fakes/wait.ts";
 import { T0, TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal, type JournalEntry } from "../src/adapters/journal.ts";
+import { MemoryJournal, type JournalEntry } from "../src/adapters/journal/journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import { createPresenceService } from "../src/service.ts";
+import { createPresenceService } from "../src/service/service.ts";
 import { TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
 
 let h: Harness;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import { keysOutsideCore } from "./fakes/gateway-protocol.ts";
 import { otherSong, song, startHarness, TOKENS, type Harness } from "./harness.ts";
 

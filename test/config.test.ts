@@ -10,7 +10,7 @@ import { parseJsonc } from "../src/config/jsonc.ts";
 import { parseConfig } from "../src/config/load.ts";
 import { configSchema, configSchemaText } from "../src/config/schema.ts";
 import { validateConfig } from "../src/config/validate.ts";
-import { createPresenceService } from "../src/service.ts";
+import { createPresenceService } from "../src/service/service.ts";
 import { silentLogger } from "../src/adapters/logger.ts";
 
 const minimal = () => ({

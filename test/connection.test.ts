@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal } from "../src/adapters/journal.ts";
-import type { TraceRecord } from "../src/trace.ts";
+import { MemoryJournal } from "../src/adapters/journal/journal.ts";
+import type { TraceRecord } from "../src/service/trace.ts";
 import { otherSong, song, startHarness, type Harness } from "./harness.ts";
 
 // The gateway connection owns the wire: heartbeats, ACKs, the zombie check, `s` and the flood of

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal } from "../src/adapters/journal.ts";
+import { MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import { createPresenceService } from "../src/service.ts";
-import type { TraceRecord } from "../src/trace.ts";
+import { createPresenceService } from "../src/service/service.ts";
+import type { TraceRecord } from "../src/service/trace.ts";
 import { TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
 
 // docs/architecture.md, "Event sourcing": a live run and a replay of its journal give the same states

@@ -1,9 +1,9 @@
-import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createHttpServer, type HttpServer, type HttpServerOptions } from "../src/adapters/http-server.ts";
-import { ListenBrainzReceiver, tokenLookup } from "../src/adapters/listenbrainz-receiver.ts";
-import { renderMetrics } from "../src/adapters/metrics.ts";
+import { createHttpServer, type HttpServer, type HttpServerOptions } from "../src/adapters/http/server.ts";
+import { ListenBrainzReceiver, tokenLookup } from "../src/adapters/sources/listenbrainz-receiver.ts";
+import { renderMetrics } from "../src/adapters/http/metrics.ts";
 import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 

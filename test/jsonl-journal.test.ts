@@ -4,10 +4,10 @@ import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, readd
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { JournalEntry } from "../src/adapters/journal.ts";
-import { JsonlJournal, type FsyncPolicy } from "../src/adapters/jsonl-journal.ts";
+import type { JournalEntry } from "../src/adapters/journal/journal.ts";
+import { JsonlJournal, type FsyncPolicy } from "../src/adapters/journal/jsonl-journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import { compactJournal, JournalHistory } from "../src/compaction.ts";
+import { compactJournal, JournalHistory } from "../src/service/compaction.ts";
 import { TOKENS, song, startHarness, T0 } from "./harness.ts";
 
 // fsync cannot be seen from outside: count the calls, and let them through. Writes and truncates

@@ -2,7 +2,7 @@ import { createServer, request, type IncomingMessage, type Server } from "node:h
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DomainEventInput } from "../src/actors/events.ts";
-import { ListenBrainzReceiver, tokenLookup, type ListenBrainzReceiverOptions } from "../src/adapters/listenbrainz-receiver.ts";
+import { ListenBrainzReceiver, tokenLookup, type ListenBrainzReceiverOptions } from "../src/adapters/sources/listenbrainz-receiver.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { until } from "./fakes/wait.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";

@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Activity } from "../src/actors/effects.ts";
 import type { Track } from "../src/actors/track.ts";

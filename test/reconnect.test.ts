@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import type { Track } from "../src/actors/track.ts";
 import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";

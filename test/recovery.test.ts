@@ -1,6 +1,6 @@
-import { PRESENCE_KEPT_MS } from "../src/actors/presence-act.ts";
+import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal, type JournalEntry } from "../src/adapters/journal.ts";
+import { MemoryJournal, type JournalEntry } from "../src/adapters/journal/journal.ts";
 import { until } from "./fakes/wait.ts";
 import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
 

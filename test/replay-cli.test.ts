@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JsonlJournal } from "../src/adapters/jsonl-journal.ts";
+import { JsonlJournal } from "../src/adapters/journal/jsonl-journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import type { TraceRecord } from "../src/trace.ts";
+import type { TraceRecord } from "../src/service/trace.ts";
 import { APP_ID, TOKENS, otherSong, preciseClock, song, startHarness } from "./harness.ts";
 
 // `nd-presence replay` as a user runs it: a child process, on a journal a real service wrote.

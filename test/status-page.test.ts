@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { createHttpServer, type HttpServer } from "../src/adapters/http-server.ts";
-import type { SourceStatus } from "../src/adapters/metrics.ts";
+import { createHttpServer, type HttpServer } from "../src/adapters/http/server.ts";
+import type { SourceStatus } from "../src/adapters/http/metrics.ts";
 import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 

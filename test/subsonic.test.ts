@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SimulatedClock } from "xstate";
 import type { DomainEventInput } from "../src/actors/events.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import { SubsonicClient, type SubsonicClientOptions } from "../src/adapters/subsonic-client.ts";
-import { SubsonicPoller, type SubsonicPollerOptions } from "../src/adapters/subsonic-poller.ts";
+import { SubsonicClient, type SubsonicClientOptions } from "../src/adapters/sources/subsonic-client.ts";
+import { SubsonicPoller, type SubsonicPollerOptions } from "../src/adapters/sources/subsonic-poller.ts";
 import { FakeSubsonic, type FakeSubsonicOptions, type RawNowPlayingEntry } from "./fakes/subsonic.ts";
 
 const USER = "admin";

@@ -2,8 +2,8 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setImmediate as turn } from "node:timers/promises";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
-import { JsonlJournal } from "../../src/adapters/jsonl-journal.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
+import { JsonlJournal } from "../../src/adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
 import { median, type BenchOptions, type Figure } from "../figures.ts";
 import { generateJournal } from "./generate.ts";

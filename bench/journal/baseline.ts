@@ -4,7 +4,7 @@
  * yardstick of what rebuilding the same state costs without XState.
  */
 import type { DomainEvent } from "../../src/actors/events.ts";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 
 /** What the baseline remembers of a user: enough to say "playing X on a live session". */
 export interface PlainUser {

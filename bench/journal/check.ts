@@ -1,4 +1,4 @@
-import type { PresenceService } from "../../src/service.ts";
+import type { PresenceService } from "../../src/service/service.ts";
 import type { PlainUser } from "./baseline.ts";
 import { statesOf, type Phase } from "./phases.ts";
 

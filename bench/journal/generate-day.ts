@@ -25,8 +25,8 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { DomainEvent } from "../../src/actors/events.ts";
 import { defaultTimings } from "../../src/actors/settings.ts";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
-import { MinHeap } from "../../src/adapters/min-heap.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
+import { MinHeap } from "../../src/adapters/journal/min-heap.ts";
 import { between, generator, hex, snowflake } from "../seeded.ts";
 import { randomTrack, START_AT, userName } from "./generate.ts";
 import { PhaseLog, type Phase } from "./phases.ts";

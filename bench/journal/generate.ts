@@ -21,7 +21,7 @@
  */
 import type { DomainEvent } from "../../src/actors/events.ts";
 import type { Track } from "../../src/actors/track.ts";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import type { ServiceConfig } from "../../src/config/service-config.ts";
 import { generator, hex, snowflake } from "../seeded.ts";
 import { HEARTBEAT_INTERVAL_MS, recordEveryMs, serviceWire, wireRecords, type WireRecords } from "./wire-records.ts";

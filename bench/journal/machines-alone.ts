@@ -8,10 +8,10 @@
 import { createActor, type Actor, type AnyStateMachine } from "xstate";
 import { seedFrom } from "../../src/actors/random.ts";
 import { presenceInput } from "../../src/actors/shard-machine.ts";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
-import { ReplayClock } from "../../src/adapters/replay-clock.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
+import { ReplayClock } from "../../src/adapters/journal/replay-clock.ts";
 import { userProfiles } from "../../src/config/service-config.ts";
-import { systemClock } from "../../src/service-clock.ts";
+import { systemClock } from "../../src/clock.ts";
 import { floorMachines, presentsOnFirstSession, type FloorMachine } from "../floors.ts";
 import { benchConfig } from "./generate.ts";
 

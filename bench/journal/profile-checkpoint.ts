@@ -9,9 +9,9 @@ import { Session } from "node:inspector/promises";
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JsonlJournal } from "../../src/adapters/jsonl-journal.ts";
+import { JsonlJournal } from "../../src/adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
-import { createPresenceService } from "../../src/service.ts";
+import { createPresenceService } from "../../src/service/service.ts";
 import { checkAllPlaying } from "./check.ts";
 import { benchConfig, generateJournal } from "./generate.ts";
 

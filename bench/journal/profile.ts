@@ -10,10 +10,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryJournal, type Journal } from "../../src/adapters/journal.ts";
-import { JsonlJournal } from "../../src/adapters/jsonl-journal.ts";
+import { MemoryJournal, type Journal } from "../../src/adapters/journal/journal.ts";
+import { JsonlJournal } from "../../src/adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
-import { createPresenceService } from "../../src/service.ts";
+import { createPresenceService } from "../../src/service/service.ts";
 import { checkAllPlaying } from "./check.ts";
 import { benchConfig, generateJournal } from "./generate.ts";
 

@@ -8,7 +8,7 @@
  * `tsx bench/journal/record.ts [--print]`; exits 1 on a mismatch. Not part of `npm run bench`.
  */
 import type { Track } from "../../src/actors/track.ts";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { nextRandom, seedFrom } from "../../src/actors/random.ts";
 import { T0, preciseClock, startHarness } from "../../test/harness.ts";
 import { HEARTBEAT_INTERVAL_MS, generateJournal } from "./generate.ts";

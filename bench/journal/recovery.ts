@@ -1,10 +1,10 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
-import { JsonlJournal } from "../../src/adapters/jsonl-journal.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
+import { JsonlJournal } from "../../src/adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
-import { createPresenceService } from "../../src/service.ts";
+import { createPresenceService } from "../../src/service/service.ts";
 import { median, type BenchOptions, type Figure } from "../figures.ts";
 import { applyPlain } from "./baseline.ts";
 import { checkAllPlaying, checkPlainPlaying } from "./check.ts";

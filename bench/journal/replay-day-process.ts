@@ -9,7 +9,7 @@
  * - raw: the file read, parsed and applied to a plain Map (baseline.ts).
  */
 import { readFileSync } from "node:fs";
-import type { JournalEntry } from "../../src/adapters/journal.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { Child, serve } from "../network/ipc.ts";
 import type { Phase } from "./phases.ts";
 
@@ -28,8 +28,8 @@ interface Request {
 }
 
 async function replayService({ path, users, expected }: Request): Promise<DayReplay> {
-  const { createPresenceService } = await import("../../src/service.ts");
-  const { JsonlJournal } = await import("../../src/adapters/jsonl-journal.ts");
+  const { createPresenceService } = await import("../../src/service/service.ts");
+  const { JsonlJournal } = await import("../../src/adapters/journal/jsonl-journal.ts");
   const { silentLogger } = await import("../../src/adapters/logger.ts");
   const { benchConfig } = await import("./generate.ts");
   const { checkDayStates } = await import("./check.ts");

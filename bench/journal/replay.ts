@@ -1,7 +1,7 @@
-import type { JournalEntry } from "../../src/adapters/journal.ts";
-import { MemoryJournal } from "../../src/adapters/journal.ts";
+import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
+import { MemoryJournal } from "../../src/adapters/journal/journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
-import { createPresenceService } from "../../src/service.ts";
+import { createPresenceService } from "../../src/service/service.ts";
 import { median, type BenchOptions, type Figure } from "../figures.ts";
 import { floorLabel } from "../floors.ts";
 import { applyPlain } from "./baseline.ts";

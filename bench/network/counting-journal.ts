@@ -7,7 +7,7 @@
  * Counting is a property increment next to a JSON.stringify and a write: it does not move the
  * service's figures.
  */
-import type { Journal, JournalEntry } from "../../src/adapters/journal.ts";
+import type { Journal, JournalEntry } from "../../src/adapters/journal/journal.ts";
 
 /** Records appended since the journal was made: in all, and by the `type` of their event. */
 export interface JournalRecords {

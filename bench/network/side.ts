@@ -95,8 +95,8 @@ function serviceConfig(users: number, gatewayUrl: string): ServiceConfig {
 }
 
 async function ndSide(): Promise<SetUp> {
-  const { createPresenceService } = await import("../../src/service.ts");
-  const { JsonlJournal } = await import("../../src/adapters/jsonl-journal.ts");
+  const { createPresenceService } = await import("../../src/service/service.ts");
+  const { JsonlJournal } = await import("../../src/adapters/journal/jsonl-journal.ts");
   const { silentLogger } = await import("../../src/adapters/logger.ts");
   const { CountingJournal } = await import("./counting-journal.ts");
   return async (users, gatewayUrl) => {

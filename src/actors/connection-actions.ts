@@ -2,7 +2,7 @@ import { assertEvent } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./effects.ts";
-import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-act.ts";
+import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-effects.ts";
 import { initialCompat, isLive, NOTHING_SHOWN, trackName, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
 
 /** After this many closes in a row before READY (and each as many more), the token is checked over REST. */

@@ -1,7 +1,7 @@
 import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { Op, type Effect } from "./effects.ts";
-import { act, log, perform, PRESENCE_KEPT_MS, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-act.ts";
+import { act, log, perform, PRESENCE_KEPT_MS, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-effects.ts";
 import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, trackName, wantsPresence } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */

@@ -2,7 +2,7 @@ import { and, not, setup } from "xstate";
 import { classifyClose } from "./close-codes.ts";
 import { connectionActions } from "./connection-actions.ts";
 import { playbackActions } from "./playback-actions.ts";
-import type { PresenceEvent } from "./presence-act.ts";
+import type { PresenceEvent } from "./presence-effects.ts";
 import { initialContext, isLive, msUntilTrackEnd, wantsPresence, type PresenceContext } from "./presence-context.ts";
 import type { PresenceInput } from "./settings.ts";
 

@@ -1,8 +1,8 @@
 import type { Activity, Effect } from "../actors/effects.ts";
 import type { DomainEventInput } from "../actors/events.ts";
 import { errorText, PresenceError } from "../errors.ts";
-import type { ArtworkResolver } from "./artwork.ts";
-import type { DiscordRest } from "./discord-rest.ts";
+import type { ArtworkResolver } from "./artwork/resolver.ts";
+import type { DiscordRest } from "./discord/rest.ts";
 import type { GatewaySockets } from "./discord/gateway-sockets.ts";
 import type { Logger } from "./logger.ts";
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AnyStateMachine } from "xstate";
-import { toMermaid } from "../actors/chart.ts";
+import { toMermaid } from "./state-chart.ts";
 import { presenceMachine } from "../actors/presence-machine.ts";
 import { shardMachine } from "../actors/shard-machine.ts";
 import { supervisorMachine } from "../actors/supervisor-machine.ts";

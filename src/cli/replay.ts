@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Activity } from "../actors/effects.ts";
-import { MemoryJournal, type JournalEntry } from "../adapters/journal.ts";
+import { MemoryJournal, type JournalEntry } from "../adapters/journal/journal.ts";
 import { silentLogger } from "../adapters/logger.ts";
 import { envNames } from "../config/env.ts";
 import { parseJsonc } from "../config/jsonc.ts";
 import { loadConfigFile } from "../config/load.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import { errorText } from "../errors.ts";
-import { createPresenceService } from "../service.ts";
-import type { TraceRecord } from "../trace.ts";
+import { createPresenceService } from "../service/service.ts";
+import type { TraceRecord } from "../service/trace.ts";
 import type { ParsedArgs } from "./args.ts";
 import { configPathFrom, exitCode, printProblems, type CliIo } from "./io.ts";
 

@@ -1,7 +1,7 @@
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../actors/settings.ts";
-import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl } from "../adapters/artwork.ts";
-import { defaultMusicBrainzUrl } from "../adapters/musicbrainz.ts";
-import { LONGEST_TRACK_MS } from "../adapters/track-length.ts";
+import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl } from "../adapters/artwork/resolver.ts";
+import { defaultMusicBrainzUrl } from "../adapters/artwork/musicbrainz.ts";
+import { LONGEST_TRACK_MS } from "../adapters/sources/track-length.ts";
 import type { JsonSchema } from "./json-schema.ts";
 import { defaultUserAgent } from "./service-config.ts";
 

@@ -7,7 +7,7 @@ import {
   type PresenceSettings,
 } from "../actors/settings.ts";
 import type { UserProfile } from "../actors/supervisor-machine.ts";
-import type { ArtworkSource } from "../adapters/artwork.ts";
+import type { ArtworkSource } from "../adapters/artwork/resolver.ts";
 import { PresenceError } from "../errors.ts";
 
 /** Presence templates and choices, as written in the config (docs/architecture.md `presence`). */

@@ -3,7 +3,7 @@ import WebSocket from "ws";
 import { Op, type OutgoingFrame } from "../../actors/effects.ts";
 import { nextRandom, seedFrom } from "../../actors/random.ts";
 import { errorText } from "../../errors.ts";
-import type { ServiceClock } from "../../service-clock.ts";
+import type { ServiceClock } from "../../clock.ts";
 import type { Logger } from "../logger.ts";
 import { FrameBudget } from "./frame-budget.ts";
 import { readFrameBytes, type ReadFrame, type SessionEventData } from "./frame-reader.ts";

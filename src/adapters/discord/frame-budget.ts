@@ -1,4 +1,4 @@
-import type { ServiceClock } from "../../service-clock.ts";
+import type { ServiceClock } from "../../clock.ts";
 
 /**
  * docs/protocol.md: at most 120 frames per 60 s per connection, or Discord closes it with 4008. Frames

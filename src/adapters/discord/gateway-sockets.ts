@@ -2,7 +2,7 @@ import WebSocket from "ws";
 import type { OutgoingFrame } from "../../actors/effects.ts";
 import type { GatewayEvent, SeqNote } from "../../actors/events.ts";
 import { errorText } from "../../errors.ts";
-import { systemClock, type ServiceClock } from "../../service-clock.ts";
+import { systemClock, type ServiceClock } from "../../clock.ts";
 import type { Logger } from "../logger.ts";
 import { GatewayConnection, newUserWire, type Traffic, type UserWire } from "./connection.ts";
 import { HandshakeGate } from "./handshake-gate.ts";

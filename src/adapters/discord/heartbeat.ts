@@ -1,4 +1,4 @@
-import type { ServiceClock } from "../../service-clock.ts";
+import type { ServiceClock } from "../../clock.ts";
 
 export interface HeartbeatOptions {
   clock: ServiceClock;

@@ -1,4 +1,4 @@
-import type { ServiceStatus } from "../status.ts";
+import type { ServiceStatus } from "../../service/status.ts";
 
 /**
  * What every now-playing source reports about itself (the ListenBrainz receiver's `status()`, the

@@ -1,8 +1,8 @@
-import type { Track } from "../actors/track.ts";
-import type { Logger } from "./logger.ts";
-import type { SubsonicClient } from "./subsonic-client.ts";
-import { errorText } from "../errors.ts";
-import { urlForLog } from "./url-for-log.ts";
+import type { Track } from "../../actors/track.ts";
+import type { Logger } from "../logger.ts";
+import type { SubsonicClient } from "../sources/subsonic-client.ts";
+import { errorText } from "../../errors.ts";
+import { urlForLog } from "../url-for-log.ts";
 
 export interface CoverUploaderOptions {
   client: Pick<SubsonicClient, "getCoverArt">;

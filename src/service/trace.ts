@@ -1,5 +1,5 @@
 import type { InspectionEvent } from "xstate";
-import type { Effect } from "./actors/effects.ts";
+import type { Effect } from "../actors/effects.ts";
 import { stateName } from "./status.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { CompactionOutcome, Journal, JournalEntry } from "./adapters/journal.ts";
+import type { CompactionOutcome, Journal, JournalEntry } from "../adapters/journal/journal.ts";
 
 /** For each user, the journal seq of the input that started their current machine. */
 export class JournalHistory {

@@ -1,6 +1,6 @@
-import { errorText, PresenceError } from "../errors.ts";
-import { systemClock } from "../service-clock.ts";
-import type { Logger } from "./logger.ts";
+import { errorText, PresenceError } from "../../errors.ts";
+import { systemClock } from "../../clock.ts";
+import type { Logger } from "../logger.ts";
 
 export interface DiscordRestOptions {
   /** e.g. `https://discord.com/api` (no trailing slash needed). */

@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ServiceStatus } from "../status.ts";
-import type { ListenBrainzReceiver } from "./listenbrainz-receiver.ts";
-import type { Logger } from "./logger.ts";
+import type { ServiceStatus } from "../../service/status.ts";
+import type { ListenBrainzReceiver } from "../sources/listenbrainz-receiver.ts";
+import type { Logger } from "../logger.ts";
 import { renderMetrics, type SourceStatus } from "./metrics.ts";
 import { renderStatusPage } from "./status-page.ts";
-import { errorText } from "../errors.ts";
+import { errorText } from "../../errors.ts";
 
 export interface HttpServerOptions {
   /** Default `127.0.0.1`: the status is not secret, but it is nobody else's business. */

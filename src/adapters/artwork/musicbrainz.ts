@@ -1,9 +1,9 @@
 import { LRUCache } from "lru-cache";
-import { compact, isRecord } from "../actors/objects.ts";
-import { errorText } from "../errors.ts";
-import { systemClock } from "../service-clock.ts";
-import type { Logger } from "./logger.ts";
-import { lruClock } from "./lru-clock.ts";
+import { compact, isRecord } from "../../actors/objects.ts";
+import { errorText } from "../../errors.ts";
+import { systemClock } from "../../clock.ts";
+import type { Logger } from "../logger.ts";
+import { lruClock } from "../lru-clock.ts";
 
 export const defaultMusicBrainzUrl = "https://musicbrainz.org";
 

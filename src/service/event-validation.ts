@@ -1,4 +1,4 @@
-import type { DomainEventInput } from "./actors/events.ts";
+import type { DomainEventInput } from "../actors/events.ts";
 
 const userEventTypes = new Set([
   "playback.playing",

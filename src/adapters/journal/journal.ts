@@ -1,5 +1,5 @@
-import type { DomainEvent } from "../actors/events.ts";
-import type { Checkpoint } from "../checkpoint.ts";
+import type { DomainEvent } from "../../actors/events.ts";
+import type { Checkpoint } from "../../service/checkpoint.ts";
 
 /**
  * One journaled input (docs/architecture.md, "Event sourcing"): `{v, seq, at, stream, event}`, one JSON object

@@ -1,4 +1,4 @@
-import { errorText } from "./errors.ts";
+import { errorText } from "../errors.ts";
 
 /** Whether the journal can be written, as `/healthz`, `/status`, the page and `/metrics` show it. */
 export interface JournalStatus {

@@ -2,11 +2,11 @@ import { Buffer } from "node:buffer";
 import { closeSync, fchmodSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Checkpoint } from "../checkpoint.ts";
-import { errorText } from "../errors.ts";
+import type { Checkpoint } from "../../service/checkpoint.ts";
+import { errorText } from "../../errors.ts";
 import type { CompactionOutcome, Journal, JournalEntry } from "./journal.ts";
-import type { Logger } from "./logger.ts";
-import { MAX_TIMER_DELAY_MS } from "../service-clock.ts";
+import type { Logger } from "../logger.ts";
+import { MAX_TIMER_DELAY_MS } from "../../clock.ts";
 
 /**
  * When the journal file is fsynced.

@@ -1,4 +1,4 @@
-import type { ServiceClock } from "../service-clock.ts";
+import type { ServiceClock } from "../../clock.ts";
 import { MinHeap } from "./min-heap.ts";
 
 interface Timer {

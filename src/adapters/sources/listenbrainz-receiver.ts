@@ -1,13 +1,13 @@
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DomainEventInput } from "../actors/events.ts";
-import type { Track } from "../actors/track.ts";
-import { errorText } from "../errors.ts";
-import { send } from "./http-server.ts";
-import type { Logger } from "./logger.ts";
+import type { DomainEventInput } from "../../actors/events.ts";
+import type { Track } from "../../actors/track.ts";
+import { errorText } from "../../errors.ts";
+import { send } from "../http/server.ts";
+import type { Logger } from "../logger.ts";
 import { trackLengthMs } from "./track-length.ts";
-import { compact, isRecord } from "../actors/objects.ts";
+import { compact, isRecord } from "../../actors/objects.ts";
 
 export interface ListenBrainzReceiverOptions {
   /** The configured user whose `listenbrainzToken` this is (see `tokenLookup`). */

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Track } from "../actors/track.ts";
-import { errorText, PresenceError } from "../errors.ts";
-import type { Logger } from "./logger.ts";
+import type { Track } from "../../actors/track.ts";
+import { errorText, PresenceError } from "../../errors.ts";
+import type { Logger } from "../logger.ts";
 import { trackLengthMs } from "./track-length.ts";
-import { compact, isRecord } from "../actors/objects.ts";
+import { compact, isRecord } from "../../actors/objects.ts";
 
 export interface SubsonicClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:4533` (a trailing `/rest` is tolerated). */

@@ -1,12 +1,12 @@
 import { LRUCache } from "lru-cache";
-import type { ArtworkRequest } from "../actors/effects.ts";
-import type { Track } from "../actors/track.ts";
-import { errorText, PresenceError } from "../errors.ts";
-import { isAcceptableAssetUrl, type DiscordRest } from "./discord-rest.ts";
-import type { Logger } from "./logger.ts";
-import { lruClock } from "./lru-clock.ts";
+import type { ArtworkRequest } from "../../actors/effects.ts";
+import type { Track } from "../../actors/track.ts";
+import { errorText, PresenceError } from "../../errors.ts";
+import { isAcceptableAssetUrl, type DiscordRest } from "../discord/rest.ts";
+import type { Logger } from "../logger.ts";
+import { lruClock } from "../lru-clock.ts";
 import { MusicBrainzClient, type FoundRelease } from "./musicbrainz.ts";
-import { urlForLog } from "./url-for-log.ts";
+import { urlForLog } from "../url-for-log.ts";
 
 /**
  * Where track art may come from (docs/protocol.md section 2), tried in the configured order; the config

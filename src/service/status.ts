@@ -1,9 +1,9 @@
 import type { SnapshotFrom } from "xstate";
-import type { Activity } from "./actors/effects.ts";
-import { presenceOf, type supervisorMachine } from "./actors/supervisor-machine.ts";
-import { isLive } from "./actors/presence-context.ts";
-import type { ServiceConfig } from "./config/service-config.ts";
-import { errorText } from "./errors.ts";
+import type { Activity } from "../actors/effects.ts";
+import { presenceOf, type supervisorMachine } from "../actors/supervisor-machine.ts";
+import { isLive } from "../actors/presence-context.ts";
+import type { ServiceConfig } from "../config/service-config.ts";
+import { errorText } from "../errors.ts";
 import type { JournalStatus } from "./journal-health.ts";
 
 /** One user as the status page, `/status` and `service.status()` show them. No secret. */

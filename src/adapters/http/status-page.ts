@@ -1,5 +1,5 @@
-import type { Activity } from "../actors/effects.ts";
-import type { ServiceStatus, UserStatusReport } from "../status.ts";
+import type { Activity } from "../../actors/effects.ts";
+import type { ServiceStatus, UserStatusReport } from "../../service/status.ts";
 import type { SourceStatus } from "./metrics.ts";
 
 /** Escapes text for HTML element content and quoted attribute values. */

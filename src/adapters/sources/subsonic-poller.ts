@@ -1,10 +1,10 @@
 import { LRUCache } from "lru-cache";
-import type { DomainEventInput } from "../actors/events.ts";
-import type { Track } from "../actors/track.ts";
-import type { Logger } from "./logger.ts";
-import { lruClock } from "./lru-clock.ts";
+import type { DomainEventInput } from "../../actors/events.ts";
+import type { Track } from "../../actors/track.ts";
+import type { Logger } from "../logger.ts";
+import { lruClock } from "../lru-clock.ts";
 import type { NowPlayingEntry, SubsonicAuthMode, SubsonicClient } from "./subsonic-client.ts";
-import { errorText } from "../errors.ts";
+import { errorText } from "../../errors.ts";
 
 /** The timer port: the service's clock, or XState's `SimulatedClock` in tests. */
 export interface PollerClock {

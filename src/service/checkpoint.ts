@@ -1,10 +1,10 @@
 import type { AnyStateMachine, StateValue } from "xstate";
-import { initialContext, settingsOf } from "./actors/presence-context.ts";
-import { presenceMachine } from "./actors/presence-machine.ts";
-import { presenceInput, shardMachine, type UserProfile } from "./actors/shard-machine.ts";
-import { supervisorMachine } from "./actors/supervisor-machine.ts";
-import { errorText } from "./errors.ts";
-import type { SavedTimer } from "./adapters/actor-timers.ts";
+import { initialContext, settingsOf } from "../actors/presence-context.ts";
+import { presenceMachine } from "../actors/presence-machine.ts";
+import { presenceInput, shardMachine, type UserProfile } from "../actors/shard-machine.ts";
+import { supervisorMachine } from "../actors/supervisor-machine.ts";
+import { errorText } from "../errors.ts";
+import type { SavedTimer } from "../adapters/journal/actor-timers.ts";
 
 /**
  * The whole actor system at one journal seq: XState's persisted snapshot of the supervisor (its
