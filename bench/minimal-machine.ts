@@ -13,7 +13,8 @@
  * that had them, which is why it declares the beat and ACK events itself.)
  */
 import { assign, raise, setup } from "xstate";
-import { Op, type Activity, type ClientProperties, type Effect } from "../src/actors/effects.ts";
+import { Op } from "../src/actors/discord-protocol.ts";
+import type { Activity, ClientProperties, Effect } from "../src/actors/effects.ts";
 import type { PresenceEvent } from "../src/actors/presence-effects.ts";
 import { nextRandom } from "../src/actors/random.ts";
 import type { PresenceInput } from "../src/actors/settings.ts";

@@ -5,10 +5,10 @@ import {
   fillTemplate,
   fitPresenceFrame,
   presencePayload,
-  safeUrl,
   truncateText,
   utf8Length,
 } from "../src/actors/activity.ts";
+import { safeUrl } from "../src/actors/discord-protocol.ts";
 import type { PresencePayload } from "../src/actors/effects.ts";
 import { wellFormed } from "../src/actors/well-formed.ts";
 import { defaultPresenceSettings, type PresenceSettings } from "../src/actors/settings.ts";
@@ -120,8 +120,11 @@ describe("safeUrl", () => {
     expect(safeUrl(base + "a".repeat(257 - base.length))).toBeUndefined();
   });
 
-  it("a link carrying credentials is dropped", () => {
+  it("a link carrying credentials is dropped: userinfo or a credential query parameter", () => {
     expect(safeUrl("https://user:pass@example.com/")).toBeUndefined();
+    expect(safeUrl("https://nd.example.org/rest/getCoverArt?id=1&u=admin&t=abc&s=salt")).toBeUndefined();
+    expect(safeUrl("https://img.example.org/a.jpg?apiKey=k")).toBeUndefined();
+    expect(safeUrl("https://img.example.org/a.jpg?size=500")).toBe("https://img.example.org/a.jpg?size=500");
   });
 });
 

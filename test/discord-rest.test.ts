@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DiscordRest, carriesCredentials } from "../src/adapters/discord/rest.ts";
+import { carriesCredentials } from "../src/actors/discord-protocol.ts";
+import { DiscordRest } from "../src/adapters/discord/rest.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { PresenceError } from "../src/errors.ts";
 import { FakeDiscordRest, type ApiVersion, type FakeDiscordRestOptions } from "./fakes/discord-rest.ts";

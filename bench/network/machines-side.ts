@@ -9,7 +9,8 @@
  * service cannot cost less than this plus the sockets the raw client pays for.
  */
 import { createActor, type Actor, type AnyStateMachine, type EventFrom } from "xstate";
-import { Op, type Effect } from "../../src/actors/effects.ts";
+import { Op } from "../../src/actors/discord-protocol.ts";
+import type { Effect } from "../../src/actors/effects.ts";
 import { seedFrom } from "../../src/actors/random.ts";
 import { presenceInput } from "../../src/actors/shard-machine.ts";
 import type { Track } from "../../src/actors/track.ts";

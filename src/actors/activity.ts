@@ -3,6 +3,7 @@
  * "Presence update (op 3)"). No I/O, no clock, no randomness: the same inputs give the same payload,
  * so that a replay sends, and deduplicates, exactly what the live run did.
  */
+import { MAX_FRAME_BYTES, MAX_IMAGE_KEY_LENGTH, MAX_TEXT_LENGTH, Op, safeUrl } from "./discord-protocol.ts";
 import type { Activity, PresencePayload, UserStatus } from "./effects.ts";
 import type { PresenceSettings } from "./settings.ts";
 import type { Playback, Track } from "./track.ts";
@@ -11,8 +12,6 @@ import { wellFormedStrings } from "./well-formed.ts";
 
 const ELLIPSIS = "\u2026";
 const PAD = "\u200B";
-const MAX_URL = 256;
-const MAX_IMAGE_KEY = 313;
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
 /**
@@ -34,7 +33,7 @@ export function fillTemplate(template: string, track: Track): string {
  * @example truncateText("a".repeat(200)) // "a".repeat(127) + "…"
  * @example truncateText("x") // "x\u200B"
  */
-export function truncateText(text: string, max = 128): string {
+export function truncateText(text: string, max = MAX_TEXT_LENGTH): string {
   // limits: text shorter than 2 chars is padded by some clients, so pad it ourselves (counted in code points,
   // as Discord counts; a lone emoji is one character)
   if (text.length > 0 && [...text].length < 2 && text.length < max) return text + PAD;
@@ -56,30 +55,9 @@ export function truncateText(text: string, max = 128): string {
   return kept.trimEnd() + ELLIPSIS;
 }
 
-/**
- * Returns the URL (normalised, so that what is measured is what is sent) when it parses, is http(s),
- * carries no credentials and is at most 256 chars; otherwise undefined.
- * @example safeUrl("https://musicbrainz.org/artist/x") // "https://musicbrainz.org/artist/x"
- * @example safeUrl("javascript:alert(1)") // undefined
- */
-export function safeUrl(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return undefined;
-  }
-  // limits: URL fields must be http(s) and <= 256 chars: drop, do not truncate
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined;
-  // a URL with user:password@ must never leave the machine (docs/protocol.md section 2)
-  if (parsed.username !== "" || parsed.password !== "") return undefined;
-  return parsed.href.length <= MAX_URL ? parsed.href : undefined;
-}
-
 /** An image key as sent, or undefined when empty or over the 313-char limit (limits: image keys <= 313). */
 function imageKey(key: string | null | undefined): string | undefined {
-  return key && key.length <= MAX_IMAGE_KEY ? key : undefined;
+  return key && key.length <= MAX_IMAGE_KEY_LENGTH ? key : undefined;
 }
 
 const displayType = { name: 0, state: 1, details: 2 } as const;
@@ -237,10 +215,10 @@ const steps: Array<[field: string, max?: number]> = [
  */
 export function fitPresenceFrame(
   payload: PresencePayload,
-  maxBytes = 4096,
+  maxBytes = MAX_FRAME_BYTES,
 ): { payload: PresencePayload; dropped: string[] } | null {
   // frame size: <= 4096 bytes per outgoing frame (over -> close 4002, and never resend it)
-  const fits = (p: PresencePayload) => utf8Length(JSON.stringify({ op: 3, d: p })) <= maxBytes;
+  const fits = (p: PresencePayload) => utf8Length(JSON.stringify({ op: Op.PresenceUpdate, d: p })) <= maxBytes;
   // Nearly always it fits as it is: then the payload itself is what is sent and shown (no copy).
   if (fits(payload)) return { payload, dropped: [] };
   // a deep copy that keeps key order; payloads are plain JSON

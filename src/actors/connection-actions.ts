@@ -1,7 +1,7 @@
 import { assertEvent } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
-import { Op } from "./effects.ts";
+import { Op } from "./discord-protocol.ts";
 import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-effects.ts";
 import { initialCompat, isLive, NOTHING_SHOWN, trackName, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
 

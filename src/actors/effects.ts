@@ -1,17 +1,5 @@
+import type { Op } from "./discord-protocol.ts";
 import type { Track } from "./track.ts";
-
-/** Gateway opcodes used here (docs/protocol.md section 1). */
-export const Op = {
-  Dispatch: 0,
-  Heartbeat: 1,
-  Identify: 2,
-  PresenceUpdate: 3,
-  Resume: 6,
-  Reconnect: 7,
-  InvalidSession: 9,
-  Hello: 10,
-  HeartbeatAck: 11,
-} as const;
 
 /** The presence object of op 3 (and of identify). */
 export interface PresencePayload {

@@ -1,7 +1,8 @@
 import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
-import { Op, type Effect } from "./effects.ts";
-import { act, log, perform, PRESENCE_KEPT_MS, PRESENCE_LIMIT, PRESENCE_WINDOW_MS, sendFrame } from "./presence-effects.ts";
+import { MAX_FRAME_BYTES, Op, PRESENCE_LIMIT, PRESENCE_WINDOW_MS } from "./discord-protocol.ts";
+import type { Effect } from "./effects.ts";
+import { act, log, perform, PRESENCE_KEPT_MS, sendFrame } from "./presence-effects.ts";
 import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, trackName, wantsPresence } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
@@ -93,7 +94,7 @@ export const playbackActions = {
       enqueue.assign({ lastError: "presence too large to send" });
       return;
     }
-    if (fitted.dropped.length > 0) log(enqueue, "warn", "presence shortened to fit 4096 bytes", { user: context.user, dropped: fitted.dropped });
+    if (fitted.dropped.length > 0) log(enqueue, "warn", `presence shortened to fit ${MAX_FRAME_BYTES} bytes`, { user: context.user, dropped: fitted.dropped });
     sendFrame(enqueue, context, { op: Op.PresenceUpdate, d: fitted.payload }, {
       shown: { payload: desired ? fitted.payload : null, shortenedFrom: desired && fitted.payload !== desired ? desired : null, pending: true },
       userLimits: { ...context.userLimits, presenceInWindow: context.userLimits.presenceInWindow + 1 },

@@ -1,6 +1,6 @@
 /**
- * What the presence machine's actions share: its own timer events, the rate limits, and the
- * helpers every action uses to leave effects through `perform`.
+ * What the presence machine's actions share: its own timer events, and the helpers every action
+ * uses to leave effects through `perform`. Discord's rate limits are in discord-protocol.ts.
  */
 import { enqueueActions, type EventObject, type ParameterizedObject } from "xstate";
 import type { Effect, LogLevel, OutgoingFrame } from "./effects.ts";
@@ -17,10 +17,6 @@ export type TimerEvent =
   | { type: "presence.kept"; socket: number };
 
 export type PresenceEvent = DomainEvent | TimerEvent;
-
-/** docs/protocol.md: 5 presence updates / 20 s. */
-export const PRESENCE_LIMIT = 5;
-export const PRESENCE_WINDOW_MS = 20_000;
 
 /**
  * How long the socket must stay open after an op 3 for the presence to count as shown. A server

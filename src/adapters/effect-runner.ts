@@ -1,3 +1,4 @@
+import { Op } from "../actors/discord-protocol.ts";
 import type { Activity, Effect } from "../actors/effects.ts";
 import type { DomainEventInput } from "../actors/events.ts";
 import { errorText, PresenceError } from "../errors.ts";
@@ -53,7 +54,7 @@ export function runEffect(ports: EffectPorts, user: string, effect: Effect): voi
         return;
       case "socket.send":
         ports.sockets.send(user, effect.socket, effect.frame);
-        if (effect.frame.op === 3) ports.presenceSent(user, effect.frame.d.activities[0] ?? null);
+        if (effect.frame.op === Op.PresenceUpdate) ports.presenceSent(user, effect.frame.d.activities[0] ?? null);
         return;
       case "socket.close":
         ports.sockets.close(user, effect.socket, effect.code, effect.reason);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { Op } from "../actors/discord-protocol.ts";
 import type { Activity } from "../actors/effects.ts";
 import { MemoryJournal, type JournalEntry } from "../adapters/journal/journal.ts";
 import { silentLogger } from "../adapters/logger.ts";
@@ -139,9 +140,9 @@ export function timelineLine(record: TraceRecord): string | null {
   if (effect.type === "socket.closeAny") return `    ${head}  socket.close (any) code ${effect.code}${cause}`;
   if (effect.type !== "socket.send") return null;
   const { frame } = effect;
-  if (frame.op === 2) return `    ${head}  identify (op 2) on #${effect.socket}${cause}`;
-  if (frame.op === 6) return `    ${head}  resume (op 6) on #${effect.socket}${cause}`;
-  if (frame.op !== 3) return null;
+  if (frame.op === Op.Identify) return `    ${head}  identify (op 2) on #${effect.socket}${cause}`;
+  if (frame.op === Op.Resume) return `    ${head}  resume (op 6) on #${effect.socket}${cause}`;
+  if (frame.op !== Op.PresenceUpdate) return null;
   const activity = frame.d.activities[0];
   return `${head}  ${activity ? shows(activity, record.at) : "cleared"}${cause}`;
 }

@@ -24,7 +24,7 @@ const extensions: Record<string, string> = { "image/jpeg": "jpg", "image/png": "
  * (whose URL carries credentials and must never reach Discord) and posts the bytes to a temporary
  * public host (uguu.se: multipart field `files[]`, answer `{"success":true,"files":[{"url":...}]}`,
  * files live about 3 h). Resolves to the public URL, or null on any failure (logged, no secrets).
- * The resolver caches the URL it gets and still checks it with `isAcceptableAssetUrl`.
+ * The resolver caches the URL it gets and still checks it with `isSafeUrl`.
  */
 export function createCoverUploader(options: CoverUploaderOptions): (track: Track) => Promise<string | null> {
   const uploadUrl = options.uploadUrl ?? "https://uguu.se/upload";

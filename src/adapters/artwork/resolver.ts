@@ -1,8 +1,9 @@
 import { LRUCache } from "lru-cache";
 import type { ArtworkRequest } from "../../actors/effects.ts";
+import { isSafeUrl } from "../../actors/discord-protocol.ts";
 import type { Track } from "../../actors/track.ts";
 import { errorText, PresenceError } from "../../errors.ts";
-import { isAcceptableAssetUrl, type DiscordRest } from "../discord/rest.ts";
+import type { DiscordRest } from "../discord/rest.ts";
 import type { Logger } from "../logger.ts";
 import { lruClock } from "../lru-clock.ts";
 import { MusicBrainzClient, type FoundRelease } from "./musicbrainz.ts";
@@ -248,7 +249,7 @@ export class ArtworkResolver {
 
   /** One source URL -> its mp key, or null (logged, and negatively cached when it failed). */
   async #try(user: string, url: string, check: boolean, ttl: number): Promise<string | null> {
-    if (!isAcceptableAssetUrl(url)) {
+    if (!isSafeUrl(url)) {
       // Never send a URL with credentials to Discord (docs/protocol.md section 2). Log no part of it.
       this.#options.logger.log("warn", "artwork URL skipped: not http(s), over 256 chars, or carries credentials");
       return null;

@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 import WebSocket from "ws";
-import { Op, type OutgoingFrame } from "../../actors/effects.ts";
+import { MAX_FRAME_BYTES, Op } from "../../actors/discord-protocol.ts";
+import type { OutgoingFrame } from "../../actors/effects.ts";
 import { nextRandom, seedFrom } from "../../actors/random.ts";
 import { errorText } from "../../errors.ts";
 import type { ServiceClock } from "../../clock.ts";
@@ -8,9 +9,6 @@ import type { Logger } from "../logger.ts";
 import { FrameBudget } from "./frame-budget.ts";
 import { readFrameBytes, type ReadFrame, type SessionEventData } from "./frame-reader.ts";
 import { Heartbeat } from "./heartbeat.ts";
-
-/** docs/protocol.md: Discord closes a connection that sends a frame over 4096 bytes with 4002. */
-const MAX_FRAME_BYTES = 4096;
 
 /** The latest `s` is journaled at most this often per socket, so that a restart can resume. */
 export const SEQ_NOTE_EVERY_MS = 60_000;
@@ -196,7 +194,7 @@ export class GatewayConnection {
   #write(op: number, text: string): void {
     const { user, socket, logger } = this.#options;
     const bytes = Buffer.byteLength(text);
-    if (bytes > MAX_FRAME_BYTES) logger.log("warn", "gateway frame exceeds 4096 bytes", { user, socket, op, bytes });
+    if (bytes > MAX_FRAME_BYTES) logger.log("warn", `gateway frame exceeds ${MAX_FRAME_BYTES} bytes`, { user, socket, op, bytes });
     if (this.traffic) this.traffic.sent += 1;
     this.ws!.send(text, (error) => {
       if (error) logger.log("warn", "gateway send failed", { user, socket, op, reason: error.message });

@@ -1,3 +1,4 @@
+import { FRAME_LIMIT, FRAME_LIMIT_WINDOW_MS } from "../../actors/discord-protocol.ts";
 import type { ServiceClock } from "../../clock.ts";
 
 /**
@@ -5,8 +6,7 @@ import type { ServiceClock } from "../../clock.ts";
  * are counted in fixed 60 s windows that start with their first frame, and two fixed windows can
  * meet head-on, so each gets half: at most 120 in any 60 s.
  */
-const FRAMES_PER_WINDOW = 60;
-export const FRAME_WINDOW_MS = 60_000;
+const FRAMES_PER_WINDOW = FRAME_LIMIT / 2;
 
 /**
  * Scheduled beats are not counted: room is kept for as many as fall in a window at the
@@ -28,13 +28,13 @@ export class FrameBudget {
 
   /** Hello: keep room for the beats that fall in a window at this interval. */
   keepRoomForBeats(intervalMs: number): void {
-    this.#limit = FRAMES_PER_WINDOW - Math.min(MOST_BEATS_KEPT_FOR, Math.ceil(FRAME_WINDOW_MS / intervalMs));
+    this.#limit = FRAMES_PER_WINDOW - Math.min(MOST_BEATS_KEPT_FOR, Math.ceil(FRAME_LIMIT_WINDOW_MS / intervalMs));
   }
 
   /** Books one frame; false (nothing booked) when the window has no room left. */
   take(): boolean {
     const now = this.#clock.now();
-    if (now >= this.#windowStart + FRAME_WINDOW_MS) {
+    if (now >= this.#windowStart + FRAME_LIMIT_WINDOW_MS) {
       this.#windowStart = now;
       this.#used = 0;
     }
@@ -45,6 +45,6 @@ export class FrameBudget {
 
   /** How long until the current window ends and frames may go again. */
   msUntilRoom(): number {
-    return Math.max(0, this.#windowStart + FRAME_WINDOW_MS - this.#clock.now());
+    return Math.max(0, this.#windowStart + FRAME_LIMIT_WINDOW_MS - this.#clock.now());
   }
 }

@@ -1,4 +1,5 @@
 import type { Buffer } from "node:buffer";
+import { Op } from "../../actors/discord-protocol.ts";
 import type { GatewayEvent } from "../../actors/events.ts";
 
 /** A gateway event before the adapter adds the user, the socket and the time. */
@@ -55,7 +56,7 @@ export function readFrameBytes(bytes: Buffer): ReadFrame {
 /** The dispatch a frame's head names, unless it is READY or RESUMED or the head is not Discord's. */
 function dispatchAtHead(head: string): ReadFrame | null {
   const match = HEAD.exec(head);
-  if (!match || match[3] !== "0" || match[1] === undefined || SESSION_DISPATCHES.has(match[1])) return null;
+  if (!match || match[3] !== String(Op.Dispatch) || match[1] === undefined || SESSION_DISPATCHES.has(match[1])) return null;
   return { kind: "dispatch", name: match[1], seq: match[2] === undefined ? null : Number(match[2]) };
 }
 
@@ -75,25 +76,25 @@ export function parseFrame(text: string): ReadFrame {
   const seq = typeof s === "number" && Number.isFinite(s) ? s : null;
   const data = typeof d === "object" && d !== null ? (d as Record<string, unknown>) : {};
   switch (op) {
-    case 0:
+    case Op.Dispatch:
       if (name === "READY") return { kind: "session", seq, event: readyEvent(seq, data) };
       if (name === "RESUMED") return { kind: "session", seq, event: { type: "gateway.resumed", seq } };
       if (name === undefined) return { kind: "problem", problem: "dispatch without a name", op };
       return { kind: "dispatch", name, seq };
-    case 1:
+    case Op.Heartbeat:
       return { kind: "heartbeatRequest", seq };
-    case 7:
+    case Op.Reconnect:
       return { kind: "session", seq, event: { type: "gateway.reconnect" } };
-    case 9:
+    case Op.InvalidSession:
       return { kind: "session", seq, event: { type: "gateway.invalidSession", resumable: d === true } };
-    case 10: {
+    case Op.Hello: {
       const interval = data.heartbeat_interval;
       if (typeof interval !== "number" || !Number.isFinite(interval) || interval <= 0 || interval > MAX_HEARTBEAT_INTERVAL_MS) {
         return { kind: "problem", problem: `hello with a heartbeat_interval that is not in (0, ${MAX_HEARTBEAT_INTERVAL_MS}] ms`, op };
       }
       return { kind: "session", seq, event: { type: "gateway.hello", heartbeatIntervalMs: interval } };
     }
-    case 11:
+    case Op.HeartbeatAck:
       // Discord's ACK has d: null, some compatible servers send {}: d is never read (docs/protocol.md).
       return { kind: "heartbeatAck", seq };
     default:

@@ -1,3 +1,4 @@
+import { isSafeUrl, MAX_IMAGE_KEY_LENGTH } from "../../actors/discord-protocol.ts";
 import { errorText, PresenceError } from "../../errors.ts";
 import { systemClock } from "../../clock.ts";
 import type { Logger } from "../logger.ts";
@@ -36,31 +37,6 @@ const versionMissingStatuses = new Set([400, 401, 404, 405]);
 
 /** What `checkToken` concludes: only a 401 says "invalid"; anything inconclusive is "unknown". */
 export type TokenCheck = "valid" | "invalid" | "unknown";
-
-/** Query parameters that carry Subsonic credentials or API keys (docs/protocol.md section 2). */
-const credentialParams = new Set(["u", "t", "s", "p", "token", "apikey", "api_key", "access_token"]);
-
-/**
- * True if `url` carries credentials: userinfo (`user:pass@`) or a credential query parameter
- * (`u`, `t`, `s`, `p`, `token`, `apiKey`...). Such a URL must never leave the machine
- * (docs/protocol.md section 2: a Subsonic `getCoverArt` URL with `u`/`t`/`s`/`p`). Unparseable -> true.
- */
-export function carriesCredentials(url: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return true;
-  }
-  if (parsed.username !== "" || parsed.password !== "") return true;
-  for (const name of parsed.searchParams.keys()) if (credentialParams.has(name.toLowerCase())) return true;
-  return false;
-}
-
-/** What Discord accepts as an external asset URL: http(s), at most 256 chars (docs/protocol.md section 2). */
-export function isAcceptableAssetUrl(url: string): boolean {
-  return url.length <= 256 && /^https?:\/\/[^/]/i.test(url) && !carriesCredentials(url);
-}
 
 /**
  * The Discord REST calls of nd-presence: gateway discovery, the token check and external-asset
@@ -192,7 +168,7 @@ export class DiscordRest {
   async registerExternalAssets(token: string, applicationId: string, urls: string[]): Promise<string[]> {
     if (urls.length < 1 || urls.length > 2) throw new PresenceError("external_assets", `External assets take 1 or 2 URLs, got ${urls.length}`);
     // Defence in depth: the caller should already have refused these (docs/protocol.md section 2).
-    if (!urls.every(isAcceptableAssetUrl)) {
+    if (!urls.every(isSafeUrl)) {
       throw new PresenceError("external_assets", "Refused to register an image URL that is not http(s), is over 256 chars or carries credentials");
     }
     const endpoint = `${this.#apiBase}/v9/applications/${encodeURIComponent(applicationId)}/external-assets`;
@@ -268,13 +244,13 @@ function retryAfterMs(body: unknown, headers: Headers, capMs: number): number {
   return Math.min(ms, capMs);
 }
 
-/** Image keys are limited to 313 chars (docs/protocol.md section 1). */
+/** The image key Discord answered for `url`; keys are limited to 313 chars (docs/protocol.md section 1). */
 function imageKey(body: unknown, url: string, index: number): string {
   const assets = Array.isArray(body) ? (body as Array<{ url?: unknown; external_asset_path?: unknown }>) : [];
   // Match by URL; fall back to position in case Discord normalised the URL.
   const asset = assets.find((a) => a?.url === url) ?? assets[index];
   const path = asset?.external_asset_path;
-  if (typeof path !== "string" || path === "" || path.length + 3 > 313) {
+  if (typeof path !== "string" || path === "" || path.length + "mp:".length > MAX_IMAGE_KEY_LENGTH) {
     throw new PresenceError("external_assets", "Registering external assets failed: unexpected response from Discord");
   }
   return `mp:${path}`;
