@@ -188,6 +188,28 @@ describe("config loading", () => {
     expect(problemsOf('{ "a": 1, "a": 2 }')).toEqual([{ path: "line 1, column 11", message: 'the key "a" appears twice in this object; keep one' }]);
   });
 
+  it("says what to do about each kind of syntax error, at the character that is wrong", () => {
+    const cases: Array<[text: string, path: string, message: string]> = [
+      ['{ "pollIntervalMs": 2000ms }', "line 1, column 25", "invalid number; write digits, e.g. 2000, or quote a string"],
+      ['{ "a": 1 } /* note', "line 1, column 12", "this /* comment is never closed; add */"],
+      ['{ "a": "b\n" }', "line 1, column 8", 'this string is never closed; add a " at its end'],
+      ['{ "a": "C:\\dir" }', "line 1, column 11", "invalid escape in a string; a backslash is written \\\\"],
+      ["{ 'a': 1 }", "line 1, column 3", "keys need double quotes, not single quotes"],
+      ['{ "a": [1, , 2] }', "line 1, column 12", "expected a value before this ,"],
+      ['{ "a": 1 } }', "line 1, column 12", "unexpected text after the end of the config; remove it"],
+      ["// only a comment\n", "line 1, column 1", "the file is empty; it must hold a JSON object"],
+      ['{ "a": tru }', "line 1, column 8", "expected a value: a string in double quotes, a number, true, false, null, { or ["],
+      ['{ "a" 1 }', "line 1, column 7", 'expected : after the key "a"'],
+    ];
+    for (const [text, path, message] of cases) expect(problemsOf(text), text).toEqual([{ path, message }]);
+  });
+
+  it("reads a key named __proto__ as a key, which check then refuses", () => {
+    expect(problemsOf('{ "discord": { "applicationId": "12345" }, "users": [], "__proto__": {} }')).toEqual([
+      { path: "__proto__", message: expect.stringMatching(/^unknown key/) },
+    ]);
+  });
+
   it("never puts a secret in a problem", () => {
     const secrets = ["sekrit-discord-token", "sekrit-lb-token", "sekrit-password", "sekrit-from-env"];
     const text = JSON.stringify({
