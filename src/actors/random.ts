@@ -1,3 +1,5 @@
+import { fnv1a, FNV1A_OFFSET_BASIS } from "./fnv1a.ts";
+
 /**
  * A tiny seeded random number generator (mulberry32). Machines keep its state in their context, so
  * that jitter is part of the journaled history: a replay draws the same numbers as the live run.
@@ -13,9 +15,7 @@ export function nextRandom(state: number): [value: number, next: number] {
   return [((t ^ (t >>> 14)) >>> 0) / 4294967296, next];
 }
 
-/** A 32-bit seed from a string and a number (FNV-1a), e.g. a user's name and the first event's time. */
+/** A 32-bit seed from a string and a number (FNV-1a salted), e.g. a user's name and the first event's time. */
 export function seedFrom(text: string, salt: number): number {
-  let hash = 0x811c9dc5 ^ (salt | 0);
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash | 0;
+  return fnv1a(text, FNV1A_OFFSET_BASIS ^ (salt | 0)) | 0;
 }

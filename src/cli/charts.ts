@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AnyStateMachine } from "xstate";
-import { toMermaid } from "./state-chart.ts";
+import { guardText, toMermaid } from "./state-chart.ts";
 import { presenceMachine } from "../actors/presence-machine.ts";
 import { shardMachine } from "../actors/shard-machine.ts";
 import { supervisorMachine } from "../actors/supervisor-machine.ts";
@@ -52,24 +52,7 @@ export function chartsCommand(args: ParsedArgs, io: CliIo): number {
  * writeFileSync("presence.json", JSON.stringify(machineConfig(presenceMachine), null, 2));
  */
 export function machineConfig(machine: AnyStateMachine): Record<string, unknown> {
-  const config = JSON.parse(JSON.stringify(machine.config, (_key, value: unknown) => (typeof value === "function" ? guardExpression(value) : value)));
+  const config = JSON.parse(JSON.stringify(machine.config, (_key, value: unknown) => (typeof value === "function" ? guardText(value) : value)));
   const named = Object.fromEntries(Object.entries(machine.implementations).map(([kind, implementations]) => [kind, Object.keys(implementations)]));
   return { ...config, meta: { ...config.meta, implementations: named } };
-}
-
-/** XState's and/or/not are functions of those names carrying the guards they combine. */
-function guardExpression(guard: unknown): string | undefined {
-  if (typeof guard === "string") return guard;
-  const { name, type, guards } = (guard ?? {}) as { name?: string; type?: unknown; guards?: unknown[] };
-  if (typeof guard === "object" && typeof type === "string") return type; // { type, params }
-  if (typeof guard !== "function" || !Array.isArray(guards)) return undefined;
-  // Nested combinations are parenthesised so that `a && (b || c)` keeps its meaning.
-  const parts = guards.map((inner) => {
-    const text = guardExpression(inner) ?? "?";
-    return /^!?[\w.:-]+$/.test(text) ? text : `(${text})`;
-  });
-  if (name === "and") return parts.join(" && ");
-  if (name === "or") return parts.join(" || ");
-  if (name === "not") return `!${parts[0]}`;
-  return undefined;
 }

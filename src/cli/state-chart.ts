@@ -3,17 +3,26 @@ import type { AnyStateMachine } from "xstate";
 type Node = AnyStateMachine["root"];
 type Transition = NonNullable<Node["always"]>[number];
 
-/** `and(["a", "b"])` -> `a && b`, `not("a")` -> `!a`: guard names as the chart shows them. */
-function guardLabel(guard: unknown): string {
+/**
+ * A guard as text, the way both charts show it: a named guard is its name (`{ type, params }`:
+ * its type), and XState's `and`/`or`/`not`, functions of those names carrying the guards they
+ * combine, become an expression: `and(["a", not("b")])` -> `a && !b`. A nested combination is
+ * parenthesised so that `a && (b || c)` keeps its meaning. Any other function (an inline guard,
+ * or an action when a whole config is walked) has no text: undefined.
+ */
+export function guardText(guard: unknown): string | undefined {
   if (typeof guard === "string") return guard;
-  // XState's and/or/not are functions of those names carrying the guards they combine.
-  const g = guard as { name?: string; type?: string; guards?: unknown[] } | undefined;
-  if (!g) return "";
-  const parts = (g.guards ?? []).map(guardLabel);
-  if (g.name === "and") return parts.join(" && ");
-  if (g.name === "or") return parts.join(" || ");
-  if (g.name === "not") return `!${parts[0]}`;
-  return g.type ?? "guard";
+  const { name, type, guards } = (guard ?? {}) as { name?: string; type?: unknown; guards?: unknown[] };
+  if (typeof guard === "object" && typeof type === "string") return type;
+  if (typeof guard !== "function" || !Array.isArray(guards)) return undefined;
+  const parts = guards.map((inner) => {
+    const text = guardText(inner) ?? "?";
+    return /^!?[\w.:-]+$/.test(text) ? text : `(${text})`;
+  });
+  if (name === "and") return parts.join(" && ");
+  if (name === "or") return parts.join(" || ");
+  if (name === "not") return `!${parts[0]}`;
+  return undefined;
 }
 
 /** Mermaid state ids must be simple: `presence.connecting.opening` -> `connecting_opening`. */
@@ -22,7 +31,7 @@ const idOf = (node: Node) => node.path.join("_") || "root";
 function edgeLabel(node: Node, transition: Transition): string {
   const delayed = node.after.find((after) => after.eventType === transition.eventType);
   const trigger = delayed ? `after ${String(delayed.delay)}` : transition.eventType || "always";
-  const guard = transition.guard ? ` [${guardLabel(transition.guard)}]` : "";
+  const guard = transition.guard ? ` [${guardText(transition.guard) ?? "guard"}]` : "";
   return `${trigger}${guard}`;
 }
 

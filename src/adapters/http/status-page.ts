@@ -1,6 +1,7 @@
 import type { Activity } from "../../actors/effects.ts";
 import type { ServiceStatus, UserStatusReport } from "../../service/status.ts";
 import type { SourceStatus } from "./metrics.ts";
+import { trackTime } from "../track-time.ts";
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(value: unknown): string {
@@ -18,23 +19,15 @@ function toneOf(state: string): Tone {
   return "idle";
 }
 
-/** 83_000 -> "1:23"; 3_723_000 -> "1:02:03". */
-function duration(ms: number): string {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const [h, m, s] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
-}
-
 /** Where in the track Discord's progress bar is, from the activity's timestamps (ms). */
 function progress(activity: Activity, now: number): string {
   const { start, end } = activity.timestamps ?? {};
   if (start !== undefined && end !== undefined && end > start) {
     const percent = Math.min(100, Math.max(0, ((now - start) / (end - start)) * 100));
     return `<div class="bar" role="presentation"><span style="width:${percent.toFixed(1)}%"></span></div>
-      <p class="muted">${escapeHtml(duration(Math.min(now, end) - start))} / ${escapeHtml(duration(end - start))}</p>`;
+      <p class="muted">${escapeHtml(trackTime(Math.min(now, end) - start))} / ${escapeHtml(trackTime(end - start))}</p>`;
   }
-  if (start !== undefined) return `<p class="muted">playing for ${escapeHtml(duration(now - start))}</p>`;
+  if (start !== undefined) return `<p class="muted">playing for ${escapeHtml(trackTime(now - start))}</p>`;
   return `<p class="muted">no progress shown (paused or unknown length)</p>`;
 }
 
