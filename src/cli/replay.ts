@@ -3,6 +3,7 @@ import { Op } from "../actors/discord-protocol.ts";
 import type { Activity } from "../actors/effects.ts";
 import { MemoryJournal, type JournalEntry } from "../adapters/journal/journal.ts";
 import { silentLogger } from "../adapters/logger.ts";
+import { trackTime } from "../adapters/track-time.ts";
 import { envNames } from "../config/env.ts";
 import { parseJsonc } from "../config/jsonc.ts";
 import { loadConfigFile } from "../config/load.ts";
@@ -153,10 +154,10 @@ function shows(activity: Activity, at: number): string {
   const text = `shows "${main}"${activity.state ? ` — ${activity.state}` : ""}`;
   const { start, end } = activity.timestamps ?? {};
   if (start === undefined) return text;
-  const position = clock(at - start);
+  const position = trackTime(at - start);
   // A paused track is sent with `start` only (an elapsed clock) and the "Paused" small text.
   if (activity.assets?.small_text === "Paused") return `${text} (Paused at ${position})`;
-  return end === undefined ? `${text} (${position} elapsed)` : `${text} (${position} / ${clock(end - start)})`;
+  return end === undefined ? `${text} (${position} elapsed)` : `${text} (${position} / ${trackTime(end - start)})`;
 }
 
 /** Why a file could not be read, in words; no stack, no contents. */
@@ -166,12 +167,4 @@ function readError(error: unknown): string {
   if (code === "EISDIR") return "is a directory";
   if (code === "EACCES" || code === "EPERM") return "permission denied";
   return typeof code === "string" ? code : errorText(error);
-}
-
-/** 289000 -> `4:49`; an hour or more -> `1:02:03`. */
-function clock(ms: number): string {
-  const total = Math.max(0, Math.round(ms / 1000));
-  const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
 }
