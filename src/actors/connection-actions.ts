@@ -2,8 +2,9 @@ import { assertEvent } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./discord-protocol.ts";
+import { trackIdentity } from "./track.ts";
 import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-effects.ts";
-import { initialCompat, isLive, NOTHING_SHOWN, trackName, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
+import { initialCompat, isLive, NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
 
 /** After this many closes in a row before READY (and each as many more), the token is checked over REST. */
 const CLOSES_BEFORE_TOKEN_CHECK = 3;
@@ -152,7 +153,7 @@ export const connectionActions = {
     const reason = `the gateway refused the presence for this track (close 4002, ${compat.fields === "core" ? "core fields only" : "all fields"}): not sending it again until the next track`;
     log(enqueue, "error", reason, { user: context.user });
     enqueue.assign({
-      compat: { ...compat, refusedTrack: playback ? trackName(playback.track) : null },
+      compat: { ...compat, refusedTrack: playback ? trackIdentity(playback.track) : null },
       shown: NOTHING_SHOWN,
       counters,
       lastError: reason,

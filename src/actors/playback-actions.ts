@@ -2,8 +2,9 @@ import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { MAX_FRAME_BYTES, Op, PRESENCE_LIMIT, PRESENCE_WINDOW_MS } from "./discord-protocol.ts";
 import type { Effect } from "./effects.ts";
+import { trackIdentity } from "./track.ts";
 import { act, log, perform, PRESENCE_KEPT_MS, sendFrame } from "./presence-effects.ts";
-import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, trackName, wantsPresence } from "./presence-context.ts";
+import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, wantsPresence } from "./presence-context.ts";
 
 /** What the user plays, and bringing what Discord shows in line with it. */
 export const playbackActions = {
@@ -40,7 +41,7 @@ export const playbackActions = {
     enqueue.raise({ type: "track.ended" }, { delay: "untilTrackEnd", id: "trackEnd" });
     // A presence the server refused is tried again for the next track, not for the same one.
     const { compat } = context;
-    if (compat.refusedTrack !== null && compat.refusedTrack !== trackName(event.track)) enqueue.assign({ compat: { ...compat, refusedTrack: null } });
+    if (compat.refusedTrack !== null && compat.refusedTrack !== trackIdentity(event.track)) enqueue.assign({ compat: { ...compat, refusedTrack: null } });
   }),
 
   recordPause: act(({ context, event, enqueue }) => {

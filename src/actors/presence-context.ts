@@ -63,9 +63,9 @@ export interface PresenceContext {
 /**
  * What the gateway was found to accept. Discord takes every activity field; a Discord-compatible
  * server (Spacebar) closes with 4002 on any key its schema does not know. `fields: "core"` sends
- * only `CORE_ACTIVITY_KEYS`; `refusedTrack` is the track whose presence was refused even so: it is
- * not sent again (and no connection is held for it) until another track plays. Both are forgotten
- * at a restart, so that a server that learnt the newer fields gets them.
+ * only `CORE_ACTIVITY_KEYS`; `refusedTrack` is the track (its `trackIdentity`) whose presence was
+ * refused even so: it is not sent again (and no connection is held for it) until another track
+ * plays. Both are forgotten at a restart, so that a server that learnt the newer fields gets them.
  */
 export interface Compat {
   fields: "full" | "core";
@@ -183,11 +183,6 @@ export function initialCompat(presence: PresenceSettings): Compat {
   return { fields: presence.activityFields === "core" ? "core" : "full", refusedTrack: null };
 }
 
-/** Names a track for `Compat.refusedTrack`: the same track reported again has the same name. */
-export function trackName(track: Track): string {
-  return `${track.id ?? ""}\u0000${track.title}\u0000${track.artist}\u0000${track.album ?? ""}`;
-}
-
 /**
  * A disconnected machine whose context holds nothing (nothing to show, no open rate window, no
  * identify cooldown) is as good as a fresh one, so the supervisor may stop it.
@@ -241,7 +236,11 @@ export function desiredPresence(context: PresenceContext): PresencePayload | nul
   return payload;
 }
 
-/** Names a track's artwork, so that an answer can be matched to the track that asked. */
+/**
+ * Names a track's cover, so that an answer can be matched to the track that asked, and the next
+ * track of the same album keeps the cover already found. Not `trackIdentity`: this names an album
+ * (its release MBID, the server's cover id, or its artist and title), shared by all its tracks.
+ */
 export function artworkKey(track: Track): string {
   return track.mbids?.release ?? track.coverArtId ?? `${track.artist}\u0000${track.album ?? track.title}`;
 }

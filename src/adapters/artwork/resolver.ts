@@ -1,7 +1,7 @@
 import { LRUCache } from "lru-cache";
 import type { ArtworkRequest } from "../../actors/effects.ts";
 import { isSafeUrl } from "../../actors/discord-protocol.ts";
-import type { Track } from "../../actors/track.ts";
+import { trackIdentity, type Track } from "../../actors/track.ts";
 import { errorText, PresenceError } from "../../errors.ts";
 import type { DiscordRest } from "../discord/rest.ts";
 import type { Logger } from "../logger.ts";
@@ -89,7 +89,7 @@ export class ArtworkResolver {
   readonly #fetch: typeof fetch;
   readonly #ttl: { trackMs: number; defaultMs: number; failureMs: number; uploadMs: number };
   readonly #publicUrl: ((track: Track) => string | null) | undefined;
-  /** upload identity (cover art id) -> public URL of the uploaded copy. */
+  /** `uploadId` -> public URL of the uploaded copy. */
   readonly #uploads: LRUCache<string, string>;
   readonly #uploadsInFlight = new Map<string, Promise<string | null>>();
   /** source URL -> mp key. docs/protocol.md section 2: 4 h for track art, 48 h for the default image. */
@@ -193,7 +193,7 @@ export class ArtworkResolver {
         candidates.push(...this.#coverArtArchiveCandidates(track));
       } else if (source === "upload") {
         // Lazy: an upload costs a cover download and a post, so only when the sources before failed.
-        if (this.#options.upload) candidates.push({ kind: "upload", id: track.coverArtId ?? track.id ?? `${track.title}\n${track.artist}\n${track.album ?? ""}`, track });
+        if (this.#options.upload) candidates.push({ kind: "upload", id: uploadId(track), track });
       } else {
         const url = this.#publicUrl?.(track);
         if (url) candidates.push({ kind: "url", url });
@@ -314,6 +314,16 @@ type Candidate =
   | { kind: "url"; url: string }
   | { kind: "upload"; id: string; track: Track }
   | { kind: "musicbrainz"; artist: string; album: string };
+
+/**
+ * Names what an upload puts on the host: the server's cover (`coverArtId`, what the uploader
+ * reads), shared by every track of an album, so that one upload serves them all; a host's own
+ * `upload` hook may find a cover without one, per track (`trackIdentity`). Not `artworkKey`:
+ * that prefers the release MBID, and two editions of a release on the server have two covers.
+ */
+function uploadId(track: Track): string {
+  return track.coverArtId ?? trackIdentity(track);
+}
 
 /** What makes two candidate lists the same work (for sharing one resolve between callers). */
 function candidateKey(candidate: Candidate): string {
