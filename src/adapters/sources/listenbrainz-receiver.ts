@@ -6,13 +6,14 @@ import type { Track } from "../../actors/track.ts";
 import { errorText } from "../../errors.ts";
 import { send } from "../http/server.ts";
 import type { Logger } from "../logger.ts";
+import { ignoredPlayer } from "./ignored-players.ts";
 import { trackLengthMs } from "./track-length.ts";
 import { compact, isRecord } from "../../actors/objects.ts";
 
 export interface ListenBrainzReceiverOptions {
   /** The configured user whose `listenbrainzToken` this is (see `tokenLookup`). */
   userForToken(token: string): string | undefined;
-  /** `users[].ignorePlayers`: players whose plays must not reach Discord (compared case-insensitively). */
+  /** `users[].ignorePlayers` as configured: players whose plays must not reach Discord (see `ignoredPlayer`). */
   ignorePlayers(user: string): readonly string[];
   /** The service's `dispatch`: the receiver's only output besides forwarding. */
   dispatch(event: DomainEventInput): void;
@@ -194,8 +195,7 @@ export class ListenBrainzReceiver {
     if (parsed.listenType === "playing_now") {
       this.counters.nowPlaying += 1;
       const { track, players } = parsed.listens[0]!;
-      const ignored = new Set(this.options.ignorePlayers(user).map((p) => p.toLowerCase()));
-      const player = players.find((p) => ignored.has(p.toLowerCase()));
+      const player = ignoredPlayer(this.options.ignorePlayers(user), players);
       if (player) this.options.logger.log("debug", "listenbrainz: playing_now from an ignored player", { user, player });
       else this.options.dispatch({ type: "playback.playing", user, track, positionMs: 0, ...(players[0] ? { player: players[0] } : {}) });
     } else {

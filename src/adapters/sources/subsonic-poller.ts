@@ -5,6 +5,7 @@ import type { Logger } from "../logger.ts";
 import { lruClock } from "../lru-clock.ts";
 import type { NowPlayingEntry, SubsonicAuthMode, SubsonicClient } from "./subsonic-client.ts";
 import { errorText } from "../../errors.ts";
+import { ignoredPlayer } from "./ignored-players.ts";
 
 /** The timer port: the service's clock, or XState's `SimulatedClock` in tests. */
 export interface PollerClock {
@@ -19,7 +20,7 @@ export interface SubsonicPollerOptions {
   pollIntervalMs: number;
   /** The configured, enabled usernames: entries of anybody else are ignored silently. */
   users: () => ReadonlySet<string>;
-  /** Players (name or id, case-insensitive) whose plays are ignored for `user`. */
+  /** Players (name or id) whose plays are ignored for `user`, as configured (see `ignoredPlayer`). */
   ignorePlayers: (user: string) => readonly string[];
   dispatch(event: DomainEventInput): void;
   clock: PollerClock;
@@ -228,8 +229,7 @@ export class SubsonicPoller {
   }
 
   #ignored(entry: NowPlayingEntry): boolean {
-    const names = [entry.playerName, entry.playerId].filter((n): n is string => n !== undefined).map((n) => n.toLowerCase());
-    return this.#options.ignorePlayers(entry.username).some((ignored) => names.includes(ignored.toLowerCase()));
+    return ignoredPlayer(this.#options.ignorePlayers(entry.username), [entry.playerName, entry.playerId]) !== undefined;
   }
 
   #diff(user: string, entry: NowPlayingEntry, now: number): void {
