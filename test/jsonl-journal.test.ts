@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JournalEntry } from "../src/adapters/journal/journal.ts";
-import { JsonlJournal, type FsyncPolicy } from "../src/adapters/journal/jsonl-journal.ts";
+import { JsonlJournal, readJournalFile, type FsyncPolicy } from "../src/adapters/journal/jsonl-journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { compactJournal, JournalHistory } from "../src/service/compaction.ts";
 import { TOKENS, song, startHarness, T0 } from "./harness.ts";
@@ -186,6 +186,19 @@ describe("JsonlJournal", () => {
     const errors = logger.entries.filter((e) => e.level === "error");
     expect(errors.map((e) => e.data?.line)).toEqual([2, 3]);
     expect(errors[0]!.message).toContain("damaged line");
+  });
+
+  it("reads a file for a tool without changing it: torn last line and damaged lines reported, not cut", () => {
+    const path = join(dir, "looked-at.jsonl");
+    fs.mkdirSync(dir, { recursive: true });
+    const text = [JSON.stringify(entry(1)), "{not json", JSON.stringify(entry(2)), '{"v":1,"seq":3,"at":'].join("\n");
+    writeFileSync(path, text);
+    const read = readJournalFile(path);
+    expect(read.entries).toEqual([entry(1), entry(2)]);
+    expect(read.damaged.map((line) => line.index)).toEqual([2]);
+    expect(read.torn.toString()).toBe('{"v":1,"seq":3,"at":');
+    expect(readFileSync(path, "utf8")).toBe(text);
+    expect(() => readJournalFile(join(dir, "missing.jsonl"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
   });
 
   it("compacts atomically: no temp file left, the kept entries load, later appends go to the new file", async () => {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { Op } from "../actors/discord-protocol.ts";
 import type { Activity } from "../actors/effects.ts";
 import { MemoryJournal, type JournalEntry } from "../adapters/journal/journal.ts";
+import { readJournalFile, type JournalFileRead } from "../adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../adapters/logger.ts";
 import { trackTime } from "../adapters/track-time.ts";
 import { envNames } from "../config/env.ts";
@@ -13,37 +14,6 @@ import { createPresenceService } from "../service/service.ts";
 import type { TraceRecord } from "../service/trace.ts";
 import type { ParsedArgs } from "./args.ts";
 import { configPathFrom, exitCode, printProblems, type CliIo } from "./io.ts";
-
-/** A journal file as read by `readJournalFile`: its entries, and what had to be left out. */
-export interface JournalRead {
-  entries: JournalEntry[];
-  /** The last line had no newline: a write cut short, dropped. */
-  torn: boolean;
-  /** 1-based numbers of lines that are not v1 entries, skipped. */
-  damaged: number[];
-}
-
-/**
- * Reads a JSONL journal without changing it. `JsonlJournal.load()` truncates a torn last line,
- * which is right for the service that owns the file and wrong for a tool that only looks at it
- * (possibly while the service runs). Throws what `readFileSync` throws.
- */
-export function readJournalFile(path: string): JournalRead {
-  const lines = readFileSync(path, "utf8").split("\n");
-  const last = lines.pop();
-  const result: JournalRead = { entries: [], torn: Boolean(last), damaged: [] };
-  lines.forEach((line, index) => {
-    if (line.trim() === "") return;
-    try {
-      const entry = JSON.parse(line) as JournalEntry;
-      if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
-      result.entries.push(entry);
-    } catch {
-      result.damaged.push(index + 1);
-    }
-  });
-  return result;
-}
 
 /**
  * `nd-presence replay --journal PATH [--user NAME] [--config PATH] [--json]`: replays a journal
@@ -58,15 +28,16 @@ export async function replayCommand(args: ParsedArgs, io: CliIo): Promise<number
     io.err("nd-presence replay: --journal PATH is required (see nd-presence replay --help)");
     return exitCode.usage;
   }
-  let read: JournalRead;
+  let read: JournalFileRead;
   try {
+    // The journal's own reader, which leaves the file as it is (the service may be writing it).
     read = readJournalFile(path);
   } catch (error) {
     io.err(`nd-presence replay: cannot read the journal ${path} (${readError(error)})`);
     return exitCode.usage;
   }
-  if (read.torn) io.err("nd-presence replay: note: dropped a torn last line (a write was cut short); the file is left as it is");
-  if (read.damaged.length > 0) io.err(`nd-presence replay: note: skipped damaged line(s) ${read.damaged.join(", ")}`);
+  if (read.torn.length > 0) io.err("nd-presence replay: note: dropped a torn last line (a write was cut short); the file is left as it is");
+  if (read.damaged.length > 0) io.err(`nd-presence replay: note: skipped damaged line(s) ${read.damaged.map((line) => line.index).join(", ")}`);
 
   const users = [...new Set(read.entries.flatMap((entry) => (entry.stream.startsWith("user:") && entry.stream.length > 5 ? [entry.stream.slice(5)] : [])))];
   const config = await replayConfig(args, io, users, read.entries);

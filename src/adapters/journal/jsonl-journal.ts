@@ -143,23 +143,10 @@ export class JsonlJournal implements Journal {
     this.#closeFd();
   }
 
-  /** Every entry after `afterSeq`, the damaged lines, and where the whole lines read end. */
-  #read(afterSeq: number): { entries: JournalEntry[]; damaged: Array<{ index: number; error: string }>; from: number; ends: number; torn: Buffer } {
-    const empty = { entries: [], damaged: [], from: 0, ends: 0, torn: Buffer.alloc(0) };
-    if (!existsSync(this.#options.path)) return empty;
-    const entries: JournalEntry[] = [];
-    const damaged: Array<{ index: number; error: string }> = [];
-    const lines = readLines(this.#options.path, afterSeq, (line, index) => {
-      if (line.trim() === "") return;
-      try {
-        const entry = JSON.parse(line) as JournalEntry;
-        if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
-        if (entry.seq > afterSeq) entries.push(entry);
-      } catch (error) {
-        damaged.push({ index, error: errorText(error) });
-      }
-    });
-    return { entries, damaged, ...lines };
+  /** `readJournalFile`, or nothing read when there is no file yet. */
+  #read(afterSeq: number): JournalFileRead {
+    if (!existsSync(this.#options.path)) return { entries: [], damaged: [], from: 0, ends: 0, torn: Buffer.alloc(0) };
+    return readJournalFile(this.#options.path, afterSeq);
   }
 
   /**
@@ -232,6 +219,43 @@ export class JsonlJournal implements Journal {
       closeSync(fd);
     }
   }
+}
+
+/** What a read of a journal file found; the file itself is left as it is. */
+export interface JournalFileRead {
+  /** The entries, in file order (only those after `afterSeq`). */
+  entries: JournalEntry[];
+  /** Lines that are not v1 entries: their 1-based number among the lines read, and why. */
+  damaged: Array<{ index: number; error: string }>;
+  /** The byte offset the lines read start at: 0, or where a checkpoint's tail starts. */
+  from: number;
+  /** The byte offset where the last whole line ends. */
+  ends: number;
+  /** What follows the last newline: a torn line (a write cut short) when the file does not end in one. */
+  torn: Buffer;
+}
+
+/**
+ * Reads a journal file without changing it, a chunk at a time, so that a file larger than a
+ * string can hold (2 GiB and more) is read as easily as a small one. After a checkpoint
+ * (`afterSeq` > 0) only the tail after it is read. The journal's own `load` uses it and then cuts
+ * a torn last line off; a tool that only looks (`nd-presence replay`, perhaps while the service
+ * runs) must not. Throws what opening or reading the file throws (ENOENT, EISDIR...).
+ */
+export function readJournalFile(path: string, afterSeq = 0): JournalFileRead {
+  const entries: JournalEntry[] = [];
+  const damaged: Array<{ index: number; error: string }> = [];
+  const lines = readLines(path, afterSeq, (line, index) => {
+    if (line.trim() === "") return;
+    try {
+      const entry = JSON.parse(line) as JournalEntry;
+      if (entry?.v !== 1 || typeof entry.seq !== "number" || typeof entry.event?.type !== "string") throw new Error("not a v1 entry");
+      if (entry.seq > afterSeq) entries.push(entry);
+    } catch (error) {
+      damaged.push({ index, error: errorText(error) });
+    }
+  });
+  return { entries, damaged, ...lines };
 }
 
 const LINE_START = Buffer.from('{"v":1,"seq":');
