@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { parseArgs, type CommandSpec } from "../src/cli/args.ts";
 
 // The real command, as a user runs it: a child process, in a directory of its own.
 const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
@@ -44,6 +45,33 @@ const valid = {
   users: [{ username: "alice", discordToken: "env:CLI_TEST_TOKEN" }],
 };
 const tokenEnv = { CLI_TEST_TOKEN: "cli-test-secret-token" };
+
+describe("command-line flags", () => {
+  const spec: CommandSpec = { flags: { config: { takesValue: true }, force: { takesValue: false } }, maxPositionals: 1 };
+  const usage = (argv: string[]) => {
+    try {
+      return parseArgs(argv, spec);
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it("reads --flag VALUE, --flag=VALUE, -flag, -h and --", () => {
+    expect(usage(["--config", "a.json", "--force"])).toEqual({ flags: { config: "a.json", force: true }, positionals: [], help: false });
+    expect(usage(["--config=-a.json", "-force", "-h"])).toEqual({ flags: { config: "-a.json", force: true }, positionals: [], help: true });
+    expect(usage(["--", "-x"])).toEqual({ flags: {}, positionals: ["-x"], help: false });
+  });
+
+  it("says what is wrong with a flag, and which one was meant", () => {
+    expect(usage(["--confg=a.json"])).toBe('unknown option "--confg"; did you mean "--config"?');
+    expect(usage(["-abc"])).toBe('unknown option "-abc"');
+    expect(usage(["--config"])).toBe("--config needs a value, e.g. --config PATH");
+    expect(usage(["--config", "--force"])).toBe("--config needs a value, e.g. --config PATH");
+    expect(usage(["--force=yes"])).toBe("--force takes no value");
+    expect(usage(["a", "b"])).toBe('unexpected argument "b"');
+    expect(usage(["a", "b", "--help"])).toMatchObject({ help: true });
+  });
+});
 
 describe("nd-presence CLI", () => {
   it("prints help with --help and alone; an unknown command is a usage error", { timeout }, async () => {

@@ -1,3 +1,4 @@
+import { parseArgs as nodeParseArgs } from "node:util";
 import { closest } from "../config/suggest.ts";
 
 /** What a command accepts: its flags (with whether each takes a value) and how many positionals. */
@@ -31,28 +32,41 @@ export class UsageError extends Error {
  * // { flags: { config: "a.json" }, positionals: [], help: false }
  */
 export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArgs {
+  const options = Object.fromEntries(Object.entries(spec.flags).map(([name, flag]) => [name, { type: flag.takesValue ? "string" : "boolean" } as const]));
+  // Not strict: in strict mode node:util throws messages of its own, without a "did you mean"; its
+  // tokens let each problem be worded here. `-config` is read as `--config`, as it always was, not
+  // as the short flags -c -o -n -f -i -g.
+  const { tokens } = nodeParseArgs({
+    args: argv.map((arg) => (/^-[^-]./.test(arg) ? `-${arg}` : arg)),
+    options: { ...options, help: { type: "boolean", short: "h" } },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const parsed: ParsedArgs = { flags: {}, positionals: [], help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") continue;
+    // As typed: the rewrite above is for flags only.
+    const arg = argv[token.index]!;
+    if (token.kind === "positional") {
+      parsed.positionals.push(arg);
+      continue;
+    }
     if (arg === "-h" || arg === "--help") {
       parsed.help = true;
-    } else if (arg === "--") {
-      parsed.positionals.push(...argv.slice(i + 1));
-      break;
-    } else if (arg.startsWith("-") && arg !== "-") {
-      const [name, inline] = splitFlag(arg);
-      const flag = spec.flags[name];
-      if (!flag) throw new UsageError(unknownFlag(arg, name, Object.keys(spec.flags)));
-      if (!flag.takesValue) {
-        if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
-        parsed.flags[name] = true;
-        continue;
-      }
-      const value = inline ?? argv[++i];
-      if (value === undefined || (inline === undefined && value.startsWith("-"))) throw new UsageError(`--${name} needs a value, e.g. --${name} PATH`);
-      parsed.flags[name] = value;
+      continue;
+    }
+    const flag = Object.hasOwn(spec.flags, token.name) ? spec.flags[token.name] : undefined;
+    if (!flag) throw new UsageError(unknownFlag(arg, Object.keys(spec.flags)));
+    const { name, value, inlineValue } = token;
+    if (!flag.takesValue) {
+      if (inlineValue) throw new UsageError(`--${name} takes no value`);
+      parsed.flags[name] = true;
+    } else if (value === undefined || (!inlineValue && value.startsWith("-"))) {
+      // node:util takes the next argument whatever it is: "--config --force" has left the path out.
+      throw new UsageError(`--${name} needs a value, e.g. --${name} PATH`);
     } else {
-      parsed.positionals.push(arg);
+      parsed.flags[name] = value;
     }
   }
   // --help wins over everything else: someone asking for help should get it, not an error.
@@ -62,13 +76,9 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec): ParsedArg
   return parsed;
 }
 
-function splitFlag(arg: string): [string, string | undefined] {
-  const body = arg.replace(/^--?/, "");
-  const eq = body.indexOf("=");
-  return eq < 0 ? [body, undefined] : [body.slice(0, eq), body.slice(eq + 1)];
-}
-
-function unknownFlag(arg: string, name: string, known: string[]): string {
-  const near = closest(name, [...known, "help"]);
-  return `unknown option "${arg.split("=")[0]}"${near ? `; did you mean "--${near}"?` : ""}`;
+/** `unknown option "--confg"; did you mean "--config"?`, naming the option as it was typed. */
+function unknownFlag(arg: string, known: string[]): string {
+  const [typed] = arg.split("=");
+  const near = closest(typed!.replace(/^--?/, ""), [...known, "help"]);
+  return `unknown option "${typed}"${near ? `; did you mean "--${near}"?` : ""}`;
 }
