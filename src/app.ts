@@ -9,6 +9,7 @@ import type { SourceStatus } from "./adapters/http/metrics.ts";
 import { SubsonicClient } from "./adapters/sources/subsonic-client.ts";
 import { SubsonicPoller } from "./adapters/sources/subsonic-poller.ts";
 import { configSecrets, defaultUserAgent, type ServiceConfig } from "./config/service-config.ts";
+import type { PlaybackEventInput } from "./service/event-validation.ts";
 import { createPresenceService, type PresenceService } from "./service/service.ts";
 import { systemClock } from "./clock.ts";
 
@@ -112,7 +113,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       pollIntervalMs: subsonicConfig.pollIntervalMs ?? 2_000,
       users: () => usernames,
       ignorePlayers,
-      dispatch: (event) => service.dispatch(event),
+      dispatch: (event: PlaybackEventInput) => service.dispatch(event),
       clock: systemClock,
       logger,
     });
@@ -122,7 +123,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     ? new ListenBrainzReceiver({
         userForToken: tokenLookup(enabledUsers),
         ignorePlayers,
-        dispatch: (event) => service.dispatch(event),
+        dispatch: (event: PlaybackEventInput) => service.dispatch(event),
         forwardUrl: listenbrainz.forwardUrl ?? null,
         ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
         userAgent,

@@ -5,6 +5,7 @@ import { memoryLogger } from "../src/adapters/logger.ts";
 import { SubsonicClient } from "../src/adapters/sources/subsonic-client.ts";
 import { SubsonicPoller } from "../src/adapters/sources/subsonic-poller.ts";
 import { defaultUserAgent, type ServiceConfig } from "../src/config/service-config.ts";
+import type { PlaybackEventInput } from "../src/service/event-validation.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeMusicBrainz } from "./fakes/musicbrainz.ts";
 import { FakeSubsonic } from "./fakes/subsonic.ts";
@@ -60,7 +61,7 @@ describe("album art for every track", () => {
       pollIntervalMs: 2000,
       users: () => new Set(["alice"]),
       ignorePlayers: () => [],
-      dispatch: (event) => harness.dispatch(event),
+      dispatch: (event: PlaybackEventInput) => harness.dispatch(event),
       clock: harness.clock,
       logger,
     });

@@ -1,13 +1,13 @@
 import { SimulatedClock } from "xstate";
 import type { Activity } from "../src/actors/effects.ts";
-import type { DomainEventInput } from "../src/actors/events.ts";
 import type { Track } from "../src/actors/track.ts";
 import { createHttpServer, type HttpServer } from "../src/adapters/http/server.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { ServiceConfig, UserConfig } from "../src/config/service-config.ts";
 import { MemoryJournal, type Journal } from "../src/adapters/journal/journal.ts";
 import { ReplayClock } from "../src/adapters/journal/replay-clock.ts";
-import { createPresenceService } from "../src/service/service.ts";
+import type { AdapterEventInput, PlaybackEventInput } from "../src/service/event-validation.ts";
+import { createPresenceService, dispatchAsAdapter } from "../src/service/service.ts";
 import { systemClock, type ServiceClock } from "../src/clock.ts";
 import type { TraceRecord } from "../src/service/trace.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
@@ -133,8 +133,16 @@ export async function startHarness(options: HarnessOptions = {}) {
       // Zero-delay timers (an immediate reconnect) run at once on a real clock; here, on a tick.
       await harness.advance(0);
     },
-    dispatch(event: DomainEventInput) {
+    /** As a host dispatches: playback only. */
+    dispatch(event: PlaybackEventInput) {
       service.dispatch(event);
+    },
+    /**
+     * An adapter's answer (a gateway, artwork or token-check event), injected past the fakes: only
+     * for one no fake can produce. Otherwise let the fake gateway or REST server send it.
+     */
+    dispatchAsAdapter(event: AdapterEventInput) {
+      dispatchAsAdapter(service, event);
     },
     play(track: Track = song, extra: { user?: string; positionMs?: number; playbackRate?: number } = {}) {
       service.dispatch({ type: "playback.playing", user: extra.user ?? "alice", track, positionMs: extra.positionMs ?? 0, ...(extra.playbackRate ? { playbackRate: extra.playbackRate } : {}) });

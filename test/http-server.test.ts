@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createHttpServer, type HttpServer, type HttpServerOptions } from "../src/adapters/http/server.ts";
 import { ListenBrainzReceiver, tokenLookup } from "../src/adapters/sources/listenbrainz-receiver.ts";
 import { renderMetrics } from "../src/adapters/http/metrics.ts";
+import type { PlaybackEventInput } from "../src/service/event-validation.ts";
 import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
@@ -22,7 +23,7 @@ async function start(over: Partial<HttpServerOptions> = {}) {
   const receiver = new ListenBrainzReceiver({
     userForToken: tokenLookup(h.config.users),
     ignorePlayers: () => [],
-    dispatch: (event) => h.service.dispatch(event),
+    dispatch: (event: PlaybackEventInput) => h.service.dispatch(event),
     userAgent: "nd-presence-test",
     logger: h.logger,
   });

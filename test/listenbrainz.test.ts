@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { DomainEventInput } from "../src/actors/events.ts";
 import { ListenBrainzReceiver, tokenLookup, type ListenBrainzReceiverOptions } from "../src/adapters/sources/listenbrainz-receiver.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
+import type { PlaybackEventInput } from "../src/service/event-validation.ts";
 import { until } from "./fakes/wait.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
 import { RELEASE_MBID, T0, startHarness, type Harness } from "./harness.ts";
@@ -306,7 +307,7 @@ describe("a playing_now, on Discord", () => {
 
   it("with an absurd duration_ms shows a track of unknown length (no bar) that stays until unknownLengthMs, not one that ends in 25 days", async () => {
     const harness = (h = await startHarness({ config: { gateway: { unknownLengthMs: 120_000 } } }));
-    const { url } = await startReceiver({ dispatch: (event) => harness.dispatch(event) });
+    const { url } = await startReceiver({ dispatch: (event: PlaybackEventInput) => harness.dispatch(event) });
     const playingNow = structuredClone(navidromePlayingNow);
     playingNow.payload[0]!.track_metadata.additional_info.duration_ms = 2_200_000_000;
     expect(await submit(url, playingNow)).toEqual({ status: 200, body: { status: "ok" } });
@@ -326,7 +327,7 @@ describe("a playing_now, on Discord", () => {
   it("with only a release group MBID shows the release group's Cover Art Archive image", async () => {
     // The track has an MBID to ask the Cover Art Archive by: no MusicBrainz lookup.
     const harness = (h = await startHarness());
-    const { url } = await startReceiver({ dispatch: (event) => harness.dispatch(event) });
+    const { url } = await startReceiver({ dispatch: (event: PlaybackEventInput) => harness.dispatch(event) });
     const playingNow = structuredClone(navidromePlayingNow);
     const info: Record<string, unknown> = playingNow.payload[0]!.track_metadata.additional_info;
     delete info.release_mbid;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { DomainEventInput } from "../src/actors/events.ts";
+import type { PlaybackEventInput } from "../src/service/event-validation.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
@@ -186,13 +186,18 @@ describe("invalid playback events", () => {
     // The service's own inputs cannot come from outside: a host cannot stop it or fake a restart.
     ["the service's shutdown", { type: "service.shutdown", clear: true }, /unknown event type/],
     ["the runtime's resume", { type: "runtime.resumed" }, /unknown event type/],
+    // Nor can the adapters' answers: only a socket or a REST call may say what Discord said.
+    ["a gateway close", { type: "gateway.closed", user: "alice", socket: 1, code: 4004 }, /gateway\.closed is the service's own input/],
+    ["a seq note", { type: "gateway.seq", user: "alice", socket: 1, seq: 9 }, /gateway\.seq is the service's own input/],
+    ["an artwork outcome", { type: "artwork.resolved", user: "alice", key: "k", image: "mp:external/x" }, /artwork\.resolved is the service's own input/],
+    ["a token check", { type: "discord.unauthorized", user: "alice" }, /discord\.unauthorized is the service's own input/],
   ];
 
   it.each(invalid)("%s is refused with a log line naming the problem and changes nothing on the gateway", async (_, event, problem) => {
     await playing();
     const frames = h.gateway.frames.length;
     const before = h.service.status();
-    h.dispatch(event as DomainEventInput);
+    h.dispatch(event as PlaybackEventInput);
     await h.advance(3_000);
     const refusals = h.logger.entries.filter((e) => e.message.startsWith("event refused"));
     expect(refusals).toHaveLength(1);
@@ -203,9 +208,24 @@ describe("invalid playback events", () => {
     expect(h.service.status()).toEqual(before);
   });
 
+  it("a host's discord.unauthorized is refused, not journaled, and alice goes on presenting", async () => {
+    await playing();
+    const journaled = h.journal.load().length;
+    // @ts-expect-error a host dispatches playback only: the type says so, and so does the service
+    h.service.dispatch({ type: "discord.unauthorized", user: "alice" });
+    await h.advance(6_000); // past the 5 s in which a server may still refuse the presence
+    expect(h.logger.entries.filter((e) => e.message.startsWith("event refused"))).toEqual([
+      expect.objectContaining({ level: "warn", message: expect.stringMatching(/discord\.unauthorized is the service's own input/) }),
+    ]);
+    expect(h.journal.load()).toHaveLength(journaled);
+    expect(h.service.status().users[0]).toMatchObject({ user: "alice", state: "presenting.playing", failure: null, showing: { details: song.title } });
+    expect(clears()).toHaveLength(0);
+    expect(h.gateway.connections).toHaveLength(1);
+  });
+
   it("refused events alone never open a gateway connection", async () => {
     h = await startHarness();
-    for (const [, event] of invalid) h.dispatch(event as DomainEventInput);
+    for (const [, event] of invalid) h.dispatch(event as PlaybackEventInput);
     await h.advance(3_000);
     expect(h.gateway.connections).toHaveLength(0);
     expect(h.rest.requests).toHaveLength(0);

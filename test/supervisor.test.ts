@@ -52,7 +52,8 @@ describe("supervisor", () => {
 
   it("routes gateway events by user and drops those of users without a machine", async () => {
     h = await startHarness({ users: twoUsers });
-    h.dispatch({ type: "gateway.closed", user: "bob", socket: 1, code: 4004 });
+    // No fake can send this: bob has no machine, so no socket either.
+    h.dispatchAsAdapter({ type: "gateway.closed", user: "bob", socket: 1, code: 4004 });
     h.play(song, { user: "alice" });
     await h.waitForPresence();
     expect(h.service.status().users.find((u) => u.user === "bob")).toMatchObject({ state: "idle", failure: null });

@@ -1,4 +1,9 @@
+import { presenceOf } from "../actors/supervisor-machine.ts";
 import type { CompactionOutcome, Journal, JournalEntry } from "../adapters/journal/journal.ts";
+import { errorText } from "../errors.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import { saveCheckpoint } from "./checkpoints.ts";
+import type { ServiceRuntime } from "./runtime.ts";
 
 /** For each user, the journal seq of the input that started their current machine. */
 export class JournalHistory {
@@ -45,4 +50,30 @@ export function compactJournal(journal: Journal, history: JournalHistory, runnin
     ...entriesToKeep(entries.filter((entry) => entry.seq <= upTo), history, running),
     ...entries.filter((entry) => entry.seq > upTo),
   ]);
+}
+
+/**
+ * A checkpoint, then drops from the journal what a full replay no longer needs (idle users'
+ * history). Never throws: a failure is logged and shows in the journal's health.
+ */
+export async function compact(runtime: ServiceRuntime): Promise<void> {
+  if (!runtime.actor) return;
+  const running = runtime.actor;
+  // The checkpoint first: the journal is cut only behind a checkpoint that is safely written,
+  // so that either a start restores it and replays the rest, or replays a journal that is whole.
+  let checkpoint: Checkpoint | null;
+  try {
+    checkpoint = await saveCheckpoint(runtime);
+  } catch (error) {
+    runtime.logger.log("error", "journal checkpoint could not be saved, so the journal was not compacted", { error: errorText(error) });
+    return;
+  }
+  if (!checkpoint) return;
+  const snapshot = running.getSnapshot();
+  try {
+    compactJournal(runtime.journal, runtime.history, (user) => presenceOf(snapshot, user) !== undefined, checkpoint.seq);
+  } catch (error) {
+    // The rewrite is atomic: the journal is as it was.
+    if (runtime.health.failed("compaction", error)) runtime.logger.log("error", "journal compaction failed; the journal is as it was", { error: errorText(error) });
+  }
 }

@@ -1,9 +1,23 @@
-import type { DomainEventInput } from "../actors/events.ts";
+import type { DomainEventInput, PlaybackEvent, UserEvent } from "../actors/events.ts";
 
-const userEventTypes = new Set([
-  "playback.playing",
-  "playback.paused",
-  "playback.stopped",
+/** What a host (or one of the sources) dispatches: playback, before the service stamps `at`. */
+export type PlaybackEventInput = Extract<DomainEventInput, { type: PlaybackEvent["type"] }>;
+
+/**
+ * What the service's own adapters answer with: session events and seq notes (the gateway
+ * sockets), gateway discoveries, artwork outcomes and token checks (the effect runner).
+ */
+export type AdapterEventInput = Extract<DomainEventInput, { type: Exclude<UserEvent["type"], PlaybackEvent["type"]> }>;
+
+/**
+ * Who an input comes from. A host may send only playback: a gateway or artwork event from it
+ * would fail a user, or confuse a machine, with nothing on the wire to back it.
+ */
+export type InputSource = "host" | "adapter";
+
+const hostEventTypes: ReadonlySet<string> = new Set(["playback.playing", "playback.paused", "playback.stopped"]);
+
+const adapterEventTypes: ReadonlySet<string> = new Set([
   "gateway.hello",
   "gateway.ready",
   "gateway.resumed",
@@ -25,16 +39,18 @@ const isOptionalNonNegative = (value: unknown) => value === undefined || (typeof
 const isOptionalPositive = (value: unknown) => value === undefined || (typeof value === "number" && Number.isFinite(value) && value > 0);
 
 /**
- * Why an event handed to `dispatch` cannot be applied, or null when it can. Hosts and sources call
+ * Why an event handed to the service cannot be applied, or null when it can. Hosts and sources call
  * `dispatch` with data from outside: a bad one is refused with a reason, never applied half-way.
+ * `from` says whose input it is: a host's may only be playback, an adapter's only its answers.
  *
  * @example
- * refusal({ type: "playback.playing", user: "alice", track: { title: "" } }) // "track.title must be a non-empty string"
+ * refusal({ type: "playback.playing", user: "alice", track: { title: "" } }, "host") // "track.title must be a non-empty string"
+ * refusal({ type: "discord.unauthorized", user: "alice" }, "host") // "discord.unauthorized is the service's own input, ..."
  */
-export function refusal(input: DomainEventInput | null | undefined): string | null {
+export function refusal(input: DomainEventInput | null | undefined, from: InputSource): string | null {
   if (typeof input !== "object" || input === null) return "an event must be an object";
   const event = input as unknown as Record<string, unknown>;
-  if (typeof event.type !== "string" || !userEventTypes.has(event.type)) return `unknown event type ${JSON.stringify(event.type)}`;
+  if (typeof event.type !== "string" || !(from === "host" ? hostEventTypes : adapterEventTypes).has(event.type)) return unexpectedType(event.type, from);
   if (!isText(event.user)) return "user must be a non-empty string";
   if (!isOptionalNumber(event.at)) return "at must be a number (ms)";
   if (event.type === "playback.playing") {
@@ -49,4 +65,13 @@ export function refusal(input: DomainEventInput | null | undefined): string | nu
   if (event.type === "playback.paused" && !isOptionalNonNegative(event.positionMs)) return "positionMs must be a number (ms), not negative";
   if (event.type === "gateway.seq" && !(typeof event.seq === "number" && Number.isSafeInteger(event.seq) && event.seq >= 0)) return "seq must be a whole number, not negative";
   return null;
+}
+
+/** Why `type` is not taken from `from`: unknown to the service, or someone else's input. */
+function unexpectedType(type: unknown, from: InputSource): string {
+  if (from === "host" && typeof type === "string" && adapterEventTypes.has(type)) {
+    return `${type} is the service's own input, not a host's: a host dispatches playback.playing, playback.paused or playback.stopped`;
+  }
+  if (from === "adapter" && typeof type === "string" && hostEventTypes.has(type)) return `${type} is a host's input, not an adapter's`;
+  return `unknown event type ${JSON.stringify(type)}`;
 }

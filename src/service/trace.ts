@@ -1,4 +1,5 @@
-import type { InspectionEvent } from "xstate";
+import type { InspectionEvent, Observer } from "xstate";
+import type { ReplayClock } from "../adapters/journal/replay-clock.ts";
 import type { Effect } from "../actors/effects.ts";
 import { stateName } from "./status.ts";
 
@@ -27,5 +28,23 @@ export function stateTracer(record: (user: string, state: string) => void): (eve
     if (last.get(id) === state) return;
     last.set(id, state);
     record(id.slice("presence:".length), state);
+  };
+}
+
+/** Who watches the actor system: the trace (`PresenceServiceOptions.trace`), the host's observer (`inspect`). */
+export interface Watchers {
+  trace?: ((record: TraceRecord) => void) | undefined;
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
+}
+
+/** The actor system's inspection: the host's observer, plus machine states for the trace. */
+export function inspector({ trace, inspect }: Watchers, clockOf: () => ReplayClock): (event: InspectionEvent) => void {
+  const states = trace
+    ? stateTracer((user, state) => trace({ kind: "state", at: clockOf().now(), live: !clockOf().replaying, user, state }))
+    : null;
+  return (event) => {
+    states?.(event);
+    if (typeof inspect === "function") inspect(event);
+    else inspect?.next?.(event);
   };
 }

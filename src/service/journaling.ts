@@ -1,0 +1,53 @@
+import type { Actor } from "xstate";
+import type { DomainEvent, DomainEventInput } from "../actors/events.ts";
+import { presenceOf, type supervisorMachine } from "../actors/supervisor-machine.ts";
+import { streamOf, type JournalEntry } from "../adapters/journal/journal.ts";
+import { errorText } from "../errors.ts";
+import { refusal, type InputSource } from "./event-validation.ts";
+import type { ServiceRuntime } from "./runtime.ts";
+
+/**
+ * Outside input: a host's playback (`from: "host"`) or an adapter's answer (`from: "adapter"`),
+ * validated, stamped, then recorded. A bad input is logged and refused, never thrown at its sender.
+ */
+export function admit(runtime: ServiceRuntime, input: DomainEventInput, from: InputSource): void {
+  if (!runtime.actor || !runtime.accepting) return;
+  const problem = refusal(input, from);
+  if (problem) {
+    runtime.logger.log("warn", `event refused: ${problem}`, { type: typeof input?.type === "string" ? input.type : undefined });
+    return;
+  }
+  record(runtime, { ...input, at: input.at ?? runtime.clock.now() } as DomainEvent);
+}
+
+/** Journals an input (stamped), then applies it: outside input after `admit`, and the service's own. */
+export function record(runtime: ServiceRuntime, event: DomainEvent): void {
+  if (!runtime.actor || !runtime.accepting) return;
+  const entry: JournalEntry = { v: 1, seq: runtime.nextSeq++, at: event.at, stream: streamOf(event), event };
+  // Append first: an input that was applied is an input that will be replayed. If the journal
+  // cannot take it (a full disk), the service keeps working and says so (see JournalHealth).
+  try {
+    runtime.journal.append(entry);
+    if (runtime.health.wrote()) runtime.logger.log("info", "journal: writing again");
+  } catch (error) {
+    if (runtime.health.failed("append", error)) {
+      runtime.logger.log("error", "journal append failed; going on without it until it recovers (a restart now would lose what was not written)", { error: errorText(error) });
+    }
+  }
+  apply(runtime, runtime.actor, entry);
+}
+
+/** Applies one journaled input, noting when it started a user's current machine (for compaction). */
+export function apply(runtime: ServiceRuntime, running: Actor<typeof supervisorMachine>, entry: JournalEntry): void {
+  const event = entry.event;
+  // A seq note changes no machine: it is kept for a resume after a restart, without a step.
+  if (event.type === "gateway.seq") return void runtime.sessionSeqs.set(event.user, event.seq);
+  if (event.type === "gateway.ready" || event.type === "gateway.resumed") runtime.sessionSeqs.set(event.user, event.seq);
+  if (runtime.trace) runtime.seqOf.set(entry.event, entry.seq); // only the trace names causes
+  // Only playback starts a machine: the rest (heartbeat ACKs above all) skips the lookups.
+  const user = entry.event.type.startsWith("playback.") ? (entry.event as { user: string }).user : null;
+  const before = user === null ? undefined : presenceOf(running.getSnapshot(), user);
+  running.send(entry.event);
+  const after = user === null ? undefined : presenceOf(running.getSnapshot(), user);
+  if (user !== null && after && after !== before) runtime.history.started(user, entry.seq);
+}
