@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal } from "../src/adapters/journal/journal.ts";
+import { MemoryJournal, type JournalEntry } from "../src/adapters/journal/journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { createPresenceService } from "../src/service/service.ts";
 import type { TraceRecord } from "../src/service/trace.ts";
@@ -64,5 +64,39 @@ describe("determinism", () => {
     expect(replayed.every((record) => !record.live)).toBe(true);
     expect(replayed.length).toBe(live.length);
     expect(withoutLive(replayed)).toEqual(withoutLive(live));
+  });
+
+  it("an old journal's fields that nothing reads any more (player, trackNumber, READY's userId) replay as if they were not there", async () => {
+    const clock = preciseClock();
+    h = await startHarness({ clock });
+    h.play(song, { positionMs: 30_000 });
+    await h.waitForPresence((a) => a?.details === song.title);
+    await h.advance(20_000);
+    h.dispatch({ type: "playback.paused", user: "alice", positionMs: 50_000 });
+    await h.advance(10_000);
+    h.play(otherSong);
+    await h.settle();
+    const entries = h.journal.load();
+    expect(entries.map((entry) => entry.event.type)).toEqual(expect.arrayContaining(["playback.playing", "gateway.ready"]));
+
+    // What journals written before issue 18 carry in those events.
+    const asWrittenBefore = (entry: JournalEntry): JournalEntry => {
+      const event = structuredClone(entry.event) as unknown as Record<string, unknown>;
+      if (event.type === "playback.playing") Object.assign(event, { player: "Feishin", track: { ...(event.track as object), trackNumber: 3 } });
+      if (event.type === "gateway.ready") event.userId = "1000000000000000001";
+      return { ...entry, event: event as unknown as JournalEntry["event"] };
+    };
+    const replay = async (journal: MemoryJournal) => {
+      const records: TraceRecord[] = [];
+      const service = createPresenceService({ config: h.config, clock: preciseClock(clock.now()), journal, logger: memoryLogger(), mode: "replay", trace: (record) => records.push(record) });
+      await service.start();
+      return records;
+    };
+    const today = await replay(new MemoryJournal(entries));
+    expect(today.length).toBeGreaterThan(0);
+    // An artwork request carries the track as it came (the resolver reads what it needs of it):
+    // an old track's number rides along there, and changes nothing anywhere.
+    const withoutTrackNumbers = (records: TraceRecord[]) => JSON.parse(JSON.stringify(records, (key, value: unknown) => (key === "trackNumber" ? undefined : value)));
+    expect(withoutTrackNumbers(await replay(new MemoryJournal(entries.map(asWrittenBefore))))).toEqual(withoutTrackNumbers(today));
   });
 });

@@ -19,7 +19,7 @@ describe("readFrame", () => {
     expect(readFrame('{"t":"READY","s":1,"op":0,"d":{"session_id":"abc","resume_gateway_url":"wss://r","user":{"id":"5"},"guilds":[]}}')).toEqual({
       kind: "session",
       seq: 1,
-      event: { type: "gateway.ready", seq: 1, sessionId: "abc", resumeUrl: "wss://r", userId: "5" },
+      event: { type: "gateway.ready", seq: 1, sessionId: "abc", resumeUrl: "wss://r" },
     });
     expect(readFrame('{"t":"RESUMED","s":12,"op":0,"d":null}')).toEqual({ kind: "session", seq: 12, event: { type: "gateway.resumed", seq: 12 } });
   });
@@ -28,7 +28,7 @@ describe("readFrame", () => {
     expect(parseFrame('{"op":0,"t":"READY","s":0,"d":{}}')).toEqual({
       kind: "session",
       seq: 0,
-      event: { type: "gateway.ready", seq: 0, sessionId: undefined, resumeUrl: undefined, userId: undefined },
+      event: { type: "gateway.ready", seq: 0, sessionId: undefined, resumeUrl: undefined },
     });
     expect(parseFrame('{"op":0,"t":"RESUMED","s":null,"d":null}')).toEqual({ kind: "session", seq: null, event: { type: "gateway.resumed", seq: null } });
     expect(parseFrame('{"op":11,"d":{}}')).toEqual({ kind: "heartbeatAck", seq: null });

@@ -86,7 +86,6 @@ describe("GatewaySockets against the fake gateway", () => {
       seq: 1,
       sessionId: gw.connections[0]!.sessionId,
       resumeUrl: gw.url,
-      userId: "1000000000000000001",
     });
   });
 

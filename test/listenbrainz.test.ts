@@ -104,13 +104,11 @@ describe("POST /1/submit-listens", () => {
         type: "playback.playing",
         user: "alice",
         positionMs: 0,
-        player: "Navidrome",
         track: {
           title: "Pyramid Song",
           artist: "Radiohead",
           album: "Amnesiac",
           durationMs: 289_000,
-          trackNumber: 2,
           mbids: {
             recording: "aaaaaaaa-0000-0000-0000-000000000001",
             release: "11111111-2222-3333-4444-555555555555",
@@ -123,11 +121,11 @@ describe("POST /1/submit-listens", () => {
     expect(receiver.status()).toMatchObject({ name: "listenbrainz", ok: true, nowPlaying: 1, listens: 0, errors: 0 });
   });
 
-  it("takes `duration` in seconds and media_player as the player; drops empty artist MBIDs", async () => {
+  it("takes `duration` in seconds; drops empty artist MBIDs", async () => {
     const { url, dispatched } = await startReceiver();
     const listen = { track_metadata: { artist_name: "A", track_name: "T", additional_info: { duration: 200, media_player: "Symfonium", artist_mbids: [""] } } };
     expect((await submit(url, { listen_type: "playing_now", payload: [listen] })).status).toBe(200);
-    expect(dispatched).toEqual([{ type: "playback.playing", user: "alice", positionMs: 0, player: "Symfonium", track: { title: "T", artist: "A", durationMs: 200_000 } }]);
+    expect(dispatched).toEqual([{ type: "playback.playing", user: "alice", positionMs: 0, track: { title: "T", artist: "A", durationMs: 200_000 } }]);
   });
 
   it("treats an absurd or broken length as unknown, and then takes the other field if it is sane", async () => {

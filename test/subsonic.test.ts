@@ -18,7 +18,7 @@ const raw = (over: Partial<RawNowPlayingEntry> = {}): RawNowPlayingEntry => ({
   id: "tr-1", title: "Song One", artist: "Band", album: "Album", albumArtist: "Band", duration: 200, track: 3,
   coverArt: "al-1", musicBrainzId: MBID, username: "alice", minutesAgo: 0, playerId: 1, playerName: "Web", ...over,
 });
-const TRACK = { id: "tr-1", title: "Song One", artist: "Band", album: "Album", albumArtist: "Band", durationMs: 200_000, trackNumber: 3, coverArtId: "al-1", mbids: { recording: MBID } };
+const TRACK = { id: "tr-1", title: "Song One", artist: "Band", album: "Album", albumArtist: "Band", durationMs: 200_000, coverArtId: "al-1", mbids: { recording: MBID } };
 
 describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
   let server: FakeSubsonic;
@@ -193,7 +193,7 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
       server.setNowPlaying([raw({ minutesAgo: 2 })]);
       make().start();
       await poller.pollOnce();
-      expect(taken()).toEqual([{ type: "playback.playing", user: "alice", track: TRACK, positionMs: 120_000, player: "Web", at: 0 }]);
+      expect(taken()).toEqual([{ type: "playback.playing", user: "alice", track: TRACK, positionMs: 120_000, at: 0 }]);
       await advance(2000);
       expect(taken()).toEqual([]);
       // A process that sees the track for the first time (after a restart) estimates the same way, capped at the duration.
@@ -213,7 +213,7 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
       report("playing", 10_000);
       make().start();
       await poller.pollOnce();
-      expect(taken()).toEqual([{ type: "playback.playing", user: "alice", track: TRACK, positionMs: 10_000, playbackRate: 1, player: "Web", at: 0 }]);
+      expect(taken()).toEqual([{ type: "playback.playing", user: "alice", track: TRACK, positionMs: 10_000, playbackRate: 1, at: 0 }]);
       report("playing", 12_000);
       await advance(2000);
       report("paused", 13_000);

@@ -27,7 +27,7 @@ import type { DomainEvent } from "../../src/actors/events.ts";
 import { defaultTimings } from "../../src/actors/settings.ts";
 import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { MinHeap } from "../../src/adapters/journal/min-heap.ts";
-import { between, generator, hex, snowflake } from "../seeded.ts";
+import { between, generator, hex } from "../seeded.ts";
 import { randomTrack, START_AT, userName } from "./generate.ts";
 import { PhaseLog, type Phase } from "./phases.ts";
 import { HEARTBEAT_INTERVAL_MS, serviceWire, wireRecords, type WireRecords } from "./wire-records.ts";
@@ -144,7 +144,7 @@ function* userDay(user: string, random: () => number, endAt: number, log: PhaseL
       connection = { spawnAt: start, helloAt, readyAt, events: [], closeAt: Infinity };
       connection.events.push(
         { type: "gateway.hello", heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, user, socket: 1, at: helloAt },
-        { type: "gateway.ready", seq: 1, sessionId: hex(random, 32), resumeUrl: "wss://gateway-us-east1-b.discord.gg", userId: snowflake(random), user, socket: 1, at: readyAt },
+        { type: "gateway.ready", seq: 1, sessionId: hex(random, 32), resumeUrl: "wss://gateway-us-east1-b.discord.gg", user, socket: 1, at: readyAt },
       );
       log.at(start, "connecting");
       log.at(readyAt, "playing");
@@ -173,7 +173,7 @@ function playStint(user: string, start: number, lengthMs: number, random: () => 
     const durationMs = track.durationMs!;
     // The Subsonic poller sees the next track within a poll (2 s), well inside the 5 s end grace.
     const positionMs = first ? 0 : between(random, 0, 2_000);
-    out.push({ type: "playback.playing", user, track, positionMs, player: "Feishin", at });
+    out.push({ type: "playback.playing", user, track, positionMs, at });
     out.push({ type: "artwork.failed", user, key: track.coverArtId!, reason: "no artwork found", at });
     if (!first) log.at(at, "playing");
     let endsAt = at + durationMs - positionMs;
@@ -183,7 +183,7 @@ function playStint(user: string, start: number, lengthMs: number, random: () => 
       const resumedAt = pausedAt + between(random, 10_000, 8 * MINUTE);
       out.push({ type: "playback.paused", user, positionMs: pausedPosition, at: pausedAt });
       // The same track again: same artwork key, so no artwork answer this time.
-      out.push({ type: "playback.playing", user, track, positionMs: pausedPosition, player: "Feishin", at: resumedAt });
+      out.push({ type: "playback.playing", user, track, positionMs: pausedPosition, at: resumedAt });
       log.at(pausedAt, "paused");
       log.at(resumedAt, "playing");
       endsAt = resumedAt + durationMs - pausedPosition;

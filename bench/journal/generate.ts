@@ -23,7 +23,7 @@ import type { DomainEvent } from "../../src/actors/events.ts";
 import type { Track } from "../../src/actors/track.ts";
 import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import type { ServiceConfig } from "../../src/config/service-config.ts";
-import { generator, hex, snowflake } from "../seeded.ts";
+import { generator, hex } from "../seeded.ts";
 import { HEARTBEAT_INTERVAL_MS, recordEveryMs, serviceWire, wireRecords, type WireRecords } from "./wire-records.ts";
 
 export { HEARTBEAT_INTERVAL_MS };
@@ -90,14 +90,14 @@ function userTimeline(user: string, endAt: number, random: () => number, wire: W
   let first = true;
   while (trackAt <= endAt) {
     const track = randomTrack(random);
-    push({ type: "playback.playing", user, track, positionMs: first ? 0 : between(0, 2_000), player: "Feishin", at: trackAt });
+    push({ type: "playback.playing", user, track, positionMs: first ? 0 : between(0, 2_000), at: trackAt });
     push({ type: "artwork.failed", user, key: track.coverArtId!, reason: "no artwork found", at: trackAt });
     if (first) {
       // The machine opens socket 1 at once; Hello comes after TCP + TLS + upgrade, READY after IDENTIFY.
       const helloAt = trackAt + between(40, 120);
       const readyAt = helloAt + between(80, 250);
       push({ type: "gateway.hello", heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS, user, socket: 1, at: helloAt });
-      push({ type: "gateway.ready", seq: 1, sessionId: hex(random, 32), resumeUrl: "wss://gateway-us-east1-b.discord.gg", userId: snowflake(random), user, socket: 1, at: readyAt });
+      push({ type: "gateway.ready", seq: 1, sessionId: hex(random, 32), resumeUrl: "wss://gateway-us-east1-b.discord.gg", user, socket: 1, at: readyAt });
       wireRecords(wire, { user, spawnAt: startAt, helloAt, readyAt, until: endAt + 1 }, random, push);
     }
     trackAt += track.durationMs! + between(200, 2_000);
@@ -115,7 +115,6 @@ export function randomTrack(random: () => number): Track {
     album: `Album ${album.slice(0, 8)}`,
     albumArtist: `Artist ${hex(random, 4)}`,
     durationMs: Math.round((TRACK_MS.min + random() * (TRACK_MS.max - TRACK_MS.min)) / 1000) * 1000,
-    trackNumber: 1 + Math.floor(random() * 12),
     coverArtId: `al-${album}_${hex(random, 8)}`,
     mbids: { recording: `${hex(random, 8)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 12)}` },
   };

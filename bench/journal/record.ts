@@ -24,7 +24,6 @@ const track = (n: number, durationMs: number): Track => ({
   album: `Album ${n}`,
   albumArtist: "Artist",
   durationMs,
-  trackNumber: n,
   coverArtId: `al-${n}_0`,
   mbids: { recording: `0000000${n}-0000-0000-0000-000000000000` },
 });
@@ -38,8 +37,8 @@ async function record(): Promise<JournalEntry[]> {
     users: USERS.map((username) => ({ username, discordToken: "mfa.alice-SECRET-token-0123456789" })),
   });
   try {
-    // As the Subsonic poller emits it (subsonic-poller.ts): with the player's name.
-    const play = (user: string, t: Track) => h.dispatch({ type: "playback.playing", user, track: t, positionMs: 0, player: "Feishin" });
+    // As the Subsonic poller emits it (subsonic-poller.ts).
+    const play = (user: string, t: Track) => h.dispatch({ type: "playback.playing", user, track: t, positionMs: 0 });
     USERS.forEach((user, i) => play(user, track(i, 200_000)));
     for (let t = 0; t < 200_000; t += STEP_MS) await h.advance(t === 0 ? 0 : STEP_MS);
     USERS.forEach((user, i) => play(user, track(10 + i, 200_000)));

@@ -12,7 +12,6 @@ export type PlaybackEvent =
       track: Track;
       positionMs?: number;
       playbackRate?: number;
-      player?: string;
       at: number;
     }
   | { type: "playback.paused"; user: string; positionMs?: number; at: number }
@@ -25,7 +24,7 @@ export type PlaybackEvent =
  */
 export type GatewayEvent = { user: string; socket: number; at: number } & (
   | { type: "gateway.hello"; heartbeatIntervalMs: number }
-  | { type: "gateway.ready"; seq: number | null; sessionId?: string; resumeUrl?: string; userId?: string }
+  | { type: "gateway.ready"; seq: number | null; sessionId?: string; resumeUrl?: string }
   | { type: "gateway.resumed"; seq: number | null }
   | { type: "gateway.reconnect" }
   | { type: "gateway.invalidSession"; resumable: boolean }

@@ -25,7 +25,6 @@ export const playbackActions = {
       playbackRate: rate,
       paused: false,
       at: event.at,
-      ...(event.player === undefined ? {} : { player: event.player }),
     };
     const key = artworkKey(event.track);
     if (context.artwork?.key === key) enqueue.assign({ playback });

@@ -6,7 +6,6 @@ export interface Track {
   album?: string;
   albumArtist?: string;
   durationMs?: number;
-  trackNumber?: number;
   coverArtId?: string;
   mbids?: {
     recording?: string;
@@ -38,5 +37,4 @@ export interface Playback {
   playbackRate: number;
   paused: boolean;
   at: number;
-  player?: string;
 }

@@ -102,15 +102,16 @@ export function parseFrame(text: string): ReadFrame {
   }
 }
 
-/** READY is read only for what a session needs: its id, where to resume it, and whose it is. */
+/**
+ * READY is read only for what a session needs: its id and where to resume it (its `s` is the
+ * frame's). Nothing else of it is kept: a user's READY is large, and whose it is matters to no one.
+ */
 function readyEvent(seq: number | null, data: Record<string, unknown>): SessionEventData {
-  const user = typeof data.user === "object" && data.user !== null ? (data.user as Record<string, unknown>) : {};
   return {
     type: "gateway.ready",
     seq,
     sessionId: stringOrUndefined(data.session_id),
     resumeUrl: stringOrUndefined(data.resume_gateway_url),
-    userId: stringOrUndefined(user.id),
   };
 }
 

@@ -99,7 +99,6 @@ function toTrack(meta: Record<string, unknown>): Submission["listens"][number] {
   const info = (meta.additional_info ?? {}) as Record<string, unknown>;
   // An absurd length in one field is no length: the other field may still have a sane one.
   const durationMs = trackLengthMs(info.duration_ms, 1) ?? trackLengthMs(info.duration, 1000);
-  const trackNumber = Number.parseInt(String(info.tracknumber ?? ""), 10); // some clients send "2" or "2/12"
   // Navidrome sends one entry per artist, "" for an artist without an MBID.
   const artists = Array.isArray(info.artist_mbids) ? info.artist_mbids.filter((id): id is string => !!text(id)) : [];
   const mbids = compact({
@@ -113,7 +112,6 @@ function toTrack(meta: Record<string, unknown>): Submission["listens"][number] {
     artist: meta.artist_name as string,
     album: text(meta.release_name),
     durationMs,
-    trackNumber: trackNumber > 0 ? trackNumber : undefined,
     mbids: Object.keys(mbids).length > 0 ? mbids : undefined,
   });
   const players = [text(info.media_player), text(info.submission_client)].filter((name): name is string => !!name);
@@ -197,7 +195,7 @@ export class ListenBrainzReceiver {
       const { track, players } = parsed.listens[0]!;
       const player = ignoredPlayer(this.options.ignorePlayers(user), players);
       if (player) this.options.logger.log("debug", "listenbrainz: playing_now from an ignored player", { user, player });
-      else this.options.dispatch({ type: "playback.playing", user, track, positionMs: 0, ...(players[0] ? { player: players[0] } : {}) });
+      else this.options.dispatch({ type: "playback.playing", user, track, positionMs: 0 });
     } else {
       this.counters.listens += parsed.listens.length;
     }

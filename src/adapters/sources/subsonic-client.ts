@@ -216,7 +216,6 @@ function toEntry(raw: unknown): NowPlayingEntry | null {
     album: text(raw.album),
     albumArtist: text(raw.albumArtist) ?? text(raw.displayAlbumArtist),
     durationMs: trackLengthMs(num(raw.duration), 1000), // Subsonic's duration is in seconds
-    trackNumber: num(raw.track),
     coverArtId: text(raw.coverArt),
     mbids: recording ? { recording } : undefined,
   });

@@ -240,7 +240,6 @@ export class SubsonicPoller {
     const rate = entry.playbackRate ?? 1;
     const prev = this.#seen.get(user);
     const next: Seen = { key, paused, rate, anchorMs: positionMs, anchorAt: now, reportedMs: reported, minutesAgo: entry.minutesAgo };
-    const player = entry.playerName ?? entry.playerId;
     const playing = () =>
       this.#emit({
         type: "playback.playing",
@@ -248,7 +247,6 @@ export class SubsonicPoller {
         track: entry.track,
         positionMs,
         ...(entry.playbackRate !== undefined ? { playbackRate: entry.playbackRate } : {}),
-        ...(player !== undefined ? { player } : {}),
         at: now,
       });
     const pausedEvent = () => this.#emit({ type: "playback.paused", user, positionMs, at: now });
