@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { DomainEventInput } from "../../actors/events.ts";
-import type { Track } from "../../actors/track.ts";
+import { trackIdentity } from "../../actors/track.ts";
 import type { Logger } from "../logger.ts";
 import { lruClock } from "../lru-clock.ts";
 import type { NowPlayingEntry, SubsonicAuthMode, SubsonicClient } from "./subsonic-client.ts";
@@ -54,6 +54,7 @@ export type SubsonicPollerStatus = {
 
 /** What the poller last saw for one user. The anchor is the position it believes at `anchorAt`. */
 interface Seen {
+  /** The track's `trackIdentity`: another one is a new track. */
   key: string;
   paused: boolean;
   rate: number;
@@ -233,7 +234,7 @@ export class SubsonicPoller {
   }
 
   #diff(user: string, entry: NowPlayingEntry, now: number): void {
-    const key = trackKey(entry.track);
+    const key = trackIdentity(entry.track);
     const reported = entry.state !== undefined && entry.positionMs !== undefined ? entry.positionMs : undefined;
     const positionMs = reported ?? estimate(entry.minutesAgo, entry.track.durationMs);
     const paused = entry.state === "paused";
@@ -331,11 +332,6 @@ class AlbumReleases {
       return undefined;
     }
   }
-}
-
-/** Same track: same id, else same title, artist and album. */
-function trackKey(track: Track): string {
-  return track.id !== undefined ? `id:${track.id}` : `tag:${track.title}\n${track.artist}\n${track.album ?? ""}`;
 }
 
 /** Plain Subsonic has only minutesAgo (minute precision): 0 -> 0, n -> n minutes, capped at the duration. */
