@@ -46,9 +46,13 @@ export type DiscoveryEvent =
 /** Results of artwork resolution: `image` is a Discord image key (`mp:external/...`). */
 export type ArtworkEvent =
   | { type: "artwork.resolved"; user: string; key: string; image: string; at: number }
-  | { type: "artwork.failed"; user: string; key: string; reason: string; at: number }
-  /** The REST API said the token is invalid (HTTP 401): as fatal as a 4004. */
-  | { type: "discord.unauthorized"; user: string; at: number };
+  | { type: "artwork.failed"; user: string; key: string; reason: string; at: number };
+
+/**
+ * Discord's REST API refused the user's token (HTTP 401): as fatal as a 4004. It answers a token
+ * check (`discord.checkToken`) or an artwork registration, but it is about the token, not the art.
+ */
+export type TokenRefusedEvent = { type: "discord.unauthorized"; user: string; at: number };
 
 /** Asks a user's machine to clear its presence (unless `clear` is false) and close for good. */
 export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: number };
@@ -61,7 +65,7 @@ export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: numb
  */
 export type ResumedEvent = { type: "runtime.stopped" | "runtime.resumed"; at: number };
 
-export type UserEvent = PlaybackEvent | GatewayEvent | SeqNote | DiscoveryEvent | ArtworkEvent;
+export type UserEvent = PlaybackEvent | GatewayEvent | SeqNote | DiscoveryEvent | ArtworkEvent | TokenRefusedEvent;
 export type ServiceEvent = ShutdownEvent | ResumedEvent;
 export type DomainEvent = UserEvent | ServiceEvent;
 

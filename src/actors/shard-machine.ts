@@ -100,17 +100,24 @@ export const shardMachine = setup({
       enqueue.assign({ machines });
     }),
 
-    /** A machine crashed: log it and drop it; the user's next playback event starts a fresh one. */
-    dropFailedMachine: enqueueActions(({ context, event, enqueue }) => {
+    /** A machine crashed (a bug): say so, and end the session it leaves behind. `dropEndedMachine` follows. */
+    reportCrashedMachine: enqueueActions(({ event, enqueue }) => {
       const user = userOf(event);
-      if (event.type.startsWith("xstate.error.")) {
-        const error = (event as ChildFailure).error;
-        const effect: Effect = { type: "log", level: "error", message: "presence machine crashed; it will restart on the next event", data: { user, error: String(error) } };
-        enqueue({ type: "perform", params: { user, effect } });
-        // End the orphaned session (1000), so that nothing it showed lingers.
-        const close: Effect = { type: "socket.closeAny", code: 1000, reason: "restarting after an error" };
-        enqueue({ type: "perform", params: { user, effect: close } });
-      }
+      const error = (event as ChildFailure).error;
+      const effect: Effect = { type: "log", level: "error", message: "presence machine crashed; it will restart on the next event", data: { user, error: String(error) } };
+      enqueue({ type: "perform", params: { user, effect } });
+      // End the orphaned session (1000), so that nothing it showed lingers.
+      const close: Effect = { type: "socket.closeAny", code: 1000, reason: "restarting after an error" };
+      enqueue({ type: "perform", params: { user, effect: close } });
+    }),
+
+    /**
+     * A machine ended, crashed (`xstate.error.actor.*`) or done (`xstate.done.actor.*`; a presence
+     * machine has no final state today, so only if one is added): forget it. The user's next
+     * playback event starts a fresh one.
+     */
+    dropEndedMachine: enqueueActions(({ context, event, enqueue }) => {
+      const user = userOf(event);
       const ref = context.machines[user];
       if (!ref) return;
       enqueue.stopChild(ref);
@@ -156,8 +163,8 @@ export const shardMachine = setup({
   }),
   initial: "running",
   on: {
-    "xstate.error.actor.*": { actions: "dropFailedMachine" },
-    "xstate.done.actor.*": { actions: "dropFailedMachine" },
+    "xstate.error.actor.*": { actions: ["reportCrashedMachine", "dropEndedMachine"] },
+    "xstate.done.actor.*": { actions: "dropEndedMachine" },
   },
   states: {
     running: {
