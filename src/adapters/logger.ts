@@ -26,7 +26,11 @@ export function consoleLogger(minLevel: LogLevel = "info", write = (line: string
 
 export const silentLogger: Logger = { log() {} };
 
-/** Keeps every entry in memory: for tests, and for the status page's "last error". */
+/**
+ * Keeps every entry in memory, unbounded: for tests, and for a host (through the library API) that
+ * reads back what was logged. The service does not use it: the status page's "last error" is each
+ * user's machine's own `lastError`.
+ */
 export function memoryLogger(): Logger & { entries: LogEntry[]; text(): string } {
   const entries: LogEntry[] = [];
   return {

@@ -1,7 +1,7 @@
-import type { ActorSystem, AnyActorRef, EventObject } from "xstate";
+import type { AnyActorRef, EventObject } from "xstate";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the system of any actor tree
-type AnyActorSystem = ActorSystem<any>;
+/** The system of any actor tree (XState does not export its own name for it). */
+type AnyActorSystem = AnyActorRef["system"];
 
 /** A pending XState timer (an `after` delay or a delayed `raise`), as a checkpoint keeps it. */
 export interface SavedTimer {

@@ -12,9 +12,10 @@ import { MAX_TIMER_DELAY_MS } from "../../clock.ts";
  * When the journal file is fsynced.
  * - `always`: after every append. Nothing is lost even on power loss; slowest.
  * - `interval` (default): every `fsyncIntervalMs` (1 s) when something was written, on libuv's
- *   thread pool (a slow disk must not hold up every user's heartbeat). Every append is written to
- *   the OS at once, so a crash or SIGKILL of nd-presence loses nothing; a power loss loses at most
- *   the last interval or two.
+ *   thread pool (a slow disk must not hold up every user's heartbeat), and at `close`. Every append
+ *   is written to the OS at once, so a crash or SIGKILL of nd-presence loses nothing. A power loss
+ *   loses what was written since the last fsync began: up to an interval, and more on a disk slower
+ *   than that, as a tick that finds the previous fsync still running skips its turn.
  * - `never`: leave it to the OS.
  */
 export type FsyncPolicy = "always" | "interval" | "never";
@@ -175,7 +176,8 @@ export class JsonlJournal implements Journal {
     chmodSync(path, 0o600); // a file made by an older version, or by hand, may be wider
     this.#bytes = statSync(path).size;
     if (fsync === "interval" && !this.#timer) {
-      // Clamped: a longer interval (a host's config need not have been checked) would fire every ms.
+      // At most 2^31 - 1 ms, which is what a timer can wait: Node would run a longer interval every
+      // 1 ms instead (a host's config need not have been checked).
       this.#timer = setInterval(() => this.#syncInBackground(), Math.min(fsyncIntervalMs, MAX_TIMER_DELAY_MS));
       (this.#timer as { unref?: () => void }).unref?.();
     }

@@ -10,10 +10,12 @@ interface Timer {
 
 /**
  * The actor system's clock across a restart. While the journal is replayed, time is what the
- * journal says: `advanceTo(t)` fires every timer due by `t`, in order, so that delays (heartbeats,
- * track ends, rate windows) fire between the events exactly as they did live. `goLive()` hands the
+ * journal says: `advanceTo(t)` fires every timer due by `t`, in order, so that the machines' delays
+ * (backoffs, Hello and READY timeouts, track ends, rate windows) fire between the events exactly as
+ * they did live. Heartbeats are not among them: they are the connection's, and a replay opens none. `goLive()` hands the
  * timers still pending to the real clock, due at the same moments, and from then on time is real.
- * (A persisted XState snapshot would lose pending timers; replaying events does not.)
+ * (XState's persisted snapshot leaves pending timers out: a checkpoint saves them beside it, see
+ * `ActorTimers`, and the replay of the entries after it sets theirs again as it goes.)
  */
 export class ReplayClock implements ServiceClock {
   #live: ServiceClock;
