@@ -9,7 +9,6 @@ import type { SourceStatus } from "./adapters/http/metrics.ts";
 import { SubsonicClient } from "./adapters/sources/subsonic-client.ts";
 import { SubsonicPoller } from "./adapters/sources/subsonic-poller.ts";
 import { configSecrets, defaultUserAgent, type ServiceConfig } from "./config/service-config.ts";
-import type { PlaybackEventInput } from "./service/event-validation.ts";
 import { createPresenceService, type PresenceService } from "./service/service.ts";
 import { systemClock } from "./clock.ts";
 
@@ -51,7 +50,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   const enabledUsers = config.users.filter((user) => user.enabled !== false);
   // Looked up on every poll and listen: built once.
   const usernames = new Set(enabledUsers.map((user) => user.username));
-  const ignoredBy = new Map(enabledUsers.map((user) => [user.username, (user.ignorePlayers ?? []).map((player) => player.toLowerCase())]));
+  const ignoredBy = new Map(enabledUsers.map((user) => [user.username, user.ignorePlayers ?? []]));
   const ignorePlayers = (name: string) => ignoredBy.get(name) ?? [];
 
   const subsonicConfig = config.sources?.subsonic ?? null;
@@ -113,7 +112,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       pollIntervalMs: subsonicConfig.pollIntervalMs ?? 2_000,
       users: () => usernames,
       ignorePlayers,
-      dispatch: (event: PlaybackEventInput) => service.dispatch(event),
+      dispatch: (event) => service.dispatch(event),
       clock: systemClock,
       logger,
     });
@@ -123,7 +122,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
     ? new ListenBrainzReceiver({
         userForToken: tokenLookup(enabledUsers),
         ignorePlayers,
-        dispatch: (event: PlaybackEventInput) => service.dispatch(event),
+        dispatch: (event) => service.dispatch(event),
         forwardUrl: listenbrainz.forwardUrl ?? null,
         ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
         userAgent,

@@ -4,7 +4,7 @@
  */
 export { createPresenceService } from "./service/service.ts";
 export type { PresenceService, PresenceServiceOptions, ServiceEvents } from "./service/service.ts";
-export type { PlaybackEventInput } from "./service/event-validation.ts";
+export type { PlaybackEventInput } from "./actors/events.ts";
 export type { ServiceClock } from "./clock.ts";
 export type { ServiceConfig, UserConfig, PresenceConfig } from "./config/service-config.ts";
 export type { ServiceStatus, UserStatusReport } from "./service/status.ts";

@@ -69,6 +69,15 @@ export type UserEvent = PlaybackEvent | GatewayEvent | SeqNote | DiscoveryEvent 
 export type ServiceEvent = ShutdownEvent | ResumedEvent;
 export type DomainEvent = UserEvent | ServiceEvent;
 
+/** What a host (or one of the sources) dispatches: playback, before the service stamps `at`. */
+export type PlaybackEventInput = Extract<DomainEventInput, { type: PlaybackEvent["type"] }>;
+
+/**
+ * What the service's own adapters answer with: session events and seq notes (the gateway
+ * sockets), gateway discoveries, artwork outcomes and token checks (the effect runner).
+ */
+export type AdapterEventInput = Extract<DomainEventInput, { type: Exclude<UserEvent["type"], PlaybackEvent["type"]> }>;
+
 /** Any domain event before the service has stamped it with `at`. */
 export type DomainEventInput = DomainEvent extends infer E
   ? E extends { at: number }

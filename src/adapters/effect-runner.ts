@@ -1,6 +1,6 @@
 import { Op } from "../actors/discord-protocol.ts";
 import type { Activity, Effect } from "../actors/effects.ts";
-import type { DomainEventInput } from "../actors/events.ts";
+import type { AdapterEventInput } from "../actors/events.ts";
 import { errorText, PresenceError } from "../errors.ts";
 import type { ArtworkResolver } from "./artwork/resolver.ts";
 import type { DiscordRest } from "./discord/rest.ts";
@@ -16,7 +16,7 @@ export interface EffectPorts {
   artwork: Pick<ArtworkResolver, "resolve">;
   logger: Logger;
   /** Where answers go: the service's dispatch, so that they are journaled like any input. */
-  dispatch(event: DomainEventInput): void;
+  dispatch(event: AdapterEventInput): void;
   /** Told whenever an op 3 leaves for Discord: what the user's status now shows. */
   presenceSent(user: string, activity: Activity | null): void;
 }

@@ -3,6 +3,7 @@ import { initialContext, settingsOf } from "../actors/presence-context.ts";
 import { presenceMachine } from "../actors/presence-machine.ts";
 import { presenceInput, shardMachine, type UserProfile } from "../actors/shard-machine.ts";
 import { supervisorMachine } from "../actors/supervisor-machine.ts";
+import { fnv1a } from "../actors/fnv1a.ts";
 import { errorText } from "../errors.ts";
 import type { SavedTimer } from "../adapters/journal/actor-timers.ts";
 
@@ -34,12 +35,7 @@ export interface Checkpoint {
 
 /** FNV-1a, 32 bits, as hex: a short, stable name for a long text (not a secret's hash). */
 export function fingerprint(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, "0");
+  return fnv1a(text).toString(16).padStart(8, "0");
 }
 
 /** Why a checkpoint cannot be used for this start, or null if it can. */

@@ -1,13 +1,6 @@
-import type { DomainEventInput, PlaybackEvent, UserEvent } from "../actors/events.ts";
+import type { AdapterEventInput, DomainEventInput, PlaybackEventInput } from "../actors/events.ts";
 
-/** What a host (or one of the sources) dispatches: playback, before the service stamps `at`. */
-export type PlaybackEventInput = Extract<DomainEventInput, { type: PlaybackEvent["type"] }>;
-
-/**
- * What the service's own adapters answer with: session events and seq notes (the gateway
- * sockets), gateway discoveries, artwork outcomes and token checks (the effect runner).
- */
-export type AdapterEventInput = Extract<DomainEventInput, { type: Exclude<UserEvent["type"], PlaybackEvent["type"]> }>;
+export type { AdapterEventInput, PlaybackEventInput };
 
 /**
  * Who an input comes from. A host may send only playback: a gateway or artwork event from it

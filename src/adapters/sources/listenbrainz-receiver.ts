@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DomainEventInput } from "../../actors/events.ts";
+import type { PlaybackEventInput } from "../../actors/events.ts";
 import type { Track } from "../../actors/track.ts";
 import { errorText } from "../../errors.ts";
 import { send } from "../http/server.ts";
@@ -16,7 +16,7 @@ export interface ListenBrainzReceiverOptions {
   /** `users[].ignorePlayers` as configured: players whose plays must not reach Discord (see `ignoredPlayer`). */
   ignorePlayers(user: string): readonly string[];
   /** The service's `dispatch`: the receiver's only output besides forwarding. */
-  dispatch(event: DomainEventInput): void;
+  dispatch(event: PlaybackEventInput): void;
   /** e.g. `https://api.listenbrainz.org`: accepted submissions are re-sent there. */
   forwardUrl?: string | null;
   /** Default 1 MiB: a playing_now is well under 2 KB, so this only guards memory. */

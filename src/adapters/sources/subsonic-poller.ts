@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import type { DomainEventInput } from "../../actors/events.ts";
+import type { PlaybackEventInput } from "../../actors/events.ts";
 import { trackIdentity } from "../../actors/track.ts";
 import type { Logger } from "../logger.ts";
 import { lruClock } from "../lru-clock.ts";
@@ -22,7 +22,7 @@ export interface SubsonicPollerOptions {
   users: () => ReadonlySet<string>;
   /** Players (name or id) whose plays are ignored for `user`, as configured (see `ignoredPlayer`). */
   ignorePlayers: (user: string) => readonly string[];
-  dispatch(event: DomainEventInput): void;
+  dispatch(event: PlaybackEventInput): void;
   clock: PollerClock;
   logger: Logger;
   /**
@@ -272,7 +272,7 @@ export class SubsonicPoller {
     }
   }
 
-  #emit(event: DomainEventInput): void {
+  #emit(event: PlaybackEventInput): void {
     this.#options.dispatch(event);
   }
 }
