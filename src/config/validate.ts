@@ -16,8 +16,7 @@ export type { Problem } from "./problem.ts";
  * // [{ path: "discord.applicationId", message: "must be 5 to 25 digits: ..." }]
  */
 export function validateConfig(value: unknown): Problem[] {
-  const problems: Problem[] = [];
-  checkSchema(value, configSchema, "", problems);
+  const problems = checkSchema(value, configSchema);
   if (isRecord(value)) problems.push(...checkUsers(value.users), ...checkReceiver(value));
   return problems;
 }
