@@ -8,22 +8,30 @@ export type { AdapterEventInput, PlaybackEventInput };
  */
 export type InputSource = "host" | "adapter";
 
-const hostEventTypes: ReadonlySet<string> = new Set(["playback.playing", "playback.paused", "playback.stopped"]);
+/**
+ * Who may send which event type. Written as records over the union's types, so the compiler checks
+ * them against src/actors/events.ts: an event type added there and not here, or a stale one here,
+ * fails the type check. (The checks below are few and say what a user did wrong in their words,
+ * which is why they are not a schema library's.)
+ */
+const hostEventTypes: Record<PlaybackEventInput["type"], true> = { "playback.playing": true, "playback.paused": true, "playback.stopped": true };
 
-const adapterEventTypes: ReadonlySet<string> = new Set([
-  "gateway.hello",
-  "gateway.ready",
-  "gateway.resumed",
-  "gateway.reconnect",
-  "gateway.invalidSession",
-  "gateway.closed",
-  "gateway.seq",
-  "gateway.discovered",
-  "gateway.discoveryFailed",
-  "artwork.resolved",
-  "artwork.failed",
-  "discord.unauthorized",
-]);
+const adapterEventTypes: Record<AdapterEventInput["type"], true> = {
+  "gateway.hello": true,
+  "gateway.ready": true,
+  "gateway.resumed": true,
+  "gateway.reconnect": true,
+  "gateway.invalidSession": true,
+  "gateway.closed": true,
+  "gateway.seq": true,
+  "gateway.discovered": true,
+  "gateway.discoveryFailed": true,
+  "artwork.resolved": true,
+  "artwork.failed": true,
+  "discord.unauthorized": true,
+};
+
+const isTypeIn = (types: object, type: unknown): type is string => typeof type === "string" && Object.hasOwn(types, type);
 
 const isText = (value: unknown): value is string => typeof value === "string" && value.trim() !== "";
 const isOptionalNumber = (value: unknown) => value === undefined || (typeof value === "number" && Number.isFinite(value));
@@ -43,7 +51,7 @@ const isOptionalPositive = (value: unknown) => value === undefined || (typeof va
 export function refusal(input: DomainEventInput | null | undefined, from: InputSource): string | null {
   if (typeof input !== "object" || input === null) return "an event must be an object";
   const event = input as unknown as Record<string, unknown>;
-  if (typeof event.type !== "string" || !(from === "host" ? hostEventTypes : adapterEventTypes).has(event.type)) return unexpectedType(event.type, from);
+  if (!isTypeIn(from === "host" ? hostEventTypes : adapterEventTypes, event.type)) return unexpectedType(event.type, from);
   if (!isText(event.user)) return "user must be a non-empty string";
   if (!isOptionalNumber(event.at)) return "at must be a number (ms)";
   if (event.type === "playback.playing") {
@@ -62,9 +70,9 @@ export function refusal(input: DomainEventInput | null | undefined, from: InputS
 
 /** Why `type` is not taken from `from`: unknown to the service, or someone else's input. */
 function unexpectedType(type: unknown, from: InputSource): string {
-  if (from === "host" && typeof type === "string" && adapterEventTypes.has(type)) {
+  if (from === "host" && isTypeIn(adapterEventTypes, type)) {
     return `${type} is the service's own input, not a host's: a host dispatches playback.playing, playback.paused or playback.stopped`;
   }
-  if (from === "adapter" && typeof type === "string" && hostEventTypes.has(type)) return `${type} is a host's input, not an adapter's`;
+  if (from === "adapter" && isTypeIn(hostEventTypes, type)) return `${type} is a host's input, not an adapter's`;
   return `unknown event type ${JSON.stringify(type)}`;
 }
