@@ -61,7 +61,16 @@ export function figureCells(f: Figure, grouped = false): string[] {
   const count = (n: number) => (grouped ? n.toLocaleString("en-US") : String(n));
   const target = f.target ? `${f.target.on === "ratio" ? "ratio " : ""}${f.target.op} ${count(f.target.value)}` : "";
   const met = meetsTarget(f);
-  return [f.scenario, `${f.metric} (${f.unit})`, f.users ? count(f.users) : "", value(f.ndPresence), value(f.raw), value(ratio(f)), target, met === null ? "" : met ? "yes" : "no"];
+  return [
+    f.scenario,
+    `${f.metric} (${f.unit})`,
+    f.users ? count(f.users) : "",
+    value(f.ndPresence),
+    value(f.raw),
+    value(ratio(f)),
+    target,
+    met === null ? "" : met ? "yes" : "no",
+  ];
 }
 
 /** Median of a few runs: one slow run (a disk flush, a GC) should not decide the figure. */

@@ -57,7 +57,7 @@ export const minimalMachine = setup({
   actions: {
     perform: (_, _effect: Effect) => {},
     takeTrack: assign(({ context, event }) =>
-      event.type === "playback.playing" ? { activity: trackActivity(event.track, event.at - (event.positionMs ?? 0), context.applicationId) } : {},
+      event.type === "playback.playing" ? { activity: trackActivity(event.track, event.at - (event.positionMs ?? 0), context.applicationId) } : {}
     ),
   },
   guards: { isZombie: ({ context }) => context.awaitingAck },

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, platform, release, totalmem } from "node:os";
-import { figureCells, TABLE_HEADER, type BenchOptions, type Figure, type Scenario } from "./figures.ts";
+import { type BenchOptions, type Figure, figureCells, type Scenario, TABLE_HEADER } from "./figures.ts";
 import { DEFAULT_ACCOUNT } from "./network/account/traffic.ts";
 import { scenarios } from "./scenarios.ts";
 
@@ -49,7 +49,7 @@ const sameFigure = (a: Figure, b: Figure) => a.scenario === b.scenario && a.metr
  */
 function merge(path: URL, fresh: Dated[]): Dated[] {
   if (!existsSync(path)) return fresh;
-  const previous = (JSON.parse(readFileSync(path, "utf8")) as { at: string; figures: Array<Figure & { at?: string }> });
+  const previous = JSON.parse(readFileSync(path, "utf8")) as { at: string; figures: Array<Figure & { at?: string }> };
   const kept = previous.figures.filter((old) => !fresh.some((f) => sameFigure(f, old))).map((old) => ({ ...old, at: old.at ?? previous.at }));
   const order = Object.keys(scenarios);
   const rank = (f: Figure) => order.indexOf(f.scenario) * 1e7 + (f.users ?? 0);
@@ -65,7 +65,13 @@ async function main() {
     options.log(`# ${name}`);
     figures.push(...(await scenario(options)).map((f) => ({ ...f, at })));
   }
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", memGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()} ${arch()}`, node: process.version };
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? "?",
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${platform()} ${release()} ${arch()}`,
+    node: process.version,
+  };
   console.log(table(figures));
   console.log(`\nmachine: ${machine.cpus} x ${machine.cpu}, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}`);
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });

@@ -4,7 +4,7 @@ import { errorText } from "./errors.ts";
 import { createHttpServer, type HttpServer } from "./adapters/http/server.ts";
 import { startInspector } from "./adapters/http/inspector.ts";
 import { ListenBrainzReceiver, tokenLookup } from "./adapters/sources/listenbrainz-receiver.ts";
-import { consoleLogger, redactingLogger, type Logger } from "./adapters/logger.ts";
+import { consoleLogger, type Logger, redactingLogger } from "./adapters/logger.ts";
 import type { SourceStatus } from "./adapters/http/metrics.ts";
 import { SubsonicClient } from "./adapters/sources/subsonic-client.ts";
 import { SubsonicPoller } from "./adapters/sources/subsonic-poller.ts";
@@ -57,9 +57,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   const subsonic = subsonicConfig && new SubsonicClient({ ...subsonicConfig, userAgent, logger });
   const uploads = subsonic && config.artwork?.order?.includes("upload");
   // Before the service, so that the inspector sees the supervisor from its first snapshot.
-  const inspector = config.inspector?.enabled
-    ? await startInspector({ port: config.inspector.port ?? 4535, logger, secrets: () => secrets })
-    : null;
+  const inspector = config.inspector?.enabled ? await startInspector({ port: config.inspector.port ?? 4535, logger, secrets: () => secrets }) : null;
   if (inspector?.url) logger.log("info", `Stately inspector: open ${inspector.url} (relay ${inspector.url.replace(/^http/, "ws")})`);
   const journal = new JsonlJournal({
     path: config.journal?.path ?? "data/journal.jsonl",
@@ -105,8 +103,7 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   }, CHECKPOINT_CHECK_MS);
   (compaction as { unref?: () => void }).unref?.();
 
-  const poller =
-    subsonic &&
+  const poller = subsonic &&
     new SubsonicPoller({
       client: subsonic,
       pollIntervalMs: subsonicConfig.pollIntervalMs ?? 2_000,
@@ -120,14 +117,14 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   const listenbrainz = config.sources?.listenbrainz;
   const receiver = listenbrainz?.enabled
     ? new ListenBrainzReceiver({
-        userForToken: tokenLookup(enabledUsers),
-        ignorePlayers,
-        dispatch: (event) => service.dispatch(event),
-        forwardUrl: listenbrainz.forwardUrl ?? null,
-        ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
-        userAgent,
-        logger,
-      })
+      userForToken: tokenLookup(enabledUsers),
+      ignorePlayers,
+      dispatch: (event) => service.dispatch(event),
+      forwardUrl: listenbrainz.forwardUrl ?? null,
+      ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
+      userAgent,
+      logger,
+    })
     : null;
 
   const sources = (): SourceStatus[] => [

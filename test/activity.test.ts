@@ -1,13 +1,5 @@
-import { describe, it, expect } from "vitest";
-import {
-  activityKey,
-  buildActivity,
-  fillTemplate,
-  fitPresenceFrame,
-  presencePayload,
-  truncateText,
-  utf8Length,
-} from "../src/actors/activity.ts";
+import { describe, expect, it } from "vitest";
+import { activityKey, buildActivity, fillTemplate, fitPresenceFrame, presencePayload, truncateText, utf8Length } from "../src/actors/activity.ts";
 import { safeUrl } from "../src/actors/discord-protocol.ts";
 import type { PresencePayload } from "../src/actors/effects.ts";
 import { wellFormed } from "../src/actors/well-formed.ts";
@@ -216,8 +208,7 @@ describe("buildActivity", () => {
   });
 
   it("the member list line follows the status display setting", () => {
-    const type = (statusDisplay: PresenceSettings["statusDisplay"]) =>
-      buildActivity(playing(), settings({ statusDisplay }), {}).status_display_type;
+    const type = (statusDisplay: PresenceSettings["statusDisplay"]) => buildActivity(playing(), settings({ statusDisplay }), {}).status_display_type;
     expect([type("name"), type("state"), type("details")]).toEqual([0, 1, 2]);
   });
 
@@ -417,7 +408,9 @@ describe("fitPresenceFrame", () => {
       { large: "mp:external/" + "x".repeat(300), paused: "mp:external/" + "y".repeat(300) },
     );
     expect([activity.details_url, activity.state_url, activity.assets?.large_url].map((u) => u?.length)).toEqual([
-      244, 241, 242,
+      244,
+      241,
+      242,
     ]);
     const fitted = fitPresenceFrame(presencePayload(activity, "online"));
     // 128-unit texts of 4-byte emoji are 255 bytes each: with every link and image the frame still fits

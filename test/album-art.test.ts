@@ -9,7 +9,7 @@ import type { PlaybackEventInput } from "../src/service/event-validation.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeMusicBrainz } from "./fakes/musicbrainz.ts";
 import { FakeSubsonic } from "./fakes/subsonic.ts";
-import { startHarness, type Harness } from "./harness.ts";
+import { type Harness, startHarness } from "./harness.ts";
 
 // Album art for every track, end to end (docs/protocol.md sections 2 and 3): whatever MBIDs a source
 // gives, or none, the presence ends with the Cover Art Archive's image, else the default image.
@@ -52,7 +52,18 @@ describe("album art for every track", () => {
       FakeSubsonic.start({ username: "admin", password: PASSWORD, tokenAuth: true, albums: { "al-1": { name: "Amnesiac", musicBrainzId: RELEASE } } }),
     );
     subsonic.setNowPlaying([
-      { id: "tr-1", title: "Pyramid Song", artist: "Radiohead", album: "Amnesiac", albumId: "al-1", duration: 289, username: "alice", minutesAgo: 0, playerId: 1, playerName: "Web" },
+      {
+        id: "tr-1",
+        title: "Pyramid Song",
+        artist: "Radiohead",
+        album: "Amnesiac",
+        albumId: "al-1",
+        duration: 289,
+        username: "alice",
+        minutesAgo: 0,
+        playerId: 1,
+        playerName: "Web",
+      },
     ]);
     const harness = await service(images);
     const logger = memoryLogger();
@@ -100,7 +111,7 @@ describe("album art for every track", () => {
     expect(harness.logger.entries.some((e) => e.message === "musicbrainz lookup failed")).toBe(true);
   });
 
-  it.each([["none"], [null]])('defaultImage %j turns the default image off: a track without art shows none', async (defaultImage) => {
+  it.each([["none"], [null]])("defaultImage %j turns the default image off: a track without art shows none", async (defaultImage) => {
     const images = await started(FakeImageHost.start({ known: [] }));
     const harness = await service(images, { defaultImage });
     harness.play(nothingKnown);

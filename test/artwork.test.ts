@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ArtworkRequest } from "../src/actors/effects.ts";
 import type { Track } from "../src/actors/track.ts";
-import { ArtworkResolver, defaultImageFrom, navidromeLogoUrl, publicUrlFromTemplate, type ArtworkResolverOptions } from "../src/adapters/artwork/resolver.ts";
+import { ArtworkResolver, type ArtworkResolverOptions, defaultImageFrom, navidromeLogoUrl, publicUrlFromTemplate } from "../src/adapters/artwork/resolver.ts";
 import { createCoverUploader } from "../src/adapters/artwork/cover-upload.ts";
 import { DiscordRest } from "../src/adapters/discord/rest.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
@@ -83,7 +83,7 @@ describe("ArtworkResolver", () => {
     expect(host.requests.map((r) => r.path)).toEqual([`/release/${MISSING}/front-500`]);
   });
 
-  it("takes the Navidrome logo as the default image unless the config says another, or \"none\" (null too)", () => {
+  it('takes the Navidrome logo as the default image unless the config says another, or "none" (null too)', () => {
     expect(defaultImageFrom(undefined)).toBe(navidromeLogoUrl);
     expect(navidromeLogoUrl).toBe("https://raw.githubusercontent.com/navidrome/website/refs/heads/master/assets/icons/logo.webp");
     expect(defaultImageFrom(DEFAULT_IMAGE)).toBe(DEFAULT_IMAGE);
@@ -451,7 +451,11 @@ describe("ArtworkResolver: upload and public URL sources (docs/protocol.md secti
   it("still refuses an uploaded URL that carries credentials, and survives a throwing hook", async () => {
     const leaky = resolver({ upload: async () => "https://files.example.org/a.jpg?token=abc" });
     expect(await leaky.resolve("alice", request())).toBe(mp(DEFAULT_IMAGE));
-    const throwing = resolver({ upload: () => { throw new Error("hook exploded"); } });
+    const throwing = resolver({
+      upload: () => {
+        throw new Error("hook exploded");
+      },
+    });
     expect(await throwing.resolve("alice", request())).toBe(mp(DEFAULT_IMAGE));
     expect(new Set(registered().flat())).toEqual(new Set([DEFAULT_IMAGE]));
     expect(logger.text()).toContain("artwork upload failed");

@@ -42,7 +42,9 @@ describe("nd-presence charts", () => {
 
     const presence = JSON.parse(read("out/presence.json"));
     expect(presence).toMatchObject({ id: "presence", initial: "disconnected" });
-    expect(stateNames(presence)).toEqual(expect.arrayContaining(["disconnected", "identifying", "ready", "presenting", "playing", "paused", "clearing", "backoff", "failed"]));
+    expect(stateNames(presence)).toEqual(
+      expect.arrayContaining(["disconnected", "identifying", "ready", "presenting", "playing", "paused", "clearing", "backoff", "failed"]),
+    );
     const text = read("out/presence.json");
     // Named delays, guards and actions, as strings; combined guards as their expression.
     expect(presence.meta.implementations.delays).toEqual(expect.arrayContaining(["helloTimeout", "readyTimeout", "backoff"]));

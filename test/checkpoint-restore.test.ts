@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { presenceOf } from "../src/actors/supervisor-machine.ts";
 import type { ServiceStatus } from "../src/service/status.ts";
-import { TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness, TOKENS } from "./harness.ts";
 
 // A checkpoint that parses can still hold what the machines cannot be in (a hand edit, a disk
 // fault, an older version's bug). Restored as it is, every endpoint that reads a status answered
@@ -43,11 +43,17 @@ async function endpoints() {
 }
 
 describe("restoring a checkpoint", () => {
-  for (const [what, spoil, reason] of [
-    ["a state the machine does not have", (alice: Persisted) => void (alice.value = { presenting: "bogus" }), /State 'bogus' does not exist/],
-    ["a context without a field the machine reads", (alice: Persisted) => void delete alice.context.socket, /context\.socket is missing/],
-    ["a field that breaks the user's status", (alice: Persisted) => void ((alice.context.shown as Record<string, unknown>).payload = {}), /the status of alice/],
-  ] as const) {
+  for (
+    const [what, spoil, reason] of [
+      ["a state the machine does not have", (alice: Persisted) => void (alice.value = { presenting: "bogus" }), /State 'bogus' does not exist/],
+      ["a context without a field the machine reads", (alice: Persisted) => void delete alice.context.socket, /context\.socket is missing/],
+      [
+        "a field that breaks the user's status",
+        (alice: Persisted) => void ((alice.context.shown as Record<string, unknown>).payload = {}),
+        /the status of alice/,
+      ],
+    ] as const
+  ) {
     it(`with ${what}: falls back to the journal with a warning, and every endpoint answers`, async () => {
       await spoiledCheckpoint(spoil);
       await h.restart();

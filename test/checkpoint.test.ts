@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { until } from "./fakes/wait.ts";
-import { T0, TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, preciseClock, song, startHarness, T0, TOKENS } from "./harness.ts";
 
 // A checkpoint saves every machine and its pending timers, so that a start restores it and replays
 // only the journal after it. What Discord sees after a restart must not depend on whether there was

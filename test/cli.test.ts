@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { parseArgs, type CommandSpec } from "../src/cli/args.ts";
+import { type CommandSpec, parseArgs } from "../src/cli/args.ts";
 
 // The real command, as a user runs it: a child process, in a directory of its own.
 const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal, type JournalEntry } from "../src/adapters/journal/journal.ts";
+import { type JournalEntry, MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { createPresenceService } from "../src/service/service.ts";
-import { TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, preciseClock, song, startHarness, TOKENS } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());

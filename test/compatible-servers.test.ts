@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import { keysOutsideCore } from "./fakes/gateway-protocol.ts";
-import { otherSong, song, startHarness, TOKENS, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness, TOKENS } from "./harness.ts";
 
 // Issue 17: a Discord-compatible server (Spacebar) refuses op 3 keys it does not know with 4002,
 // answers a bad token with 4000, has no /api/v10 and refuses every resume. nd-presence shows what

@@ -72,7 +72,12 @@ describe("config validation", () => {
   });
 
   it("lets a disabled user go without a token, and accepts null where the schema allows it", () => {
-    const config = { ...minimal(), users: [{ username: "bob", enabled: false }], sources: { subsonic: null }, discord: { applicationId: "12345", gatewayUrl: null } };
+    const config = {
+      ...minimal(),
+      users: [{ username: "bob", enabled: false }],
+      sources: { subsonic: null },
+      discord: { applicationId: "12345", gatewayUrl: null },
+    };
     expect(validateConfig(config)).toEqual([]);
     expect(validateConfig({ ...config, discord: { applicationId: "12345", gatewayUrl: "http://x" } })).toEqual([
       { path: "discord.gatewayUrl", message: "must be a URL starting with ws:// or wss://" },
@@ -93,7 +98,11 @@ async function check(config: unknown) {
   const path = join(dir, "config.json");
   writeFileSync(path, JSON.stringify(config));
   const lines: string[] = [];
-  const code = await checkCommand({ flags: { config: path }, positionals: [], help: false }, { out: (line) => lines.push(line), err: (line) => lines.push(line), env: {} });
+  const code = await checkCommand({ flags: { config: path }, positionals: [], help: false }, {
+    out: (line) => lines.push(line),
+    err: (line) => lines.push(line),
+    env: {},
+  });
   return { code, lines };
 }
 
@@ -113,7 +122,13 @@ describe("durations check refuses", () => {
   });
 
   it("nothing a timer cannot wait: every ms field has a maximum of at most 2^31 - 1", () => {
-    interface Node { type?: string; maximum?: number; properties?: Record<string, Node>; items?: Node; anyOf?: Node[] }
+    interface Node {
+      type?: string;
+      maximum?: number;
+      properties?: Record<string, Node>;
+      items?: Node;
+      anyOf?: Node[];
+    }
     const msFields: Array<[string, Node]> = [];
     const walk = (schema: Node, path: string) => {
       for (const [key, child] of Object.entries(schema.properties ?? {})) {
@@ -131,7 +146,9 @@ describe("durations check refuses", () => {
 describe("artwork check", () => {
   it('accepts an image URL, "none" or null as the default image, and a MusicBrainz URL and switch', async () => {
     for (const defaultImage of ["https://img.example.org/logo.png", "none", null]) {
-      expect(await check({ ...minimal(), artwork: { defaultImage, musicBrainzLookup: false, musicBrainzUrl: "http://127.0.0.1:5000" } })).toMatchObject({ code: 0 });
+      expect(await check({ ...minimal(), artwork: { defaultImage, musicBrainzLookup: false, musicBrainzUrl: "http://127.0.0.1:5000" } })).toMatchObject({
+        code: 0,
+      });
     }
   });
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryJournal } from "../src/adapters/journal/journal.ts";
 import type { TraceRecord } from "../src/service/trace.ts";
-import { otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness } from "./harness.ts";
 
 // The gateway connection owns the wire: heartbeats, ACKs, the zombie check, `s` and the flood of
 // dispatches a real account receives stay there. What reaches the machines and the journal is

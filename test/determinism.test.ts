@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal, type JournalEntry } from "../src/adapters/journal/journal.ts";
+import { type JournalEntry, MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { createPresenceService } from "../src/service/service.ts";
 import type { TraceRecord } from "../src/service/trace.ts";
-import { TOKENS, otherSong, preciseClock, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, preciseClock, song, startHarness, TOKENS } from "./harness.ts";
 
 // docs/architecture.md, "Event sourcing": a live run and a replay of its journal give the same states
 // and intended effects, up to the last input journaled. This is the test that proves it.
@@ -88,7 +88,14 @@ describe("determinism", () => {
     };
     const replay = async (journal: MemoryJournal) => {
       const records: TraceRecord[] = [];
-      const service = createPresenceService({ config: h.config, clock: preciseClock(clock.now()), journal, logger: memoryLogger(), mode: "replay", trace: (record) => records.push(record) });
+      const service = createPresenceService({
+        config: h.config,
+        clock: preciseClock(clock.now()),
+        journal,
+        logger: memoryLogger(),
+        mode: "replay",
+        trace: (record) => records.push(record),
+      });
       await service.start();
       return records;
     };
@@ -96,7 +103,8 @@ describe("determinism", () => {
     expect(today.length).toBeGreaterThan(0);
     // An artwork request carries the track as it came (the resolver reads what it needs of it):
     // an old track's number rides along there, and changes nothing anywhere.
-    const withoutTrackNumbers = (records: TraceRecord[]) => JSON.parse(JSON.stringify(records, (key, value: unknown) => (key === "trackNumber" ? undefined : value)));
+    const withoutTrackNumbers = (records: TraceRecord[]) =>
+      JSON.parse(JSON.stringify(records, (key, value: unknown) => (key === "trackNumber" ? undefined : value)));
     expect(withoutTrackNumbers(await replay(new MemoryJournal(entries.map(asWrittenBefore))))).toEqual(withoutTrackNumbers(today));
   });
 });

@@ -3,7 +3,7 @@ import { carriesCredentials } from "../src/actors/discord-protocol.ts";
 import { DiscordRest } from "../src/adapters/discord/rest.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { PresenceError } from "../src/errors.ts";
-import { FakeDiscordRest, type ApiVersion, type FakeDiscordRestOptions } from "./fakes/discord-rest.ts";
+import { type ApiVersion, FakeDiscordRest, type FakeDiscordRestOptions } from "./fakes/discord-rest.ts";
 import { spellingsIn } from "./secret-spellings.ts";
 
 const TOKEN = "mfa.user-token-SECRET-1234567890";
@@ -306,7 +306,9 @@ describe("DiscordRest", () => {
 
     it("refuses URLs Discord would reject or that carry credentials, without a request", async () => {
       const long = `https://img.example.org/${"x".repeat(260)}.jpg`;
-      for (const urls of [[], [art, art, art], [long], ["ftp://img.example.org/a.jpg"], ["https://nd.example.org/rest/getCoverArt?id=1&u=admin&t=abc&s=salt"]]) {
+      for (
+        const urls of [[], [art, art, art], [long], ["ftp://img.example.org/a.jpg"], ["https://nd.example.org/rest/getCoverArt?id=1&u=admin&t=abc&s=salt"]]
+      ) {
         await expect(rest.registerExternalAssets(TOKEN, APP, urls)).rejects.toMatchObject({ code: "external_assets" });
       }
       expect(fake.requests).toHaveLength(0);

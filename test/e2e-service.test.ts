@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,8 +15,17 @@ import { APP_ID, TOKENS } from "./harness.ts";
 // Discord; stopping clears; SIGTERM to that PID clears, closes with 1000 and exits 0.
 const secrets = { ND_PASSWORD: "subsonic-SECRET-pw-42", LB_ALICE: "lb-alice-SECRET-0000", LB_BOB: "lb-bob-SECRET-1111" };
 const entry = {
-  id: "tr-1", title: "Pyramid Song", artist: "Radiohead", album: "Amnesiac", duration: 289, track: 2, coverArt: "al-1",
-  username: "alice", minutesAgo: 0, playerId: 1, playerName: "NavidromeUI",
+  id: "tr-1",
+  title: "Pyramid Song",
+  artist: "Radiohead",
+  album: "Amnesiac",
+  duration: 289,
+  track: 2,
+  coverArt: "al-1",
+  username: "alice",
+  minutesAgo: 0,
+  playerId: 1,
+  playerName: "NavidromeUI",
 };
 
 const repository = new URL("..", import.meta.url).pathname;
@@ -92,8 +101,14 @@ describe("nd-presence start, end to end", () => {
     // A ListenBrainz playing_now, posted the way Navidrome posts it, appears on bob's.
     const listen = {
       listen_type: "playing_now",
-      payload: [{ track_metadata: { artist_name: "Portishead", track_name: "Roads", release_name: "Dummy",
-        additional_info: { duration_ms: 305_000, tracknumber: 10, submission_client: "Navidrome", submission_client_version: "0.55.0" } } }],
+      payload: [{
+        track_metadata: {
+          artist_name: "Portishead",
+          track_name: "Roads",
+          release_name: "Dummy",
+          additional_info: { duration_ms: 305_000, tracknumber: 10, submission_client: "Navidrome", submission_client_version: "0.55.0" },
+        },
+      }],
     };
     const posted = await fetch(`${base}/1/submit-listens`, {
       method: "POST",

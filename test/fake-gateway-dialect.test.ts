@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { CORE_ACTIVITY_KEYS, FakeGateway, keysOutsideCore, type CloseInfo, type GatewayDialect } from "./fakes/gateway.ts";
+import { type CloseInfo, CORE_ACTIVITY_KEYS, FakeGateway, type GatewayDialect, keysOutsideCore } from "./fakes/gateway.ts";
 import { withTimeout } from "./fakes/wait.ts";
 
 const TOKEN = "spacebar-user-token-SECRET-42";

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { OutgoingFrame } from "../src/actors/effects.ts";
 import { SimulatedClock } from "xstate";
-import { GatewaySockets, type GatewayEventInput } from "../src/adapters/discord/gateway-sockets.ts";
+import { type GatewayEventInput, GatewaySockets } from "../src/adapters/discord/gateway-sockets.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import { ioSettled } from "./fakes/io-barrier.ts";
@@ -33,8 +33,7 @@ let clock: SimulatedClock;
 
 const tokens: Record<string, string> = { alice: TOKEN, mallory: BAD_TOKEN };
 const waitEvent = (predicate: (e: GatewayEventInput) => boolean, what = "event") => until(() => events.find(predicate), 2000, what);
-const ofType = (type: GatewayEventInput["type"], socket?: number) => (e: GatewayEventInput) =>
-  e.type === type && (socket === undefined || e.socket === socket);
+const ofType = (type: GatewayEventInput["type"], socket?: number) => (e: GatewayEventInput) => e.type === type && (socket === undefined || e.socket === socket);
 
 beforeEach(async () => {
   gw = await FakeGateway.start({ validTokens: [TOKEN] });

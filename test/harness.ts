@@ -4,11 +4,11 @@ import type { Track } from "../src/actors/track.ts";
 import { createHttpServer, type HttpServer } from "../src/adapters/http/server.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { ServiceConfig, UserConfig } from "../src/config/service-config.ts";
-import { MemoryJournal, type Journal } from "../src/adapters/journal/journal.ts";
+import { type Journal, MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { ReplayClock } from "../src/adapters/journal/replay-clock.ts";
 import type { AdapterEventInput, PlaybackEventInput } from "../src/service/event-validation.ts";
 import { createPresenceService, dispatchAsAdapter } from "../src/service/service.ts";
-import { systemClock, type ServiceClock } from "../src/clock.ts";
+import { type ServiceClock, systemClock } from "../src/clock.ts";
 import type { TraceRecord } from "../src/service/trace.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
@@ -145,7 +145,13 @@ export async function startHarness(options: HarnessOptions = {}) {
       dispatchAsAdapter(service, event);
     },
     play(track: Track = song, extra: { user?: string; positionMs?: number; playbackRate?: number } = {}) {
-      service.dispatch({ type: "playback.playing", user: extra.user ?? "alice", track, positionMs: extra.positionMs ?? 0, ...(extra.playbackRate ? { playbackRate: extra.playbackRate } : {}) });
+      service.dispatch({
+        type: "playback.playing",
+        user: extra.user ?? "alice",
+        track,
+        positionMs: extra.positionMs ?? 0,
+        ...(extra.playbackRate ? { playbackRate: extra.playbackRate } : {}),
+      });
     },
     /**
      * Waits until the I/O under way between the service and the fakes is done, without moving the

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness, T0, TOKENS } from "./harness.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 
 // docs/protocol.md section 1: heartbeats, seq tracking, op 1 from the server, ACK payloads, zombie rule.
@@ -7,8 +7,7 @@ import type { ReceivedFrame } from "./fakes/gateway.ts";
 let h: Harness;
 afterEach(async () => h?.close());
 
-const beats = (connection?: number): ReceivedFrame[] =>
-  h.framesWithOp(1).filter((f) => connection === undefined || f.connection === connection);
+const beats = (connection?: number): ReceivedFrame[] => h.framesWithOp(1).filter((f) => connection === undefined || f.connection === connection);
 
 /** Plays `song` and waits until Discord shows it (identify, READY and one op 3, all at T0). */
 async function presenting(options: Parameters<typeof startHarness>[0] = {}) {
@@ -90,10 +89,12 @@ describe("heartbeat sequence number", () => {
     expect(h.gateway.connections).toHaveLength(1);
   });
 
-  it.each([
-    ["op 9 d:false", () => h.gateway.invalidSession(false)],
-    ["close 4009", () => h.gateway.closeWith(4009, "Session timed out.")],
-  ] as const)("forgets the seq with the session (%s): null until the new READY", async (_, end) => {
+  it.each(
+    [
+      ["op 9 d:false", () => h.gateway.invalidSession(false)],
+      ["close 4009", () => h.gateway.closeWith(4009, "Session timed out.")],
+    ] as const,
+  )("forgets the seq with the session (%s): null until the new READY", async (_, end) => {
     await presenting({ heartbeatIntervalMs: 60_000 });
     h.gateway.dispatch("MESSAGE_CREATE", {}, 57);
     await h.advance(10_000); // past the identify pace
@@ -124,10 +125,12 @@ describe("heartbeat requests and ACKs", () => {
     expect(JSON.parse(answer.raw)).toEqual({ op: 1, d: 2 });
   });
 
-  it.each([
-    ["null, like Discord", null],
-    ["{}, like some compatible servers", {}],
-  ] as const)("counts an ACK whose d is %s", async (_, payload) => {
+  it.each(
+    [
+      ["null, like Discord", null],
+      ["{}, like some compatible servers", {}],
+    ] as const,
+  )("counts an ACK whose d is %s", async (_, payload) => {
     await presenting({ heartbeatIntervalMs: 1000 });
     h.gateway.ackPayload = payload;
     for (let i = 0; i < 5; i++) await h.advance(1000);

@@ -5,7 +5,7 @@ import { createHttpServer, type HttpServer, type HttpServerOptions } from "../sr
 import { ListenBrainzReceiver, tokenLookup } from "../src/adapters/sources/listenbrainz-receiver.ts";
 import { renderMetrics } from "../src/adapters/http/metrics.ts";
 import type { PlaybackEventInput } from "../src/service/event-validation.ts";
-import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, song, startHarness, TOKENS } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
 // docs/architecture.md "Service contract": the HTTP server over the REAL service (fake Discord on loopback).
@@ -61,7 +61,9 @@ function parsePrometheus(text: string): Map<string, number> {
       } else helps.add(comment[2]!);
       continue;
     }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|NaN|[+-]Inf)$/.exec(line);
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|NaN|[+-]Inf)$/.exec(
+      line,
+    );
     if (!sample) throw new Error(`not a Prometheus sample line: ${line}`);
     expect(types.has(sample[1]!), `TYPE declared for ${sample[1]}`).toBe(true);
     expect(helps.has(sample[1]!), `HELP declared for ${sample[1]}`).toBe(true);
@@ -73,7 +75,14 @@ function parsePrometheus(text: string): Map<string, number> {
 
 const playingNow = JSON.stringify({
   listen_type: "playing_now",
-  payload: [{ track_metadata: { artist_name: song.artist, track_name: song.title, release_name: song.album, additional_info: { duration_ms: song.durationMs, submission_client: "Navidrome" } } }],
+  payload: [{
+    track_metadata: {
+      artist_name: song.artist,
+      track_name: song.title,
+      release_name: song.album,
+      additional_info: { duration_ms: song.durationMs, submission_client: "Navidrome" },
+    },
+  }],
 });
 
 describe("HTTP server over the real service", () => {
@@ -89,7 +98,12 @@ describe("HTTP server over the real service", () => {
     const body = JSON.parse(status.text);
     expect(body.running).toBe(true);
     expect(body.users).toEqual([
-      expect.objectContaining({ user: "alice", state: "presenting.playing", connected: true, showing: expect.objectContaining({ details: song.title, state: song.artist }) }),
+      expect.objectContaining({
+        user: "alice",
+        state: "presenting.playing",
+        connected: true,
+        showing: expect.objectContaining({ details: song.title, state: song.artist }),
+      }),
     ]);
     expect(body.sources).toEqual([expect.objectContaining({ name: "listenbrainz", ok: true, nowPlaying: 1 })]);
 
@@ -135,7 +149,14 @@ describe("HTTP server over the real service", () => {
     expect(await get("/status", { method: "POST", body: "{}" })).toMatchObject({ status: 405, type: "application/json; charset=utf-8" });
     await http.close();
 
-    const broken = createHttpServer({ port: 0, status: () => { throw new Error("boom"); }, sources: () => [], logger: h.logger });
+    const broken = createHttpServer({
+      port: 0,
+      status: () => {
+        throw new Error("boom");
+      },
+      sources: () => [],
+      logger: h.logger,
+    });
     http = broken;
     const port = await broken.listen();
     const failed = await fetch(`http://127.0.0.1:${port}/status`);
@@ -156,7 +177,9 @@ describe("a client too slow to send its request", () => {
     socket.on("data", (chunk) => (answer += chunk.toString()));
     const closed = new Promise((resolve) => socket.on("close", resolve));
     // Headers and the start of a body that never comes whole, as a stalled upload looks.
-    socket.write(`POST /1/submit-listens HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Token ${LB_TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`);
+    socket.write(
+      `POST /1/submit-listens HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Token ${LB_TOKEN}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`,
+    );
     await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
@@ -165,11 +188,15 @@ describe("a client too slow to send its request", () => {
 
 describe("renderMetrics", () => {
   it("escapes label values per the text format and leaves out the journal's size when unknown", () => {
-    const text = renderMetrics({ status: { running: true, users: [], refusedEvents: { 'a"b\\c\nd': 2 }, journal: { writable: true, failures: 0, lastError: null } }, sources: [], journalBytes: null });
+    const text = renderMetrics({
+      status: { running: true, users: [], refusedEvents: { 'a"b\\c\nd': 2 }, journal: { writable: true, failures: 0, lastError: null } },
+      sources: [],
+      journalBytes: null,
+    });
     expect(text).toContain('nd_presence_refused_events_total{user="a\\"b\\\\c\\nd"} 2\n');
     expect(text).not.toContain("nd_presence_journal_bytes");
     expect([...parsePrometheus(text)]).toEqual([
-      ["nd_presence_refused_events_total{user=\"a\\\"b\\\\c\\nd\"}", 2],
+      ['nd_presence_refused_events_total{user="a\\"b\\\\c\\nd"}', 2],
       ["nd_presence_journal_writable", 1],
       ["nd_presence_journal_write_failures_total", 0],
     ]);

@@ -1,15 +1,15 @@
 import { createServer, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { SimulatedClock, type InspectionEvent } from "xstate";
-import { startInspector, type Inspector } from "../src/adapters/http/inspector.ts";
+import { type InspectionEvent, SimulatedClock } from "xstate";
+import { type Inspector, startInspector } from "../src/adapters/http/inspector.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { ServiceConfig } from "../src/config/service-config.ts";
 import { createPresenceService, type PresenceService } from "../src/service/service.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
-import { APP_ID, RELEASE_MBID, T0, TOKENS, song } from "./harness.ts";
+import { APP_ID, RELEASE_MBID, song, T0, TOKENS } from "./harness.ts";
 import { spellingsIn, spellingsOf } from "./secret-spellings.ts";
 
 interface Message {
@@ -80,7 +80,11 @@ describe("Stately inspector relay", () => {
     expect(alice.parentId).toBe(shard?.sessionId);
     await until(() => showsTrack(viewer.messages(), alice.sessionId), 2_000, "a snapshot showing the track");
     expect(viewer.messages().some((m) => m.type === "@xstate.event" && m.event?.type === "playback.playing")).toBe(true);
-    expect(viewer.messages().some((m) => m.type === "@xstate.snapshot" && m.sessionId === alice.sessionId && JSON.stringify(m.snapshot?.value).includes("presenting"))).toBe(true);
+    expect(
+      viewer.messages().some((m) =>
+        m.type === "@xstate.snapshot" && m.sessionId === alice.sessionId && JSON.stringify(m.snapshot?.value).includes("presenting")
+      ),
+    ).toBe(true);
 
     // A viewer who opens the inspector later still learns of every live actor and its state.
     const late = await connectViewer(inspector);
@@ -131,7 +135,8 @@ describe("Stately inspector relay", () => {
     const inspector = await startInspector({ port: 0, logger: memoryLogger(), secrets: () => ["73313370"] });
     cleanups.push(() => inspector.stop());
     const viewer = await connectViewer(inspector);
-    const event = (type: string, value: unknown) => ({ type: "@xstate.event", rootId: "x.0", actorRef: { sessionId: "x.0" }, event: { type, value } }) as unknown as InspectionEvent;
+    const event = (type: string, value: unknown) =>
+      ({ type: "@xstate.event", rootId: "x.0", actorRef: { sessionId: "x.0" }, event: { type, value } }) as unknown as InspectionEvent;
     inspector.inspect.next?.(event("numeric", 73313370));
     inspector.inspect.next?.(event("textual", "pin 73313370"));
     const textual = await until(() => viewer.raw.find((m) => m.includes('"textual"')), 2_000, "the textual event");

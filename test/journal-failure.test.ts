@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLogger } from "../src/adapters/logger.ts";
-import { startApp, type App } from "../src/app.ts";
+import { type App, startApp } from "../src/app.ts";
 import type { ServiceConfig } from "../src/config/service-config.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
-import { APP_ID, TOKENS, song } from "./harness.ts";
+import { APP_ID, song, TOKENS } from "./harness.ts";
 
 // A journal that cannot be written (an unwritable data folder here; a full disk takes the same
 // path) does not stop the service, but an operator must see it: /healthz answers 503 with the
@@ -48,7 +48,9 @@ describe("a journal that cannot be written", () => {
     };
 
     // The start-up checkpoint could not be saved: already reported.
-    expect(logger.entries).toContainEqual(expect.objectContaining({ level: "error", message: "journal checkpoint could not be saved, so the journal was not compacted" }));
+    expect(logger.entries).toContainEqual(
+      expect.objectContaining({ level: "error", message: "journal checkpoint could not be saved, so the journal was not compacted" }),
+    );
     const health = await get("/healthz");
     expect(health.status).toBe(503);
     expect(JSON.parse(health.text).reasons).toEqual([expect.stringMatching(/^journal: cannot be written \(checkpoint: EEXIST/)]);

@@ -1,20 +1,26 @@
 import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JournalEntry } from "../src/adapters/journal/journal.ts";
-import { JsonlJournal, readJournalFile, type FsyncPolicy } from "../src/adapters/journal/jsonl-journal.ts";
+import { type FsyncPolicy, JsonlJournal, readJournalFile } from "../src/adapters/journal/jsonl-journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import { compactJournal, JournalHistory } from "../src/service/compaction.ts";
-import { TOKENS, song, startHarness, T0 } from "./harness.ts";
+import { song, startHarness, T0, TOKENS } from "./harness.ts";
 
 // fsync cannot be seen from outside: count the calls, and let them through. Writes and truncates
 // go through too, unless a test makes the disk fail the way a full one does.
 vi.mock("node:fs", async (importOriginal) => {
   const actual = await importOriginal<typeof import("node:fs")>();
-  return { ...actual, fsyncSync: vi.fn(actual.fsyncSync), fsync: vi.fn(actual.fsync), writeSync: vi.fn(actual.writeSync), ftruncateSync: vi.fn(actual.ftruncateSync) };
+  return {
+    ...actual,
+    fsyncSync: vi.fn(actual.fsyncSync),
+    fsync: vi.fn(actual.fsync),
+    writeSync: vi.fn(actual.writeSync),
+    ftruncateSync: vi.fn(actual.ftruncateSync),
+  };
 });
 const fsyncs = vi.mocked(fs.fsyncSync);
 /** The `interval` policy's, off the event loop. */

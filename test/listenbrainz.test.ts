@@ -1,13 +1,13 @@
-import { createServer, request, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DomainEventInput } from "../src/actors/events.ts";
-import { ListenBrainzReceiver, tokenLookup, type ListenBrainzReceiverOptions } from "../src/adapters/sources/listenbrainz-receiver.ts";
+import { ListenBrainzReceiver, type ListenBrainzReceiverOptions, tokenLookup } from "../src/adapters/sources/listenbrainz-receiver.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { PlaybackEventInput } from "../src/service/event-validation.ts";
 import { until } from "./fakes/wait.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
-import { RELEASE_MBID, T0, startHarness, type Harness } from "./harness.ts";
+import { type Harness, RELEASE_MBID, startHarness, T0 } from "./harness.ts";
 
 // docs/protocol.md section 3: the ListenBrainz-compatible receiver, over real HTTP on loopback.
 
@@ -149,7 +149,10 @@ describe("POST /1/submit-listens", () => {
   it("accepts `single` and `import`, counts them and dispatches nothing", async () => {
     const { url, dispatched, receiver } = await startReceiver();
     expect(await submit(url, single)).toEqual({ status: 200, body: { status: "ok" } });
-    expect(await submit(url, { ...single, listen_type: "import", payload: [single.payload[0], single.payload[0]] })).toEqual({ status: 200, body: { status: "ok" } });
+    expect(await submit(url, { ...single, listen_type: "import", payload: [single.payload[0], single.payload[0]] })).toEqual({
+      status: 200,
+      body: { status: "ok" },
+    });
     expect(dispatched).toEqual([]);
     expect(receiver.status()).toMatchObject({ listens: 3, nowPlaying: 0, errors: 0 });
   });
@@ -193,7 +196,11 @@ describe("POST /1/submit-listens", () => {
     expect(await submit(url, two)).toEqual({ status: 400, body: { code: 400, error: "payload must contain exactly one listen for playing_now" } });
     expect(dispatched).toEqual([]);
     expect(receiver.status()).toMatchObject({ errors: 3, lastError: "alice: payload must contain exactly one listen for playing_now" });
-    expect(logger.entries).toContainEqual({ level: "warn", message: "listenbrainz: request refused", data: { user: "alice", problem: "payload[0].track_metadata.track_name is missing" } });
+    expect(logger.entries).toContainEqual({
+      level: "warn",
+      message: "listenbrainz: request refused",
+      data: { user: "alice", problem: "payload[0].track_metadata.track_name is missing" },
+    });
   });
 
   it("refuses a body over maxBodyBytes with 413, by Content-Length or while reading", async () => {
@@ -202,10 +209,14 @@ describe("POST /1/submit-listens", () => {
     expect(await submit(url, big)).toEqual({ status: 413, body: { code: 413, error: "body over 1024 bytes" } });
     // Chunked, without Content-Length: counted as it arrives.
     const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${url}/1/submit-listens`, { method: "POST", headers: { authorization: `Token ${LB_TOKEN}`, "transfer-encoding": "chunked" } }, (res) => {
-        let text = "";
-        res.setEncoding("utf8").on("data", (c: string) => (text += c)).on("end", () => resolve({ status: res.statusCode!, body: text }));
-      });
+      const req = request(
+        `${url}/1/submit-listens`,
+        { method: "POST", headers: { authorization: `Token ${LB_TOKEN}`, "transfer-encoding": "chunked" } },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8").on("data", (c: string) => (text += c)).on("end", () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
       req.on("error", reject);
       for (let i = 0; i < 8; i++) req.write(big.slice(i * 512, (i + 1) * 512));
       req.end();
@@ -231,7 +242,8 @@ describe("GET /1/validate-token", () => {
       new Promise<{ status: number; body: unknown }>((resolve, reject) => {
         const req = request(`${url}/1/validate-token`, { agent: false, headers: token ? { authorization: `Token ${token}` } : {} }, (res) => {
           let text = "";
-          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          res.setEncoding("utf8").on("data", (chunk: string) => (text += chunk)).on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
         });
         req.on("error", reject).end();
       });
@@ -267,12 +279,19 @@ describe("forwarding", () => {
 
   it("counts and logs a failed forward without the token; the client still got 200; the error clears when forwarding works again", async () => {
     let down = true;
-    const upstream = await serve((_, res) => (down ? res.writeHead(503).end("down") : res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}')));
+    const upstream = await serve((
+      _,
+      res,
+    ) => (down ? res.writeHead(503).end("down") : res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}')));
     const { url, receiver } = await startReceiver({ forwardUrl: upstream });
     expect(await submit(url, navidromePlayingNow)).toEqual({ status: 200, body: { status: "ok" } });
     await receiver.flush();
     expect(receiver.status()).toMatchObject({ ok: false, forwarded: 0, forwardErrors: 1, lastError: `alice: forwarding to ${upstream} failed: HTTP 503` });
-    expect(logger.entries).toContainEqual({ level: "warn", message: "listenbrainz: forwarding failed", data: { user: "alice", url: upstream, reason: "HTTP 503" } });
+    expect(logger.entries).toContainEqual({
+      level: "warn",
+      message: "listenbrainz: forwarding failed",
+      data: { user: "alice", url: upstream, reason: "HTTP 503" },
+    });
     // ListenBrainz is back: no outage error is left beside ok.
     down = false;
     expect((await submit(url, navidromePlayingNow)).status).toBe(200);

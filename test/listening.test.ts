@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { APP_ID, RELEASE_MBID, T0, TOKENS, song, startHarness, type Harness } from "./harness.ts";
+import { APP_ID, type Harness, RELEASE_MBID, song, startHarness, T0, TOKENS } from "./harness.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
 
 let h: Harness;

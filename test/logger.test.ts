@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { consoleLogger, memoryLogger, redactingLogger, SecretScrubber, type Logger } from "../src/adapters/logger.ts";
+import { consoleLogger, type Logger, memoryLogger, redactingLogger, SecretScrubber } from "../src/adapters/logger.ts";
 import { errorText } from "../src/errors.ts";
 import { spellingsIn, spellingsOf } from "./secret-spellings.ts";
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ReplayClock } from "../src/adapters/journal/replay-clock.ts";
-import { systemClock, type ServiceClock } from "../src/clock.ts";
+import { type ServiceClock, systemClock } from "../src/clock.ts";
 
 // Issue 15: setTimeout keeps its delay in a signed 32-bit int, and Node and Deno fire a delay of
 // 2^31 ms or more after 1 ms. Vitest's fake timers do the same, so these tests see what a user saw.

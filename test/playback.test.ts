@@ -3,7 +3,7 @@ import type { PlaybackEventInput } from "../src/service/event-validation.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
-import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness, T0 } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());

@@ -6,7 +6,7 @@ import type { Track } from "../src/actors/track.ts";
 import { FakeDiscordRest } from "./fakes/discord-rest.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
-import { APP_ID, RELEASE_MBID, T0, TOKENS, otherSong, song, startHarness, type Harness, type HarnessOptions } from "./harness.ts";
+import { APP_ID, type Harness, type HarnessOptions, otherSong, RELEASE_MBID, song, startHarness, T0, TOKENS } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());
@@ -131,8 +131,12 @@ describe("what an op 3 carries", () => {
 
   // Control characters are escaped by JSON to six bytes each; long mbids make long links.
   const heavy: Track = {
-    title: "\u0001".repeat(1000), artist: "\u0002".repeat(1000), album: "\u0003".repeat(1000), albumArtist: "\u0004".repeat(1000),
-    durationMs: 200_000, mbids: { recording: "r".repeat(210), release: "e".repeat(210), artists: ["a".repeat(210)] },
+    title: "\u0001".repeat(1000),
+    artist: "\u0002".repeat(1000),
+    album: "\u0003".repeat(1000),
+    albumArtist: "\u0004".repeat(1000),
+    durationMs: 200_000,
+    mbids: { recording: "r".repeat(210), release: "e".repeat(210), artists: ["a".repeat(210)] },
   };
 
   it("a presence that would be over 4096 bytes is shortened to fit, and the gateway never closes with 4002", async () => {
@@ -173,11 +177,13 @@ describe("what an op 3 carries", () => {
     expect((h.framesWithOp(3)[0]!.d as { status: string }).status).toBe("online");
   });
 
-  it.each([
-    ["name", 0],
-    ["state", 1],
-    ["details", 2],
-  ] as const)("statusDisplay %s shows as status_display_type %i, and the card still says Navidrome", async (statusDisplay, type) => {
+  it.each(
+    [
+      ["name", 0],
+      ["state", 1],
+      ["details", 2],
+    ] as const,
+  )("statusDisplay %s shows as status_display_type %i, and the card still says Navidrome", async (statusDisplay, type) => {
     const activity = await showFirst(song, { config: { presence: { statusDisplay } } });
     expect(activity.status_display_type).toBe(type);
     expect(activity.name).toBe("Navidrome");

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { initialContext } from "../src/actors/presence-context.ts";
-import { userProfiles, type ServiceConfig } from "../src/config/service-config.ts";
+import { type ServiceConfig, userProfiles } from "../src/config/service-config.ts";
 
 // docs/architecture.md: the machines are pure, so that a journal replays exactly. A file in src/actors may
 // import only xstate and its neighbours, and may not read the clock, draw randomness or set timers.

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import type { Track } from "../src/actors/track.ts";
-import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness, T0, TOKENS } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
 // docs/protocol.md section 1: op 7, op 9, the close-code table, backoff, Hello/READY timeouts, identify pace.

@@ -1,8 +1,8 @@
 import { PRESENCE_KEPT_MS } from "../src/actors/presence-effects.ts";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryJournal, type JournalEntry } from "../src/adapters/journal/journal.ts";
+import { type JournalEntry, MemoryJournal } from "../src/adapters/journal/journal.ts";
 import { until } from "./fakes/wait.ts";
-import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness, T0 } from "./harness.ts";
 
 // docs/architecture.md, "Event sourcing": restart in the middle of a song and Discord does not notice: the
 // journal is replayed, the session resumed where it can be, and the presence still clears when
@@ -10,8 +10,7 @@ import { T0, otherSong, song, startHarness, type Harness } from "./harness.ts";
 let h: Harness;
 afterEach(async () => h?.close());
 
-const clearsOn = (connection: number) =>
-  h.framesWithOp(3).filter((f) => f.connection === connection && h.activityOf(f) === null);
+const clearsOn = (connection: number) => h.framesWithOp(3).filter((f) => f.connection === connection && h.activityOf(f) === null);
 
 describe("restart in the middle of a song", () => {
   it("resumes the session on resume_gateway_url, sends nothing new, and clears at the song's original end", async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JsonlJournal } from "../src/adapters/journal/jsonl-journal.ts";
 import { memoryLogger } from "../src/adapters/logger.ts";
 import type { TraceRecord } from "../src/service/trace.ts";
-import { APP_ID, TOKENS, otherSong, preciseClock, song, startHarness } from "./harness.ts";
+import { APP_ID, otherSong, preciseClock, song, startHarness, TOKENS } from "./harness.ts";
 
 // `nd-presence replay` as a user runs it: a child process, on a journal a real service wrote.
 const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
@@ -102,7 +102,7 @@ describe("nd-presence replay", () => {
     expect(records.filter((r) => r.kind === "effect" && r.effect.type === "socket.send" && r.effect.frame.op === 3).length).toBe(presenceFrames);
     for (const result of [withConfig, unsetEnv]) {
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain('cleared  ← track.ended (timer)');
+      expect(result.stdout).toContain("cleared  ← track.ended (timer)");
     }
     expect([bob, json, withConfig, unsetEnv].map((r) => r.stdout + r.stderr).join("\n")).not.toMatch(secret);
   });

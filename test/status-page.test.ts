@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpServer, type HttpServer } from "../src/adapters/http/server.ts";
 import type { SourceStatus } from "../src/adapters/http/metrics.ts";
-import { TOKENS, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, song, startHarness, TOKENS } from "./harness.ts";
 import { until } from "./fakes/wait.ts";
 
 // The status page (docs/architecture.md "Service contract": readable in a browser without any external asset),
@@ -79,7 +79,13 @@ describe("status page in headless Chromium", () => {
       { name: "subsonic", ok: false, lastError: "GET http://127.0.0.1:4533/rest/getNowPlaying: HTTP 503", polls: 41, errors: 2 },
     ];
     const harness = h;
-    http = createHttpServer({ port: 0, status: () => harness.service.status(), sources: () => sources, logger: harness.logger, now: () => harness.clock.now() });
+    http = createHttpServer({
+      port: 0,
+      status: () => harness.service.status(),
+      sources: () => sources,
+      logger: harness.logger,
+      now: () => harness.clock.now(),
+    });
     const url = `http://127.0.0.1:${await http.listen()}/`;
 
     const shots = mkdtempSync(join(tmpdir(), "nd-presence-shot-"));

@@ -15,16 +15,43 @@ const MBID = "0f4c1e8a-0000-4000-8000-00000000000a";
 const RELEASE = "0f4c1e8a-0000-4000-8000-0000000000a1";
 
 const raw = (over: Partial<RawNowPlayingEntry> = {}): RawNowPlayingEntry => ({
-  id: "tr-1", title: "Song One", artist: "Band", album: "Album", albumArtist: "Band", duration: 200, track: 3,
-  coverArt: "al-1", musicBrainzId: MBID, username: "alice", minutesAgo: 0, playerId: 1, playerName: "Web", ...over,
+  id: "tr-1",
+  title: "Song One",
+  artist: "Band",
+  album: "Album",
+  albumArtist: "Band",
+  duration: 200,
+  track: 3,
+  coverArt: "al-1",
+  musicBrainzId: MBID,
+  username: "alice",
+  minutesAgo: 0,
+  playerId: 1,
+  playerName: "Web",
+  ...over,
 });
-const TRACK = { id: "tr-1", title: "Song One", artist: "Band", album: "Album", albumArtist: "Band", durationMs: 200_000, coverArtId: "al-1", mbids: { recording: MBID } };
+const TRACK = {
+  id: "tr-1",
+  title: "Song One",
+  artist: "Band",
+  album: "Album",
+  albumArtist: "Band",
+  durationMs: 200_000,
+  coverArtId: "al-1",
+  mbids: { recording: MBID },
+};
 
 describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
   let server: FakeSubsonic;
   let logger: ReturnType<typeof memoryLogger>;
   const start = async (options: Partial<FakeSubsonicOptions> = {}) => {
-    server = await FakeSubsonic.start({ username: USER, password: PASSWORD, tokenAuth: true, covers: { "al-1": new Uint8Array([0xff, 0xd8, 0xff, 0xd9]) }, ...options });
+    server = await FakeSubsonic.start({
+      username: USER,
+      password: PASSWORD,
+      tokenAuth: true,
+      covers: { "al-1": new Uint8Array([0xff, 0xd8, 0xff, 0xd9]) },
+      ...options,
+    });
   };
   const client = (over: Partial<SubsonicClientOptions> = {}) =>
     new SubsonicClient({ url: server.url, username: USER, password: PASSWORD, userAgent: "nd-presence/test", logger, ...over });
@@ -48,10 +75,26 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
       server.setNowPlaying([raw({ state: "paused", positionMs: 42_000, playbackRate: 1.5 })]);
       const subsonic = client({ random: () => "c19b2d0a" });
       const entries = await subsonic.getNowPlaying();
-      expect(entries).toEqual([{ username: "alice", minutesAgo: 0, playerId: "1", playerName: "Web", track: TRACK, state: "paused", positionMs: 42_000, playbackRate: 1.5 }]);
+      expect(entries).toEqual([{
+        username: "alice",
+        minutesAgo: 0,
+        playerId: "1",
+        playerName: "Web",
+        track: TRACK,
+        state: "paused",
+        positionMs: 42_000,
+        playbackRate: 1.5,
+      }]);
       const { query, path } = server.requests[0]!;
       expect(path).toBe("/rest/getNowPlaying");
-      expect(query).toEqual({ u: USER, t: createHash("md5").update(`${PASSWORD}c19b2d0a`).digest("hex"), s: "c19b2d0a", v: "1.16.1", c: "nd-presence", f: "json" });
+      expect(query).toEqual({
+        u: USER,
+        t: createHash("md5").update(`${PASSWORD}c19b2d0a`).digest("hex"),
+        s: "c19b2d0a",
+        v: "1.16.1",
+        c: "nd-presence",
+        f: "json",
+      });
       expect(subsonic.authMode).toBe("token");
       secretsStayHome();
     });
@@ -68,7 +111,11 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
       expect(auth.at(-1)).toBe(`enc:${HEX}`);
       expect(subsonic.authMode).toBe("password");
       const warnings = logger.entries.filter((e) => e.level === "warn");
-      expect(warnings).toEqual([{ level: "warn", message: "server does not support token auth; falling back to password auth", data: { path: "/rest/getNowPlaying", code: 41 } }]);
+      expect(warnings).toEqual([{
+        level: "warn",
+        message: "server does not support token auth; falling back to password auth",
+        data: { path: "/rest/getNowPlaying", code: 41 },
+      }]);
       for (const r of server.requests) expect(r.raw).not.toContain(PASSWORD);
     });
 
@@ -159,7 +206,9 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
         client: {
           getNowPlaying: () => (calls.push(clock.now()), subsonic.getNowPlaying()),
           getAlbumReleaseMbid: (id, options) => subsonic.getAlbumReleaseMbid(id, options),
-          get authMode() { return subsonic.authMode; },
+          get authMode() {
+            return subsonic.authMode;
+          },
         },
         pollIntervalMs: 2000,
         users: () => new Set(["alice", "bob"]),
@@ -284,7 +333,11 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
       // Recovered: no error left beside ok.
       expect(poller.status()).toMatchObject({ ok: true, errors: 5, consecutiveFailures: 0, lastSuccessAt: 38_000, lastError: null });
       expect(logger.entries.filter((e) => e.message === "subsonic poll failed; retrying with backoff")).toHaveLength(1);
-      expect(logger.entries.filter((e) => e.message === "subsonic poll recovered")).toEqual([{ level: "info", message: "subsonic poll recovered", data: { failures: 5 } }]);
+      expect(logger.entries.filter((e) => e.message === "subsonic poll recovered")).toEqual([{
+        level: "info",
+        message: "subsonic poll recovered",
+        data: { failures: 5 },
+      }]);
       secretsStayHome();
     });
 
@@ -374,7 +427,11 @@ describe("Subsonic client and poller (docs/protocol.md section 3)", () => {
     it("never overlaps polls, and survives a throwing dispatch", async () => {
       server.setNowPlaying([raw()]);
       server.delayMs = 40;
-      make({ dispatch: () => { throw new Error("boom"); } }).start();
+      make({
+        dispatch: () => {
+          throw new Error("boom");
+        },
+      }).start();
       const shared = poller.pollOnce();
       expect(poller.pollOnce()).toBe(shared);
       clock.increment(10_000); // no timer is armed while a poll is in flight

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { until } from "./fakes/wait.ts";
-import { T0, TOKENS, otherSong, song, startHarness, type Harness } from "./harness.ts";
+import { type Harness, otherSong, song, startHarness, T0, TOKENS } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());

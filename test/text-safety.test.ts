@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Track } from "../src/actors/track.ts";
-import { startHarness, type Harness } from "./harness.ts";
+import { type Harness, startHarness } from "./harness.ts";
 
 let h: Harness;
 afterEach(async () => h?.close());

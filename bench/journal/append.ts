@@ -5,7 +5,7 @@ import { setImmediate as turn } from "node:timers/promises";
 import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { JsonlJournal } from "../../src/adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
-import { median, type BenchOptions, type Figure } from "../figures.ts";
+import { type BenchOptions, type Figure, median } from "../figures.ts";
 import { generateJournal } from "./generate.ts";
 
 /**
@@ -34,7 +34,14 @@ export async function journalAppend(options: BenchOptions): Promise<Figure[]> {
       raw.push(await appendRaw(entries, join(folder, `raw-${run}.jsonl`)));
       options.log(`  run ${run + 1}: nd-presence ${nd.at(-1)!.toFixed(0)}/s, raw ${raw.at(-1)!.toFixed(0)}/s`);
     }
-    return [{ scenario: "journal-append", metric: `appends/s, ${count} entries`, unit: "appends/s", ndPresence: median(nd), raw: median(raw), better: "higher" }];
+    return [{
+      scenario: "journal-append",
+      metric: `appends/s, ${count} entries`,
+      unit: "appends/s",
+      ndPresence: median(nd),
+      raw: median(raw),
+      better: "higher",
+    }];
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }

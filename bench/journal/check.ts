@@ -1,6 +1,6 @@
 import type { PresenceService } from "../../src/service/service.ts";
 import type { PlainUser } from "./baseline.ts";
-import { statesOf, type Phase } from "./phases.ts";
+import { type Phase, statesOf } from "./phases.ts";
 
 /**
  * A generated journal is only realistic if replaying it leaves every user where a live run would:
@@ -36,7 +36,11 @@ export function checkDayStates(service: PresenceService, expected: Array<[user: 
   });
   if (wrong.length > 0) {
     const [user, phases] = wrong[0]!;
-    throw new Error(`replay of the day left ${wrong.length} of ${expected.length} users wrong; first: ${user} expected ${phases.join(" or ")}, got ${JSON.stringify(statuses.get(user))}`);
+    throw new Error(
+      `replay of the day left ${wrong.length} of ${expected.length} users wrong; first: ${user} expected ${phases.join(" or ")}, got ${
+        JSON.stringify(statuses.get(user))
+      }`,
+    );
   }
 }
 
@@ -48,5 +52,9 @@ export function checkPlainDay(state: Map<string, PlainUser>, expected: Array<[us
     if (phase === "never") return state.has(user);
     return (phase === "playing" || phase === "paused") && state.get(user)?.state !== phase;
   });
-  if (wrong.length > 0) throw new Error(`baseline left ${wrong.length} users unlike the day; first: ${wrong[0]![0]} expected ${wrong[0]![1][0]}, got ${state.get(wrong[0]![0])?.state}`);
+  if (wrong.length > 0) {
+    throw new Error(
+      `baseline left ${wrong.length} users unlike the day; first: ${wrong[0]![0]} expected ${wrong[0]![1][0]}, got ${state.get(wrong[0]![0])?.state}`,
+    );
+  }
 }

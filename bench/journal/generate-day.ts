@@ -29,8 +29,8 @@ import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { MinHeap } from "../../src/adapters/journal/min-heap.ts";
 import { between, generator, hex } from "../seeded.ts";
 import { randomTrack, START_AT, userName } from "./generate.ts";
-import { PhaseLog, type Phase } from "./phases.ts";
-import { HEARTBEAT_INTERVAL_MS, serviceWire, wireRecords, type WireRecords } from "./wire-records.ts";
+import { type Phase, PhaseLog } from "./phases.ts";
+import { HEARTBEAT_INTERVAL_MS, serviceWire, type WireRecords, wireRecords } from "./wire-records.ts";
 
 export interface DayShape {
   users: number;
@@ -125,7 +125,12 @@ function* userDay(user: string, random: () => number, endAt: number, log: PhaseL
   let connection: Connection | null = null;
   const finish = function* (open: Connection): Generator<DomainEvent> {
     log.at(open.closeAt, "closed");
-    wireRecords(wire, { user, spawnAt: open.spawnAt, helloAt: open.helloAt, readyAt: open.readyAt, until: open.closeAt }, random, (record) => open.events.push(record));
+    wireRecords(
+      wire,
+      { user, spawnAt: open.spawnAt, helloAt: open.helloAt, readyAt: open.readyAt, until: open.closeAt },
+      random,
+      (record) => open.events.push(record),
+    );
     // Stable: a play and its artwork answer at the same ms keep their order.
     yield* open.events.sort((a, b) => a.at - b.at);
   };

@@ -24,7 +24,7 @@ import type { Track } from "../../src/actors/track.ts";
 import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import type { ServiceConfig } from "../../src/config/service-config.ts";
 import { generator, hex } from "../seeded.ts";
-import { HEARTBEAT_INTERVAL_MS, recordEveryMs, serviceWire, wireRecords, type WireRecords } from "./wire-records.ts";
+import { HEARTBEAT_INTERVAL_MS, recordEveryMs, serviceWire, type WireRecords, wireRecords } from "./wire-records.ts";
 
 export { HEARTBEAT_INTERVAL_MS };
 /** 2024-11-23T19:33:20Z, as in the tests: a fixed start makes the journal reproducible. */

@@ -5,14 +5,14 @@
  * no change to the service can make its replay faster. With the minimal machine, what any machine
  * stepped on every event costs (../floors.ts).
  */
-import { createActor, type Actor, type AnyStateMachine } from "xstate";
+import { type Actor, type AnyStateMachine, createActor } from "xstate";
 import { seedFrom } from "../../src/actors/random.ts";
 import { presenceInput } from "../../src/actors/shard-machine.ts";
 import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { ReplayClock } from "../../src/adapters/journal/replay-clock.ts";
 import { userProfiles } from "../../src/config/service-config.ts";
 import { systemClock } from "../../src/clock.ts";
-import { floorMachines, presentsOnFirstSession, type FloorMachine } from "../floors.ts";
+import { type FloorMachine, floorMachines, presentsOnFirstSession } from "../floors.ts";
 import { benchConfig } from "./generate.ts";
 
 /** Milliseconds to feed every entry to its user's machine; throws unless every user ends up playing. */

@@ -66,7 +66,9 @@ profile.samples.forEach((id, i) => {
   }
 });
 const show = (map: Map<string, number>, n: number) =>
-  [...map].sort((a, b) => b[1] - a[1]).slice(0, n).forEach(([key, us]) => console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${key}`));
+  [...map].sort((a, b) => b[1] - a[1]).slice(0, n).forEach(([key, us]) =>
+    console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${key}`)
+  );
 console.log(`total ${(total / 1000).toFixed(0)} ms\n-- self time per function`);
 show(perFunction, top);
 console.log("-- inclusive time per function (callers included)");

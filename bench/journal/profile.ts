@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MemoryJournal, type Journal } from "../../src/adapters/journal/journal.ts";
+import { type Journal, MemoryJournal } from "../../src/adapters/journal/journal.ts";
 import { JsonlJournal } from "../../src/adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
 import { createPresenceService } from "../../src/service/service.ts";
@@ -38,7 +38,9 @@ try {
   await service.start();
   const ms = performance.now() - started;
   checkAllPlaying(service, users);
-  console.log(`${users} users, ${entries.length} entries${fromFile ? " from a file" : ""}: ${ms.toFixed(0)} ms, ${Math.round((entries.length / ms) * 1000)} events/s`);
+  console.log(
+    `${users} users, ${entries.length} entries${fromFile ? " from a file" : ""}: ${ms.toFixed(0)} ms, ${Math.round((entries.length / ms) * 1000)} events/s`,
+  );
 } finally {
   rmSync(folder, { recursive: true, force: true });
 }

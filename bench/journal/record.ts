@@ -10,8 +10,8 @@
 import type { Track } from "../../src/actors/track.ts";
 import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { nextRandom, seedFrom } from "../../src/actors/random.ts";
-import { T0, preciseClock, startHarness } from "../../test/harness.ts";
-import { HEARTBEAT_INTERVAL_MS, generateJournal } from "./generate.ts";
+import { preciseClock, startHarness, T0 } from "../../test/harness.ts";
+import { generateJournal, HEARTBEAT_INTERVAL_MS } from "./generate.ts";
 import { serviceWire } from "./wire-records.ts";
 
 const USERS = ["user00000", "user00001", "user00002"];
@@ -50,7 +50,7 @@ async function record(): Promise<JournalEntry[]> {
 }
 
 const recorded = await record();
-if (process.argv.includes("--print")) for (const entry of recorded) console.log(JSON.stringify(entry));
+if (process.argv.includes("--print")) { for (const entry of recorded) console.log(JSON.stringify(entry)); }
 const generated = generateJournal({ users: 3, eventsPerUser: 40 });
 const problems: string[] = [];
 const typesOf = (entries: JournalEntry[], stream: string) => entries.filter((e) => e.stream === stream).map((e) => e.event.type);

@@ -5,7 +5,7 @@ import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { JsonlJournal } from "../../src/adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
 import { createPresenceService } from "../../src/service/service.ts";
-import { median, type BenchOptions, type Figure } from "../figures.ts";
+import { type BenchOptions, type Figure, median } from "../figures.ts";
 import { applyPlain } from "./baseline.ts";
 import { checkAllPlaying, checkPlainPlaying } from "./check.ts";
 import { benchConfig, generateJournal } from "./generate.ts";
@@ -50,7 +50,9 @@ export async function recovery(options: BenchOptions): Promise<Figure[]> {
       });
       const fromCheckpoint = await recoverFromCheckpoint(join(folder, `checkpointed-${users}.jsonl`), users, options.quick ? 10 : EVENTS_PER_USER);
       options.log(
-        `  ${users} users from a checkpoint + ${fromCheckpoint.tail} entries: ${fromCheckpoint.startMs.toFixed(0)} ms (checkpoint ${(fromCheckpoint.bytes / 2 ** 20).toFixed(1)} MiB, taken and written in ${fromCheckpoint.saveMs.toFixed(0)} ms)`,
+        `  ${users} users from a checkpoint + ${fromCheckpoint.tail} entries: ${fromCheckpoint.startMs.toFixed(0)} ms (checkpoint ${
+          (fromCheckpoint.bytes / 2 ** 20).toFixed(1)
+        } MiB, taken and written in ${fromCheckpoint.saveMs.toFixed(0)} ms)`,
       );
       figures.push(
         {
@@ -65,7 +67,15 @@ export async function recovery(options: BenchOptions): Promise<Figure[]> {
           ...(users >= 10_000 ? { target: { op: "<=" as const, value: 1_000 } } : {}),
         },
         { scenario: "recovery", metric: "checkpoint, taken and written", unit: "ms", users, ndPresence: fromCheckpoint.saveMs, raw: null, better: "lower" },
-        { scenario: "recovery", metric: "checkpoint size", unit: "KiB per user", users, ndPresence: fromCheckpoint.bytes / 1024 / users, raw: null, better: "lower" },
+        {
+          scenario: "recovery",
+          metric: "checkpoint size",
+          unit: "KiB per user",
+          users,
+          ndPresence: fromCheckpoint.bytes / 1024 / users,
+          raw: null,
+          better: "lower",
+        },
       );
     }
     return figures;
@@ -81,7 +91,12 @@ function writeJournal(path: string, entries: JournalEntry[]): number {
 
 async function recoverService(path: string, users: number): Promise<number> {
   const started = performance.now();
-  const service = createPresenceService({ config: benchConfig(users), journal: new JsonlJournal({ path, logger: silentLogger }), mode: "replay", logger: silentLogger });
+  const service = createPresenceService({
+    config: benchConfig(users),
+    journal: new JsonlJournal({ path, logger: silentLogger }),
+    mode: "replay",
+    logger: silentLogger,
+  });
   await service.start();
   const ms = performance.now() - started;
   checkAllPlaying(service, users);

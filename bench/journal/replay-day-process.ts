@@ -52,7 +52,7 @@ async function replayPlain({ path, expected }: Request): Promise<DayReplay> {
   // Line by line from one string would not do for a 500 MB file (V8's longest string is 512 MiB): by chunks of lines.
   const bytes = readFileSync(path);
   const state = new Map();
-  for (let from = 0; from < bytes.length; ) {
+  for (let from = 0; from < bytes.length;) {
     const to = Math.min(bytes.length, bytes.lastIndexOf(0x0a, from + 64 * 2 ** 20) + 1 || bytes.length);
     const entries = bytes.subarray(from, to).toString("utf8").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as JournalEntry);
     applyPlain(entries, state);

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BenchOptions, Figure } from "../figures.ts";
 import { writeDayJournal } from "./generate-day.ts";
-import { replayDayInChild, type DayReplay } from "./replay-day-process.ts";
+import { type DayReplay, replayDayInChild } from "./replay-day-process.ts";
 
 const TARGET_S = 30;
 
@@ -27,15 +27,25 @@ export async function replayDay(options: BenchOptions): Promise<Figure[]> {
       const generating = performance.now();
       const day = writeDayJournal(path, { users, hours });
       const types = Object.entries(day.byType).sort((a, b) => b[1] - a[1]).map(([type, n]) => `${type} ${n}`).join(", ");
-      options.log(`  ${users} users, ${hours} h: ${day.entries} entries, ${(day.bytes / 2 ** 20).toFixed(0)} MiB, written in ${((performance.now() - generating) / 1000).toFixed(1)} s (${types})`);
+      options.log(
+        `  ${users} users, ${hours} h: ${day.entries} entries, ${(day.bytes / 2 ** 20).toFixed(0)} MiB, written in ${
+          ((performance.now() - generating) / 1000).toFixed(1)
+        } s (${types})`,
+      );
       const run = async (kind: "nd" | "raw"): Promise<DayReplay> =>
         replayDayInChild({ kind, path, users, expected: day.expected }).catch((error: unknown) => {
-          options.log(`  ${kind === "nd" ? "nd-presence" : "raw"} ${users}: the replay failed: ${error instanceof Error ? error.message.split("\n")[0] : error}`);
+          options.log(
+            `  ${kind === "nd" ? "nd-presence" : "raw"} ${users}: the replay failed: ${error instanceof Error ? error.message.split("\n")[0] : error}`,
+          );
           return { ms: Number.NaN };
         });
       const raw = await run("raw");
       const nd = await run("nd");
-      options.log(`  ${users} users: nd-presence ${(nd.ms / 1000).toFixed(1)} s (of which reading and parsing the file ${((nd.loadMs ?? Number.NaN) / 1000).toFixed(1)} s), raw ${(raw.ms / 1000).toFixed(2)} s`);
+      options.log(
+        `  ${users} users: nd-presence ${(nd.ms / 1000).toFixed(1)} s (of which reading and parsing the file ${
+          ((nd.loadMs ?? Number.NaN) / 1000).toFixed(1)
+        } s), raw ${(raw.ms / 1000).toFixed(2)} s`,
+      );
       const perSecond = (r: DayReplay) => day.entries / (r.ms / 1000);
       const base = { scenario: "replay-day", users };
       figures.push(

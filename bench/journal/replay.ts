@@ -2,7 +2,7 @@ import type { JournalEntry } from "../../src/adapters/journal/journal.ts";
 import { MemoryJournal } from "../../src/adapters/journal/journal.ts";
 import { silentLogger } from "../../src/adapters/logger.ts";
 import { createPresenceService } from "../../src/service/service.ts";
-import { median, type BenchOptions, type Figure } from "../figures.ts";
+import { type BenchOptions, type Figure, median } from "../figures.ts";
 import { floorLabel } from "../floors.ts";
 import { applyPlain } from "./baseline.ts";
 import { checkAllPlaying, checkPlainPlaying } from "./check.ts";
@@ -45,7 +45,11 @@ export async function replay(options: BenchOptions): Promise<Figure[]> {
     const rawMs = median([0, 1, 2, 3, 4].map(() => replayPlain(entries, users)));
     const machinesMs = replayMachinesAlone(entries, users);
     const minimalMs = replayMachinesAlone(withAcks, users, "minimal");
-    options.log(`  ${users} users: nd-presence ${ndMs.toFixed(0)} ms, its machines alone ${machinesMs.toFixed(0)} ms, a minimal machine ${minimalMs.toFixed(0)} ms, raw ${rawMs.toFixed(1)} ms`);
+    options.log(
+      `  ${users} users: nd-presence ${ndMs.toFixed(0)} ms, its machines alone ${machinesMs.toFixed(0)} ms, a minimal machine ${minimalMs.toFixed(0)} ms, raw ${
+        rawMs.toFixed(1)
+      } ms`,
+    );
     const perSecond = (ms: number) => entries.length / (ms / 1000);
     // No target: issue 16 dropped the events/s one; what a user waits for is replay-day's start-up time.
     const base = { scenario: "replay", unit: "events/s", users, raw: perSecond(rawMs), better: "higher" as const };

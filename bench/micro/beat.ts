@@ -9,7 +9,7 @@
  *   INSPECT=1 node --import tsx bench/micro/beat.ts          # which events a beat takes
  *   ALLOCATIONS=/tmp/beat.heapprofile node --import tsx bench/micro/beat.ts   # who allocates
  */
-import { createActor, SimulatedClock, type AnyActorRef } from "xstate";
+import { type AnyActorRef, createActor, SimulatedClock } from "xstate";
 import type { Effect } from "../../src/actors/effects.ts";
 import { presenceMachine } from "../../src/actors/presence-machine.ts";
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../../src/actors/settings.ts";
@@ -23,15 +23,25 @@ const clock = new SimulatedClock();
 clock.set(1_700_000_000_000);
 let frames = 0;
 const perform = (effect: Effect) => void (effect.type === "socket.send" && frames++);
-const profile = { user: "u", presence: { ...defaultPresenceSettings, applicationId: "1" }, timings: defaultTimings, properties: defaultClientProperties, gatewayUrl: "ws://127.0.0.1:9" };
+const profile = {
+  user: "u",
+  presence: { ...defaultPresenceSettings, applicationId: "1" },
+  timings: defaultTimings,
+  properties: defaultClientProperties,
+  gatewayUrl: "ws://127.0.0.1:9",
+};
 const presence = presenceMachine.provide({ actions: { perform: (_, effect) => perform(effect) } });
 const ignore = () => {};
-const actor: AnyActorRef = machineOnly
-  ? createActor(presence, { clock, input: presenceInput(profile, 1) }).start()
-  : createActor(supervisorMachine.provide({ actions: { perform: ignore }, actors: { shard: shardMachine.provide({ actions: { perform: ignore }, actors: { presence } }) } }), {
-      clock,
-      input: { users: [profile], sweepIntervalMs: 3_600_000 },
-    }).start();
+const actor: AnyActorRef = machineOnly ? createActor(presence, { clock, input: presenceInput(profile, 1) }).start() : createActor(
+  supervisorMachine.provide({
+    actions: { perform: ignore },
+    actors: { shard: shardMachine.provide({ actions: { perform: ignore }, actors: { presence } }) },
+  }),
+  {
+    clock,
+    input: { users: [profile], sweepIntervalMs: 3_600_000 },
+  },
+).start();
 const at = () => clock.now();
 const interval = 41_250;
 actor.send({ type: "playback.playing", user: "u", track: { title: "t", artist: "a", album: "b", durationMs: 3_600_000_000 }, positionMs: 0, at: at() });
@@ -79,4 +89,8 @@ run(beats);
 const ms = performance.now() - t0;
 const bytes = process.memoryUsage().heapUsed - heap0;
 if (frames - sent0 !== beats) throw new Error(`expected ${beats} beats sent, got ${frames - sent0}`);
-console.log(`${machineOnly ? "machine alone" : "through the supervisor"}: ${((ms * 1000) / beats).toFixed(1)} µs and ${(bytes / beats / 1024).toFixed(1)} KiB allocated per beat (timer + ACK)`);
+console.log(
+  `${machineOnly ? "machine alone" : "through the supervisor"}: ${((ms * 1000) / beats).toFixed(1)} µs and ${
+    (bytes / beats / 1024).toFixed(1)
+  } KiB allocated per beat (timer + ACK)`,
+);

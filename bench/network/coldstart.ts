@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, type BenchOptions, type Figure } from "../figures.ts";
+import { type BenchOptions, type Figure, median } from "../figures.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RUNS = 5;
@@ -73,7 +73,15 @@ export async function coldstart(options: BenchOptions): Promise<Figure[]> {
     const raw = await medianOfRuns(() => timeUntil(["--input-type=module", "-e", "await import('ws'); console.log('ready')"], "ready"));
     const loader = await medianOfRuns(() => timeUntil(["--import", "tsx", "-e", "console.log('ready')"], "ready"));
     options.log(`  nd-presence ${nd.toFixed(0)} ms, raw ${raw.toFixed(0)} ms (node with the tsx loader alone: ${loader.toFixed(0)} ms)`);
-    return [{ scenario: "coldstart", metric: "spawn to accepting events, median of 5", unit: "ms", ndPresence: nd, raw, better: "lower", target: { op: "<", value: 500 } }];
+    return [{
+      scenario: "coldstart",
+      metric: "spawn to accepting events, median of 5",
+      unit: "ms",
+      ndPresence: nd,
+      raw,
+      better: "lower",
+      target: { op: "<", value: 500 },
+    }];
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

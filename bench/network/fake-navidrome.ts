@@ -46,7 +46,8 @@ function nowPlaying(user: string): object {
 }
 
 export async function startFakeNavidrome(user: string): Promise<FakeNavidrome> {
-  const envelope = (extra: object) => JSON.stringify({ "subsonic-response": { status: "ok", version: "1.16.1", type: "navidrome", serverVersion: "0.62.0", openSubsonic: true, ...extra } });
+  const envelope = (extra: object) =>
+    JSON.stringify({ "subsonic-response": { status: "ok", version: "1.16.1", type: "navidrome", serverVersion: "0.62.0", openSubsonic: true, ...extra } });
   const playing = envelope({ nowPlaying: { entry: [nowPlaying(user)] } });
   const empty = envelope({});
   const server = createServer((request, response) => {

@@ -34,7 +34,11 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
       heapPerUser: perUserKiB(session.before, after, session.users, "heapUsed"),
     };
     const heapTotalPerUser = perUserKiB(session.before, after, session.users, "heapTotal");
-    options.log(`  ${sideName(kind)} ${users}: all presenting in ${result.fanoutMs.toFixed(0)} ms; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, V8 heap ${heapTotalPerUser.toFixed(1)} KiB held, ${result.heapPerUser.toFixed(1)} KiB live`);
+    options.log(
+      `  ${sideName(kind)} ${users}: all presenting in ${result.fanoutMs.toFixed(0)} ms; per user: RSS ${result.rssPerUser.toFixed(1)} KiB, V8 heap ${
+        heapTotalPerUser.toFixed(1)
+      } KiB held, ${result.heapPerUser.toFixed(1)} KiB live`,
+    );
     return result;
   });
 }

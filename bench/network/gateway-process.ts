@@ -18,10 +18,10 @@
  * records every frame and is far too slow for this.
  */
 import type { AddressInfo } from "node:net";
-import { WebSocketServer, type WebSocket } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { seedFrom } from "../../src/actors/random.ts";
 import { DispatchPump, type DispatchTarget } from "./account/dispatch-pump.ts";
-import { readyFrame, type ReadyFrame } from "./account/ready-frame.ts";
+import { type ReadyFrame, readyFrame } from "./account/ready-frame.ts";
 import type { AccountTraffic } from "./account/traffic.ts";
 import { Child, epochNow, serve } from "./ipc.ts";
 
@@ -84,6 +84,8 @@ function runGateway(): void {
     ws.on("message", (data, isBinary) => {
       const receivedAt = epochNow();
       if (isBinary) return ws.close(4002, "Decode error.");
+      // `d` is read by opcode below.
+      // deno-lint-ignore no-explicit-any
       let frame: { op?: unknown; d?: any };
       try {
         frame = JSON.parse(data.toString());
@@ -158,7 +160,12 @@ function runGateway(): void {
       return { identified, op1, op3, presentedUsers: presented.size, closed, closedNormally, cleared, dispatches: pump.sent, latencyMs };
     },
     reset() {
-      op1 = op3 = closed = closedNormally = cleared = 0;
+      op1 =
+        op3 =
+        closed =
+        closedNormally =
+        cleared =
+          0;
       pump.resetCount();
       presented.clear();
       samples = [];

@@ -47,7 +47,9 @@ let total = 0;
 })(head, []);
 
 const show = (map: Map<string, number>) =>
-  [...map].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([key, bytes]) => console.log(`${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${(bytes / 1024).toFixed(0).padStart(8)} KiB  ${key}`));
+  [...map].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([key, bytes]) =>
+    console.log(`${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${(bytes / 1024).toFixed(0).padStart(8)} KiB  ${key}`)
+  );
 console.log(`live ${(total / 2 ** 20).toFixed(1)} MiB\n-- allocated by (self)`);
 show(self);
 console.log("-- allocated under (callees included)");

@@ -14,7 +14,7 @@
  * Raw: one user's raw client (household-raw.ts) under the same loader, read the same way. What
  * node with the tsx loader and nothing else holds is logged too, to tell the loader's share.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +23,7 @@ import type { BenchOptions, Figure } from "../figures.ts";
 import { describeTraffic } from "./account/traffic.ts";
 import { APP_ID, NOWHERE, tokenFor } from "./bench-client.ts";
 import { startFakeNavidrome } from "./fake-navidrome.ts";
-import { startGateway, type GatewayHandle } from "./gateway-process.ts";
+import { type GatewayHandle, startGateway } from "./gateway-process.ts";
 import { REAL_HEARTBEAT_MS, sleep } from "./session.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -76,7 +76,9 @@ async function measureProcess(label: string, args: string[], env: NodeJS.Process
     const stats = await gateway.stats();
     const clean = stats.cleared >= 1 && stats.closedNormally >= 1;
     options.log(
-      `  ${label}: RSS ${memory?.rssMiB.toFixed(1)} MiB (peak ${memory?.peakMiB.toFixed(1)} MiB); SIGTERM: exit ${code}, ${clean ? "presence cleared and closed with 1000" : `NOT stopped cleanly (gateway: ${stats.cleared} cleared, ${stats.closedNormally} closed with 1000)`}`,
+      `  ${label}: RSS ${memory?.rssMiB.toFixed(1)} MiB (peak ${memory?.peakMiB.toFixed(1)} MiB); SIGTERM: exit ${code}, ${
+        clean ? "presence cleared and closed with 1000" : `NOT stopped cleanly (gateway: ${stats.cleared} cleared, ${stats.closedNormally} closed with 1000)`
+      }`,
     );
     return memory ?? none;
   } finally {
@@ -134,7 +136,10 @@ async function measureRaw(options: BenchOptions): Promise<Memory> {
 
 /** RSS of `node --import tsx` running nothing, MiB: the floor under both readings. */
 async function loaderAlone(): Promise<number> {
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", "console.error('ready'); setInterval(() => {}, 1 << 30)"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", "console.error('ready'); setInterval(() => {}, 1 << 30)"], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       child.stderr!.on("data", (chunk: Buffer) => chunk.toString().includes("ready") && resolve());

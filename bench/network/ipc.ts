@@ -3,7 +3,7 @@
  * the side hosting nd-presence or the raw client). Each side of a measurement runs in its own
  * process so that neither its CPU nor its memory mixes with the other's, or with the gateway's.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 
 interface Request {
   id: number;
@@ -20,6 +20,8 @@ interface Response {
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
 export const epochNow = (): number => performance.timeOrigin + performance.now();
 
+// Each handler takes its own argument type; `unknown` would make every handler narrow it by hand.
+// deno-lint-ignore no-explicit-any
 export type Handlers = Record<string, (args: any) => unknown>;
 
 /** Child side: answers the parent's requests with `handlers`; a throw becomes a rejected call. */
@@ -49,7 +51,10 @@ export class Child {
 
   constructor(entry: URL, options: { execArgv?: string[]; args?: string[] } = {}) {
     // tsx runs the TypeScript child; `--import` keeps the child a plain node process otherwise.
-    this.#process = fork(entry, options.args ?? [], { execArgv: ["--import", "tsx", ...(options.execArgv ?? [])], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.#process = fork(entry, options.args ?? [], {
+      execArgv: ["--import", "tsx", ...(options.execArgv ?? [])],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     this.#process.on("message", (message: Response) => {
       const waiter = this.#pending.get(message.id);
       if (!waiter) return;

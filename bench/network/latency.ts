@@ -8,7 +8,7 @@
  * performance.now()` on both sides, so the figure is dispatch to frame received, across processes.
  * Meanwhile every socket receives the run's account traffic (a dispatch a second by default).
  */
-import { percentile, type BenchOptions, type Figure } from "../figures.ts";
+import { type BenchOptions, type Figure, percentile } from "../figures.ts";
 import { gatewaySetup, sideName, sleep, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 
@@ -36,7 +36,11 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
     if (maxLagMs > 20) options.log(`  note: the side's change timer ran up to ${maxLagMs.toFixed(0)} ms late (its event loop was busy)`);
     samples.sort((a, b) => a - b);
     const result = { p50: percentile(samples, 50), p99: percentile(samples, 99), max: samples.at(-1) ?? Number.NaN };
-    options.log(`  ${sideName(kind)} ${users}: ${samples.length} changes, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, max ${result.max.toFixed(2)} ms`);
+    options.log(
+      `  ${sideName(kind)} ${users}: ${samples.length} changes, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, max ${
+        result.max.toFixed(2)
+      } ms`,
+    );
     return result;
   });
 }

@@ -8,14 +8,14 @@
  * What this side costs is what XState's machines cost by themselves, beats and ACKs included; the
  * service cannot cost less than this plus the sockets the raw client pays for.
  */
-import { createActor, type Actor, type AnyStateMachine, type EventFrom } from "xstate";
+import { type Actor, type AnyStateMachine, createActor, type EventFrom } from "xstate";
 import { Op } from "../../src/actors/discord-protocol.ts";
 import type { Effect } from "../../src/actors/effects.ts";
 import { seedFrom } from "../../src/actors/random.ts";
 import { presenceInput } from "../../src/actors/shard-machine.ts";
 import type { Track } from "../../src/actors/track.ts";
-import { userProfiles, type ServiceConfig } from "../../src/config/service-config.ts";
-import { floorMachines, type FloorMachine } from "../floors.ts";
+import { type ServiceConfig, userProfiles } from "../../src/config/service-config.ts";
+import { type FloorMachine, floorMachines } from "../floors.ts";
 
 export interface MachinesAlone {
   play(user: string, track: Track, at: number): void;

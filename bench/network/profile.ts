@@ -34,7 +34,7 @@ import { percentile } from "../figures.ts";
 import { DEFAULT_ACCOUNT } from "./account/traffic.ts";
 import { startGateway } from "./gateway-process.ts";
 import { perUserKiB, REAL_HEARTBEAT_MS, sleep } from "./session.ts";
-import { startSide, type SideKind } from "./side.ts";
+import { type SideKind, startSide } from "./side.ts";
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -50,7 +50,10 @@ const ramp = Number(flag("ramp") ?? users);
 const out = flag("out") ?? "/tmp/nd-bench-profile";
 mkdirSync(out, { recursive: true });
 
-const account = { dispatchRate: Number(flag("dispatch-rate") ?? DEFAULT_ACCOUNT.dispatchRate), readyBytes: Number(flag("ready-bytes") ?? DEFAULT_ACCOUNT.readyBytes) };
+const account = {
+  dispatchRate: Number(flag("dispatch-rate") ?? DEFAULT_ACCOUNT.dispatchRate),
+  readyBytes: Number(flag("ready-bytes") ?? DEFAULT_ACCOUNT.readyBytes),
+};
 const gateway = await startGateway(interval, account);
 const side = startSide(kind, flag("node")?.split(" ").filter(Boolean) ?? []);
 try {
@@ -90,7 +93,9 @@ try {
   if (argv.includes("--snapshot-steady")) {
     await side.heapSnapshot(join(out, "steady.heapsnapshot"));
     const steady = await side.memory();
-    console.log(`per user after the settle: ${perUserKiB(before, steady, users, "heapUsed").toFixed(1)} KiB live; heap snapshot: ${join(out, "steady.heapsnapshot")}`);
+    console.log(
+      `per user after the settle: ${perUserKiB(before, steady, users, "heapUsed").toFixed(1)} KiB live; heap snapshot: ${join(out, "steady.heapsnapshot")}`,
+    );
   }
 
   const cpuSeconds = Number(flag("cpu") ?? 0);
@@ -102,7 +107,11 @@ try {
       const cpu = profiled ? await side.cpuProfile(cpuSeconds * 1000, join(out, "steady.cpuprofile")) : await side.cpu(cpuSeconds * 1000);
       const stats = await gateway.stats();
       const seconds = cpu.wallMs / 1000;
-      console.log(`steady${profiled ? " (profiled)" : ""}: ${(cpu.cpuMs / seconds / (users / 1000)).toFixed(2)} CPU ms/s per 1,000 users (${((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)}% system), ${(stats.op1 / seconds).toFixed(0)} beats/s, ${stats.closed} closed`);
+      console.log(
+        `steady${profiled ? " (profiled)" : ""}: ${(cpu.cpuMs / seconds / (users / 1000)).toFixed(2)} CPU ms/s per 1,000 users (${
+          ((100 * cpu.systemMs) / cpu.cpuMs).toFixed(0)
+        }% system), ${(stats.op1 / seconds).toFixed(0)} beats/s, ${stats.closed} closed`,
+      );
     }
   }
 
@@ -128,7 +137,11 @@ try {
       await profiling;
       await sleep(1_000);
       const samples = (await gateway.stats()).latencyMs.sort((a, b) => a - b);
-      console.log(`changes${profiled ? " (profiled)" : ""}: ${samples.length}/${sent} arrived, p50 ${percentile(samples, 50).toFixed(2)} ms, p99 ${percentile(samples, 99).toFixed(2)} ms, max ${(samples.at(-1) ?? Number.NaN).toFixed(2)} ms`);
+      console.log(
+        `changes${profiled ? " (profiled)" : ""}: ${samples.length}/${sent} arrived, p50 ${percentile(samples, 50).toFixed(2)} ms, p99 ${
+          percentile(samples, 99).toFixed(2)
+        } ms, max ${(samples.at(-1) ?? Number.NaN).toFixed(2)} ms`,
+      );
     }
   }
 

@@ -65,6 +65,8 @@ export class RawClient {
   }
 
   #onMessage(user: string, conn: Connection, text: string): void {
+    // A careful raw client's frame: `d` is read by opcode below, as a client without types would.
+    // deno-lint-ignore no-explicit-any
     const frame = JSON.parse(text) as { op: number; d: any; s?: number | null; t?: string };
     if (frame.s != null) conn.seq = frame.s;
     switch (frame.op) {
@@ -76,7 +78,14 @@ export class RawClient {
           conn.timer = setInterval(beat, interval);
         }, interval * Math.random());
         const presence = { status: "unknown", since: 0, activities: [], afk: true };
-        const d = { token: this.options.tokenFor(user), capabilities: 0, properties: PROPERTIES, presence, compress: false, client_state: { guild_versions: {} } };
+        const d = {
+          token: this.options.tokenFor(user),
+          capabilities: 0,
+          properties: PROPERTIES,
+          presence,
+          compress: false,
+          client_state: { guild_versions: {} },
+        };
         conn.ws.send(JSON.stringify({ op: 2, d }));
         return;
       }

@@ -4,9 +4,9 @@
  * connects, identifies and presents. The session is up when the gateway has an op 3 from all N.
  */
 import type { BenchOptions } from "../figures.ts";
-import { describeTraffic, type AccountTraffic } from "./account/traffic.ts";
-import { startGateway, type GatewayHandle } from "./gateway-process.ts";
-import { startSide, type MemoryReading, type SideHandle, type SideKind } from "./side.ts";
+import { type AccountTraffic, describeTraffic } from "./account/traffic.ts";
+import { type GatewayHandle, startGateway } from "./gateway-process.ts";
+import { type MemoryReading, type SideHandle, type SideKind, startSide } from "./side.ts";
 
 /** Discord's interval in practice (docs/protocol.md section 1). */
 export const REAL_HEARTBEAT_MS = 41_250;
@@ -59,7 +59,8 @@ const failed = new Set<string>();
 /** A side may bring up N users without dispatches and fail with them: the traffic is part of the key. */
 const failureKey = (kind: SideKind, users: number, account: AccountTraffic) => `${kind}:${users}:${account.dispatchRate}:${account.readyBytes}`;
 
-export const sideName = (kind: SideKind) => ({ nd: "nd-presence", raw: "raw", presence: "nd-presence's machines alone", minimal: "a minimal XState machine alone" })[kind];
+export const sideName = (kind: SideKind) =>
+  ({ nd: "nd-presence", raw: "raw", presence: "nd-presence's machines alone", minimal: "a minimal XState machine alone" })[kind];
 
 /** Starts a gateway and a side, brings up `users` users, and reports how that went. */
 async function openSession(kind: SideKind, users: number, setup: GatewaySetup, options: BenchOptions): Promise<Session> {
@@ -82,7 +83,11 @@ async function openSession(kind: SideKind, users: number, setup: GatewaySetup, o
     const { presented } = reached;
     if (!reached.up) {
       failed.add(failureKey(kind, users, account));
-      options.log(`  ${sideName(kind)} ${users} (${describeTraffic(account)}): only ${presented} of ${users} users presenting after ${timeoutMs / 1000} s; its figures at ${users} users are left empty`);
+      options.log(
+        `  ${sideName(kind)} ${users} (${describeTraffic(account)}): only ${presented} of ${users} users presenting after ${
+          timeoutMs / 1000
+        } s; its figures at ${users} users are left empty`,
+      );
     }
     return { kind, users, gateway, side, before, ...reached, close };
   } catch (error) {

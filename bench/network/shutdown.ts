@@ -22,7 +22,11 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
       await sleep(50);
       stats = await session.gateway.stats();
     }
-    options.log(`  ${sideName(kind)} ${users}: cleared and closed in ${ms.toFixed(0)} ms (gateway: ${stats.cleared} cleared, ${stats.closedNormally} of ${stats.closed} closed with 1000)`);
+    options.log(
+      `  ${sideName(kind)} ${users}: cleared and closed in ${
+        ms.toFixed(0)
+      } ms (gateway: ${stats.cleared} cleared, ${stats.closedNormally} of ${stats.closed} closed with 1000)`,
+    );
     return letGo(stats) ? ms : Number.NaN;
   });
 }
@@ -32,7 +36,17 @@ export async function shutdown(options: BenchOptions): Promise<Figure[]> {
   for (const users of options.users) {
     const raw = await measure("raw", users, options);
     const nd = await measure("nd", users, options);
-    figures.push({ scenario: "shutdown", metric: "all cleared and closed", unit: "ms", users, ndPresence: nd, raw, better: "lower", target: { op: "<", value: 5_000 }, account: options.account });
+    figures.push({
+      scenario: "shutdown",
+      metric: "all cleared and closed",
+      unit: "ms",
+      users,
+      ndPresence: nd,
+      raw,
+      better: "lower",
+      target: { op: "<", value: 5_000 },
+      account: options.account,
+    });
   }
   return figures;
 }

@@ -46,7 +46,6 @@ function cpuSince(start: NodeJS.CpuUsage, t0: number): CpuReading {
   return { cpuMs: (used.user + used.system) / 1000, systemMs: used.system / 1000, wallMs: performance.now() - t0 };
 }
 
-
 /** A track whose artist line carries its send time, for the gateway to read back. */
 function trackAt(i: number, sentAt: number): Track {
   return { title: `Song ${i}`, artist: `t=${sentAt}`, album: "Bench Album", durationMs: 3_600_000 };

@@ -15,7 +15,7 @@
  */
 import type { BenchOptions, Figure } from "../figures.ts";
 import { describeTraffic } from "./account/traffic.ts";
-import { describeRecords, recordsPerUserMinute, type JournalRecords } from "./counting-journal.ts";
+import { describeRecords, type JournalRecords, recordsPerUserMinute } from "./counting-journal.ts";
 import { gatewaySetup, sideName, withSession } from "./session.ts";
 import type { SideKind } from "./side.ts";
 import { describeCpu, settleAndMeasure, type WindowCount } from "./steady.ts";
@@ -29,7 +29,13 @@ interface DispatchResult {
   journalPerUserMinute: number | null;
 }
 
-const none: DispatchResult = { cpuPerThousand: Number.NaN, dispatchesPerUserSecond: Number.NaN, rssPerUser: Number.NaN, heapPerUser: Number.NaN, journalPerUserMinute: null };
+const none: DispatchResult = {
+  cpuPerThousand: Number.NaN,
+  dispatchesPerUserSecond: Number.NaN,
+  rssPerUser: Number.NaN,
+  heapPerUser: Number.NaN,
+  journalPerUserMinute: null,
+};
 
 interface Counted {
   beatsPerSecond: number;
@@ -48,7 +54,11 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
       async close(seconds) {
         const stats = await gateway.stats();
         const after = await side.journalRecords();
-        return { beatsPerSecond: stats.op1 / seconds, dispatchesPerSecond: stats.dispatches / seconds, journal: journalBefore && after ? { before: journalBefore, after } : null };
+        return {
+          beatsPerSecond: stats.op1 / seconds,
+          dispatchesPerSecond: stats.dispatches / seconds,
+          journal: journalBefore && after ? { before: journalBefore, after } : null,
+        };
       },
     };
     const reading = await settleAndMeasure(side, before, users, count, options);
@@ -59,7 +69,9 @@ async function measure(kind: SideKind, users: number, options: BenchOptions): Pr
     const journalPerUserMinute = counted.journal ? recordsPerUserMinute(counted.journal.before, counted.journal.after, users, seconds) : null;
     const journaled = counted.journal ? `; journaled per user a minute: ${describeRecords(counted.journal.before, counted.journal.after, users, seconds)}` : "";
     options.log(
-      `  ${sideName(kind)} ${users}: ${describeCpu(reading)}, ${counted.dispatchesPerSecond.toFixed(0)} dispatches/s, ${counted.beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${reading.rssPerUser.toFixed(1)} KiB, ${reading.heapPerUser.toFixed(1)} KiB live${journaled}`,
+      `  ${sideName(kind)} ${users}: ${describeCpu(reading)}, ${counted.dispatchesPerSecond.toFixed(0)} dispatches/s, ${
+        counted.beatsPerSecond.toFixed(0)
+      } beats/s; per user: RSS ${reading.rssPerUser.toFixed(1)} KiB, ${reading.heapPerUser.toFixed(1)} KiB live${journaled}`,
     );
     return {
       cpuPerThousand: reading.cpuPerThousand,
@@ -85,9 +97,30 @@ export async function steadyDispatches(options: BenchOptions): Promise<Figure[]>
     const nd = await measure("nd", users, options);
     const base = { scenario: "steady-dispatches", users, better: "lower" as const, account };
     figures.push(
-      { ...base, metric: `CPU per 1,000 users ${label}`, unit: "ms/s", ndPresence: nd.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: 1, on: "ratio" } },
-      { ...base, metric: `dispatches received ${label}`, unit: "/s per user", ndPresence: nd.dispatchesPerUserSecond, raw: raw.dispatchesPerUserSecond, better: "higher" },
-      { ...base, metric: `RSS per user, steady ${label}`, unit: "KiB", ndPresence: nd.rssPerUser, raw: raw.rssPerUser, target: { op: "<=", value: 2, on: "ratio" } },
+      {
+        ...base,
+        metric: `CPU per 1,000 users ${label}`,
+        unit: "ms/s",
+        ndPresence: nd.cpuPerThousand,
+        raw: raw.cpuPerThousand,
+        target: { op: "<=", value: 1, on: "ratio" },
+      },
+      {
+        ...base,
+        metric: `dispatches received ${label}`,
+        unit: "/s per user",
+        ndPresence: nd.dispatchesPerUserSecond,
+        raw: raw.dispatchesPerUserSecond,
+        better: "higher",
+      },
+      {
+        ...base,
+        metric: `RSS per user, steady ${label}`,
+        unit: "KiB",
+        ndPresence: nd.rssPerUser,
+        raw: raw.rssPerUser,
+        target: { op: "<=", value: 2, on: "ratio" },
+      },
       { ...base, metric: `heap per user, steady ${label}`, unit: "KiB", ndPresence: nd.heapPerUser, raw: raw.heapPerUser },
       {
         ...base,

@@ -40,7 +40,7 @@ import type { BenchOptions, Figure } from "../figures.ts";
 import { floorLabel, type FloorMachine } from "../floors.ts";
 import type { GatewayHandle } from "./gateway-process.ts";
 import { bringUpTimeoutMs, gatewaySetup, perUserKiB, REAL_HEARTBEAT_MS, sideName, sleep, withSession } from "./session.ts";
-import { startSide, type CpuReading, type MemoryReading, type SideHandle, type SideKind } from "./side.ts";
+import { type CpuReading, type MemoryReading, type SideHandle, type SideKind, startSide } from "./side.ts";
 
 export const COMPRESSED_HEARTBEAT_MS = 2_000;
 /** Past the last one-off timer of the bring-up: the frame window its identify opened (60 s). */
@@ -82,7 +82,13 @@ const gatewayBeats = (gateway: GatewayHandle): WindowCount<number> => ({
  * After a side's bring-up, the same for every side: the bring-up's garbage collected, the settle,
  * CPU and what `count` counts over the window, then the memory its users hold.
  */
-export async function settleAndMeasure<T>(side: SideHandle, before: MemoryReading, users: number, count: WindowCount<T>, options: BenchOptions): Promise<SteadyReading & { counted: T }> {
+export async function settleAndMeasure<T>(
+  side: SideHandle,
+  before: MemoryReading,
+  users: number,
+  count: WindowCount<T>,
+  options: BenchOptions,
+): Promise<SteadyReading & { counted: T }> {
   // Collect the bring-up's garbage now, on every side alike, and let the heap find its steady
   // size again during the settle: a collection forced right before the window would bill the
   // window for the full GCs that follow it (see the top of this file).
@@ -114,7 +120,11 @@ async function measure(kind: SideKind, users: number, intervalMs: number, option
     const { cpu, counted: beatsPerSecond, ...reading } = await settleAndMeasure(side, before, users, gatewayBeats(gateway), options);
     const { closed } = await gateway.stats();
     if (closed > 0) options.log(`  warning: ${closed} connections closed during the window`);
-    options.log(`  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${describeCpu({ cpu, ...reading })}, ${beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${reading.rssPerUser.toFixed(1)} KiB, ${reading.heapPerUser.toFixed(1)} KiB live`);
+    options.log(
+      `  ${sideName(kind)} ${users} @ ${intervalMs} ms: ${describeCpu({ cpu, ...reading })}, ${beatsPerSecond.toFixed(0)} beats/s; per user: RSS ${
+        reading.rssPerUser.toFixed(1)
+      } KiB, ${reading.heapPerUser.toFixed(1)} KiB live`,
+    );
     return { ...reading, beatsPerSecond };
   });
 }
@@ -143,7 +153,11 @@ async function measureMachinesAlone(kind: FloorMachine, users: number, options: 
       close: async (seconds) => ((await stats()).beats - beatsAtStart) / seconds,
     };
     const { cpu: _, counted: beatsPerSecond, ...reading } = await settleAndMeasure(side, before, users, ownBeats, options);
-    options.log(`  ${sideName(kind)} ${users}: ${reading.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${beatsPerSecond.toFixed(0)} beats/s; per user ${reading.heapPerUser.toFixed(1)} KiB live`);
+    options.log(
+      `  ${sideName(kind)} ${users}: ${reading.cpuPerThousand.toFixed(2)} CPU ms/s per 1,000 users, ${beatsPerSecond.toFixed(0)} beats/s; per user ${
+        reading.heapPerUser.toFixed(1)
+      } KiB live`,
+    );
     return { ...reading, beatsPerSecond };
   } finally {
     await side.close();
@@ -160,7 +174,14 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
       const base = { scenario: "steady", users, better: "lower" as const, account };
       const cpuTarget = intervalMs === REAL_HEARTBEAT_MS ? CPU_TARGET : COMPRESSED_CPU_TARGET;
       figures.push(
-        { ...base, metric: `CPU per 1,000 users${label}`, unit: "ms/s", ndPresence: nd.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: cpuTarget, on: "ratio" } },
+        {
+          ...base,
+          metric: `CPU per 1,000 users${label}`,
+          unit: "ms/s",
+          ndPresence: nd.cpuPerThousand,
+          raw: raw.cpuPerThousand,
+          target: { op: "<=", value: cpuTarget, on: "ratio" },
+        },
         { ...base, metric: `heartbeats${label}`, unit: "/s", ndPresence: nd.beatsPerSecond, raw: raw.beatsPerSecond, better: "higher" },
       );
       // Memory once the bring-up is over, at Discord's interval: what a long-running service holds.
@@ -188,7 +209,21 @@ export async function steady(options: BenchOptions): Promise<Figure[]> {
 function floorFigures(base: { scenario: string; users: number; better: "lower" }, label: string, floor: SteadyResult, raw: SteadyResult): Figure[] {
   const cpuShare = Math.round((CPU_TARGET - 1) * 100) / 100;
   return [
-    { ...base, metric: `CPU per 1,000 users, ${label}`, unit: "ms/s", ndPresence: floor.cpuPerThousand, raw: raw.cpuPerThousand, target: { op: "<=", value: cpuShare, on: "ratio" } },
-    { ...base, metric: `heap per user, steady, ${label}`, unit: "KiB", ndPresence: floor.heapPerUser, raw: raw.heapPerUser, target: { op: "<=", value: 1, on: "ratio" } },
+    {
+      ...base,
+      metric: `CPU per 1,000 users, ${label}`,
+      unit: "ms/s",
+      ndPresence: floor.cpuPerThousand,
+      raw: raw.cpuPerThousand,
+      target: { op: "<=", value: cpuShare, on: "ratio" },
+    },
+    {
+      ...base,
+      metric: `heap per user, steady, ${label}`,
+      unit: "KiB",
+      ndPresence: floor.heapPerUser,
+      raw: raw.heapPerUser,
+      target: { op: "<=", value: 1, on: "ratio" },
+    },
   ];
 }

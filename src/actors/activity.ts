@@ -102,8 +102,7 @@ function listeningActivity(playback: Playback, settings: PresenceSettings, art: 
   const { track } = playback;
   const text = (template: string) => truncateText(fillTemplate(template, track)) || undefined;
   const mb = settings.links === "musicbrainz" ? track.mbids : undefined;
-  const mbUrl = (kind: string, id: string | undefined) =>
-    id ? safeUrl(`https://musicbrainz.org/${kind}/${encodeURIComponent(id)}`) : undefined;
+  const mbUrl = (kind: string, id: string | undefined) => id ? safeUrl(`https://musicbrainz.org/${kind}/${encodeURIComponent(id)}`) : undefined;
 
   const details = text(settings.details);
   const state = text(settings.state);

@@ -4,7 +4,7 @@ import { classifyClose } from "./close-codes.ts";
 import { Op } from "./discord-protocol.ts";
 import { trackIdentity } from "./track.ts";
 import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-effects.ts";
-import { initialCompat, isLive, NOTHING_SHOWN, withGatewayQuery, type GatewayState, type PresenceContext, type RetryState } from "./presence-context.ts";
+import { type GatewayState, initialCompat, isLive, NOTHING_SHOWN, type PresenceContext, type RetryState, withGatewayQuery } from "./presence-context.ts";
 
 /** After this many closes in a row before READY (and each as many more), the token is checked over REST. */
 const CLOSES_BEFORE_TOKEN_CHECK = 3;
@@ -146,11 +146,15 @@ export const connectionActions = {
     const { compat, playback } = context;
     const counters = { ...context.counters, presenceRefused: context.counters.presenceRefused + 1 };
     if (compat.fields === "full" && context.settings.presence.activityFields === "auto") {
-      log(enqueue, "warn", "the gateway refused the presence (close 4002): sending it only the core activity fields from now on (discord.activityFields)", { user: context.user });
+      log(enqueue, "warn", "the gateway refused the presence (close 4002): sending it only the core activity fields from now on (discord.activityFields)", {
+        user: context.user,
+      });
       enqueue.assign({ compat: { ...compat, fields: "core" }, shown: NOTHING_SHOWN, counters });
       return;
     }
-    const reason = `the gateway refused the presence for this track (close 4002, ${compat.fields === "core" ? "core fields only" : "all fields"}): not sending it again until the next track`;
+    const reason = `the gateway refused the presence for this track (close 4002, ${
+      compat.fields === "core" ? "core fields only" : "all fields"
+    }): not sending it again until the next track`;
     log(enqueue, "error", reason, { user: context.user });
     enqueue.assign({
       compat: { ...compat, refusedTrack: playback ? trackIdentity(playback.track) : null },
@@ -183,8 +187,7 @@ export const connectionActions = {
    */
   fail: act(({ context, event, enqueue }) => {
     const byToken = event.type !== "gateway.closed" || event.code === 4004;
-    const reason =
-      event.type === "gateway.closed" ? classifyClose(event.code).reason : "Discord rejected the token (HTTP 401 from the REST API)";
+    const reason = event.type === "gateway.closed" ? classifyClose(event.code).reason : "Discord rejected the token (HTTP 401 from the REST API)";
     const advice = byToken ? "fix the token and restart" : "a configuration or nd-presence bug: please report it";
     log(enqueue, "error", `${reason}: not retrying; ${advice}`, { user: context.user });
     closeSocket(enqueue, context, 1000, byToken ? "token rejected" : "fatal gateway error");

@@ -38,16 +38,16 @@ export interface Activity {
  */
 export type OutgoingFrame =
   | {
-      op: typeof Op.Identify;
-      d: {
-        capabilities: number;
-        properties: ClientProperties;
-        /** docs/protocol.md: identify with status "unknown" and no activity; op 3 follows READY. */
-        presence: Omit<PresencePayload, "status"> & { status: "unknown" };
-        compress: false;
-        client_state: { guild_versions: Record<string, never> };
-      };
-    }
+    op: typeof Op.Identify;
+    d: {
+      capabilities: number;
+      properties: ClientProperties;
+      /** docs/protocol.md: identify with status "unknown" and no activity; op 3 follows READY. */
+      presence: Omit<PresencePayload, "status"> & { status: "unknown" };
+      compress: false;
+      client_state: { guild_versions: Record<string, never> };
+    };
+  }
   | { op: typeof Op.PresenceUpdate; d: PresencePayload }
   /** The connection adds the token and the session's last `s`, which only it reads. */
   | { op: typeof Op.Resume; d: { session_id: string } };

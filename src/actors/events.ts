@@ -7,13 +7,13 @@ import type { Track } from "./track.ts";
  */
 export type PlaybackEvent =
   | {
-      type: "playback.playing";
-      user: string;
-      track: Track;
-      positionMs?: number;
-      playbackRate?: number;
-      at: number;
-    }
+    type: "playback.playing";
+    user: string;
+    track: Track;
+    positionMs?: number;
+    playbackRate?: number;
+    at: number;
+  }
   | { type: "playback.paused"; user: string; positionMs?: number; at: number }
   | { type: "playback.stopped"; user: string; at: number };
 
@@ -22,15 +22,17 @@ export type PlaybackEvent =
  * machine gave the connection when it asked for it to be opened; events from an older socket are
  * ignored. Heartbeats, ACKs and every dispatch but READY and RESUMED stay in the connection.
  */
-export type GatewayEvent = { user: string; socket: number; at: number } & (
-  | { type: "gateway.hello"; heartbeatIntervalMs: number }
-  | { type: "gateway.ready"; seq: number | null; sessionId?: string; resumeUrl?: string }
-  | { type: "gateway.resumed"; seq: number | null }
-  | { type: "gateway.reconnect" }
-  | { type: "gateway.invalidSession"; resumable: boolean }
-  /** `zombie`: this side closed it, as no ACK came between two heartbeats. */
-  | { type: "gateway.closed"; code: number; reason?: string; zombie?: boolean }
-);
+export type GatewayEvent =
+  & { user: string; socket: number; at: number }
+  & (
+    | { type: "gateway.hello"; heartbeatIntervalMs: number }
+    | { type: "gateway.ready"; seq: number | null; sessionId?: string; resumeUrl?: string }
+    | { type: "gateway.resumed"; seq: number | null }
+    | { type: "gateway.reconnect" }
+    | { type: "gateway.invalidSession"; resumable: boolean }
+    /** `zombie`: this side closed it, as no ACK came between two heartbeats. */
+    | { type: "gateway.closed"; code: number; reason?: string; zombie?: boolean }
+  );
 
 /**
  * The session's latest `s`, noted by the connection at most once a minute per socket. Journaled so
@@ -79,8 +81,6 @@ export type PlaybackEventInput = Extract<DomainEventInput, { type: PlaybackEvent
 export type AdapterEventInput = Extract<DomainEventInput, { type: Exclude<UserEvent["type"], PlaybackEvent["type"]> }>;
 
 /** Any domain event before the service has stamped it with `at`. */
-export type DomainEventInput = DomainEvent extends infer E
-  ? E extends { at: number }
-    ? Omit<E, "at"> & { at?: number }
-    : never
+export type DomainEventInput = DomainEvent extends infer E ? E extends { at: number } ? Omit<E, "at"> & { at?: number }
+  : never
   : never;

@@ -26,9 +26,15 @@ export const PRESENCE_KEPT_MS = 5_000;
 
 /** Names of the machine's delays (see `presenceMachine`'s setup). */
 export type PresenceDelay =
-  | "helloTimeout" | "readyTimeout" | "idleTimeout"
-  | "identifyInterval" | "invalidSessionWait" | "artworkWait" | "shutdownTimeout"
-  | "backoff" | "untilTrackEnd";
+  | "helloTimeout"
+  | "readyTimeout"
+  | "idleTimeout"
+  | "identifyInterval"
+  | "invalidSessionWait"
+  | "artworkWait"
+  | "shutdownTimeout"
+  | "backoff"
+  | "untilTrackEnd";
 
 type Params = ParameterizedObject["params"] | undefined;
 /** The only action the others enqueue by name. */

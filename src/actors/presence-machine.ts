@@ -3,7 +3,7 @@ import { classifyClose } from "./close-codes.ts";
 import { connectionActions } from "./connection-actions.ts";
 import { playbackActions } from "./playback-actions.ts";
 import type { PresenceEvent } from "./presence-effects.ts";
-import { initialContext, isLive, msUntilTrackEnd, wantsPresence, type PresenceContext } from "./presence-context.ts";
+import { initialContext, isLive, msUntilTrackEnd, type PresenceContext, wantsPresence } from "./presence-context.ts";
 import type { PresenceInput } from "./settings.ts";
 
 /**
@@ -38,8 +38,7 @@ export const presenceMachine = setup({
     isFatalClose: ({ event }) => event.type === "gateway.closed" && classifyClose(event.code).action === "fatal",
     /** A 4002 (decode error) while an op 3 is unconfirmed: the server refused the presence. */
     refusedPresence: ({ context, event }) => event.type === "gateway.closed" && event.code === 4002 && context.shown.pending,
-    unconfirmedOnThisSocket: ({ context, event }) =>
-      event.type === "presence.kept" && event.socket === context.socket.number && context.shown.pending,
+    unconfirmedOnThisSocket: ({ context, event }) => event.type === "presence.kept" && event.socket === context.socket.number && context.shown.pending,
     mayResume: ({ event }) => event.type === "gateway.invalidSession" && event.resumable,
     readyHasSession: ({ event }) => event.type === "gateway.ready" && typeof event.sessionId === "string" && event.sessionId !== "",
     hasSession: ({ context }) => context.gateway.session !== null,
@@ -48,8 +47,7 @@ export const presenceMachine = setup({
     wantsPresence: ({ context }) => wantsPresence(context),
     showsSomething: ({ context }) => context.shown.payload !== null,
     /** Connect when there is something to show, or something still shown on a resumable session. */
-    wantsConnection: ({ context }) =>
-      wantsPresence(context) || (context.gateway.session !== null && context.shown.payload !== null),
+    wantsConnection: ({ context }) => wantsPresence(context) || (context.gateway.session !== null && context.shown.payload !== null),
     isPaused: ({ context }) => context.playback?.paused === true,
     isCurrentArtwork: ({ context, event }) =>
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&

@@ -1,4 +1,4 @@
-import { assertEvent, enqueueActions, sendParent, setup, type ActorRefFrom, type SnapshotFrom } from "xstate";
+import { type ActorRefFrom, assertEvent, enqueueActions, sendParent, setup, type SnapshotFrom } from "xstate";
 import type { Effect } from "./effects.ts";
 import type { DomainEvent } from "./events.ts";
 import { isIdleContext } from "./presence-context.ts";
@@ -104,7 +104,12 @@ export const shardMachine = setup({
     reportCrashedMachine: enqueueActions(({ event, enqueue }) => {
       const user = userOf(event);
       const error = (event as ChildFailure).error;
-      const effect: Effect = { type: "log", level: "error", message: "presence machine crashed; it will restart on the next event", data: { user, error: String(error) } };
+      const effect: Effect = {
+        type: "log",
+        level: "error",
+        message: "presence machine crashed; it will restart on the next event",
+        data: { user, error: String(error) },
+      };
       enqueue({ type: "perform", params: { user, effect } });
       // End the orphaned session (1000), so that nothing it showed lingers.
       const close: Effect = { type: "socket.closeAny", code: 1000, reason: "restarting after an error" };

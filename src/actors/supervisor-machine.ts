@@ -1,7 +1,7 @@
-import { assertEvent, enqueueActions, setup, type ActorRefFrom, type SnapshotFrom } from "xstate";
+import { type ActorRefFrom, assertEvent, enqueueActions, setup, type SnapshotFrom } from "xstate";
 import type { Effect } from "./effects.ts";
 import type { DomainEvent } from "./events.ts";
-import { shardMachine, type PresenceRef, type UserProfile } from "./shard-machine.ts";
+import { type PresenceRef, shardMachine, type UserProfile } from "./shard-machine.ts";
 
 export type { PresenceRef, UserProfile } from "./shard-machine.ts";
 

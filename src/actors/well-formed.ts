@@ -16,10 +16,9 @@ export function wellFormed(text: string): string {
 }
 
 /** `String.prototype.isWellFormed` where the runtime has it (Node 20, Deno), else the regex. */
-const isWellFormed: (text: string) => boolean =
-  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === "function"
-    ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
-    : (text) => !new RegExp(loneSurrogate.source).test(text);
+const isWellFormed: (text: string) => boolean = typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === "function"
+  ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+  : (text) => !new RegExp(loneSurrogate.source).test(text);
 
 /**
  * Plain data (objects, arrays) with every string in it made well-formed; other values are kept as

@@ -88,9 +88,7 @@ export function runEffect(ports: EffectPorts, user: string, effect: Effect): voi
           ports.artwork.resolve(user, effect.request).then(
             (image) =>
               ports.dispatch(
-                image
-                  ? { type: "artwork.resolved", user, key, image }
-                  : { type: "artwork.failed", user, key, reason: "no artwork found" },
+                image ? { type: "artwork.resolved", user, key, image } : { type: "artwork.failed", user, key, reason: "no artwork found" },
               ),
             (error: unknown) =>
               ports.dispatch(

@@ -185,7 +185,7 @@ export class SecretScrubber {
     let out = "";
     let copiedUpTo = 0;
     let inString = !json; // plain text is searched throughout
-    for (let i = 0; i <= text.length - SecretScrubber.MIN; ) {
+    for (let i = 0; i <= text.length - SecretScrubber.MIN;) {
       const found = inString ? index.longestAt(text, i) : undefined;
       if (found !== undefined) {
         out += text.slice(copiedUpTo, i) + REDACTED;

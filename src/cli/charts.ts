@@ -8,7 +8,7 @@ import { supervisorMachine } from "../actors/supervisor-machine.ts";
 import { errorText } from "../errors.ts";
 import type { ParsedArgs } from "./args.ts";
 import { defaultChartsDir } from "./help.ts";
-import { exitCode, type CliIo } from "./io.ts";
+import { type CliIo, exitCode } from "./io.ts";
 
 const machines: Record<string, AnyStateMachine> = { presence: presenceMachine, shard: shardMachine, supervisor: supervisorMachine };
 

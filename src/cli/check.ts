@@ -1,7 +1,7 @@
 import { loadConfigFile } from "../config/load.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { ParsedArgs } from "./args.ts";
-import { configPathFrom, exitCode, printProblems, type CliIo } from "./io.ts";
+import { type CliIo, configPathFrom, exitCode, printProblems } from "./io.ts";
 
 /**
  * `nd-presence check`: validates the config (env values read) and prints every problem, or a

@@ -5,7 +5,7 @@ import { exampleConfig } from "../config/example.ts";
 import { parseJsonc } from "../config/jsonc.ts";
 import type { ParsedArgs } from "./args.ts";
 import { defaultConfigPath } from "./help.ts";
-import { exitCode, type CliIo } from "./io.ts";
+import { type CliIo, exitCode } from "./io.ts";
 
 /**
  * `nd-presence init [PATH] [--force]`: writes the commented example config and says what to do

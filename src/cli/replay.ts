@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Op } from "../actors/discord-protocol.ts";
 import type { Activity } from "../actors/effects.ts";
-import { MemoryJournal, type JournalEntry } from "../adapters/journal/journal.ts";
-import { readJournalFile, type JournalFileRead } from "../adapters/journal/jsonl-journal.ts";
+import { type JournalEntry, MemoryJournal } from "../adapters/journal/journal.ts";
+import { type JournalFileRead, readJournalFile } from "../adapters/journal/jsonl-journal.ts";
 import { silentLogger } from "../adapters/logger.ts";
 import { trackTime } from "../adapters/track-time.ts";
 import { envNames } from "../config/env.ts";
@@ -13,7 +13,7 @@ import { errorText } from "../errors.ts";
 import { createPresenceService } from "../service/service.ts";
 import type { TraceRecord } from "../service/trace.ts";
 import type { ParsedArgs } from "./args.ts";
-import { configPathFrom, exitCode, printProblems, type CliIo } from "./io.ts";
+import { type CliIo, configPathFrom, exitCode, printProblems } from "./io.ts";
 
 /**
  * `nd-presence replay --journal PATH [--user NAME] [--config PATH] [--json]`: replays a journal

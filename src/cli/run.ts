@@ -1,10 +1,10 @@
 import { closest } from "../config/suggest.ts";
-import { parseArgs, UsageError, type CommandSpec, type ParsedArgs } from "./args.ts";
+import { type CommandSpec, parseArgs, type ParsedArgs, UsageError } from "./args.ts";
 import { chartsCommand } from "./charts.ts";
 import { checkCommand } from "./check.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { initCommand } from "./init.ts";
-import { exitCode, type CliIo } from "./io.ts";
+import { type CliIo, exitCode } from "./io.ts";
 import { replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
 

@@ -1,10 +1,10 @@
-import { consoleLogger, redactingLogger, type Logger } from "../adapters/logger.ts";
-import { startApp, type App } from "../app.ts";
+import { consoleLogger, type Logger, redactingLogger } from "../adapters/logger.ts";
+import { type App, startApp } from "../app.ts";
 import { loadConfigFile } from "../config/load.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { ParsedArgs } from "./args.ts";
 import { enabledSources } from "./check.ts";
-import { configPathFrom, exitCode, printProblems, type CliIo } from "./io.ts";
+import { type CliIo, configPathFrom, exitCode, printProblems } from "./io.ts";
 import { errorText } from "../errors.ts";
 
 /** How long a signal waits for `app.stop()` before the process exits anyway. */

@@ -116,7 +116,9 @@ function messageAt(text: string, failure: Failure): [number, string] {
   const inList = Array.isArray(frame.container);
   // The loop over an object's or list's entries ended at the end of the file.
   if (code === "CloseBraceExpected") return [offset, "the file ends inside an object; add }"];
-  if (code === "CloseBracketExpected") return [offset, closed?.expect === "value" ? "the file ends too early; a } or ] may be missing" : "the file ends inside a list; add ]"];
+  if (code === "CloseBracketExpected") {
+    return [offset, closed?.expect === "value" ? "the file ends too early; a } or ] may be missing" : "the file ends inside a list; add ]"];
+  }
   const after = (at: number): [number, string] => {
     if (frame.container === null) return [at, "unexpected text after the end of the config; remove it"];
     if (text[at] === undefined) return [at, inList ? "the file ends inside a list; add ]" : "the file ends inside an object; add }"];
@@ -134,11 +136,15 @@ function messageAt(text: string, failure: Failure): [number, string] {
       if (c === "'") return [offset, "keys need double quotes, not single quotes"];
       return [offset, c === undefined ? "the file ends inside an object; add }" : "expected a key in double quotes, or }"];
     case "value": {
-      if (c === undefined) return frame.container === null ? [0, "the file is empty; it must hold a JSON object"] : [offset, "the file ends too early; a } or ] may be missing"];
+      if (c === undefined) {
+        return frame.container === null ? [0, "the file is empty; it must hold a JSON object"] : [offset, "the file ends too early; a } or ] may be missing"];
+      }
       if (c === '"') return stringProblem(text, offset);
       if (c === "-" || (c >= "0" && c <= "9")) {
         const valid = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(offset));
-        return valid ? [offset + valid[0].length, "invalid number; write digits, e.g. 2000, or quote a string"] : [offset, "invalid number; write digits, e.g. 2000"];
+        return valid
+          ? [offset + valid[0].length, "invalid number; write digits, e.g. 2000, or quote a string"]
+          : [offset, "invalid number; write digits, e.g. 2000"];
       }
       // "truex": the library reads one unknown word; the word is a value, the x is what follows it.
       const word = /^(true|false|null)/.exec(text.slice(offset));
@@ -163,6 +169,8 @@ function unclosedComment(text: string): number | undefined {
 
 /** The first thing wrong in the string starting at `start`: its end, an escape, or a control character. */
 function stringProblem(text: string, start: number): [number, string] {
+  // Control characters are exactly what this looks for: JSON forbids them unescaped in strings.
+  // deno-lint-ignore no-control-regex
   const valid = /^"(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*/.exec(text.slice(start))![0].length;
   const at = start + valid;
   const c = text[at];

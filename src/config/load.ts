@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { resolveEnv, type Env } from "./env.ts";
+import { type Env, resolveEnv } from "./env.ts";
 import { JsoncError, parseJsonc } from "./jsonc.ts";
 import type { Problem } from "./problem.ts";
 import { configSecrets, type ServiceConfig } from "./service-config.ts";

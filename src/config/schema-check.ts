@@ -1,5 +1,5 @@
 import type { TSchema } from "@sinclair/typebox";
-import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
+import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
 import { childPath, type Problem } from "./problem.ts";
 import { patterns } from "./schema.ts";
 import { closest } from "./suggest.ts";
@@ -160,6 +160,7 @@ function hasType(value: unknown, type: unknown): boolean {
     case "null":
       return value === null;
     default:
-      return typeof value === type;
+      // `type` is one of JSON Schema's names here, which are also `typeof`'s for these.
+      return (typeof value as string) === type;
   }
 }

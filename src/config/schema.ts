@@ -1,7 +1,7 @@
-import { Kind, Type, TypeRegistry, type TOptional, type TProperties, type TSchema, type TInteger, type SchemaOptions } from "@sinclair/typebox";
+import { Kind, type SchemaOptions, type TInteger, type TOptional, type TProperties, type TSchema, Type, TypeRegistry } from "@sinclair/typebox";
 import type { UserStatus } from "../actors/effects.ts";
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings, type GatewayTimings, type PresenceSettings } from "../actors/settings.ts";
-import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl, type ArtworkSource } from "../adapters/artwork/resolver.ts";
+import { type ArtworkSource, artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl } from "../adapters/artwork/resolver.ts";
 import { defaultMusicBrainzUrl } from "../adapters/artwork/musicbrainz.ts";
 import type { FsyncPolicy } from "../adapters/journal/jsonl-journal.ts";
 import { LONGEST_TRACK_MS } from "../adapters/sources/track-length.ts";
@@ -52,17 +52,29 @@ const nullableUrl = (description: string) => nullable(Type.String({ pattern: pat
 /** `presence`, both at the top level and as a user's override (`users[].presence`). */
 export function presenceSchema(description: string) {
   const d = defaultPresenceSettings;
-  return object(description, optional({
-    name: string(`The "Listening to ..." line. ${template}`, { minLength: 1, default: d.name }),
-    details: string(`The first line under the name. ${template}`, { default: d.details }),
-    state: string(`The second line. ${template}`, { default: d.state }),
-    largeText: string(`The album art's tooltip. ${template}`, { default: d.largeText }),
-    statusDisplay: oneOfStrings<PresenceSettings["statusDisplay"]>(["name", "state", "details"], { description: "What the member list shows: the name, the state line or the details line.", default: d.statusDisplay }),
-    status: oneOfStrings(userStatuses, { description: "The Discord status set while connected.", default: d.status }),
-    onPause: oneOfStrings<PresenceSettings["onPause"]>(["show", "clear"], { description: 'Paused: "show" keeps an elapsed clock with a "Paused" image; "clear" removes the activity.', default: d.onPause }),
-    links: oneOfStrings<PresenceSettings["links"]>(["musicbrainz", "none"], { description: "MusicBrainz links on title, artist and album when their MBIDs are known.", default: d.links }),
-    pausedImage: nullableUrl('Image URL (http:// or https://) for the small "Paused" icon; none when null.'),
-  }));
+  return object(
+    description,
+    optional({
+      name: string(`The "Listening to ..." line. ${template}`, { minLength: 1, default: d.name }),
+      details: string(`The first line under the name. ${template}`, { default: d.details }),
+      state: string(`The second line. ${template}`, { default: d.state }),
+      largeText: string(`The album art's tooltip. ${template}`, { default: d.largeText }),
+      statusDisplay: oneOfStrings<PresenceSettings["statusDisplay"]>(["name", "state", "details"], {
+        description: "What the member list shows: the name, the state line or the details line.",
+        default: d.statusDisplay,
+      }),
+      status: oneOfStrings(userStatuses, { description: "The Discord status set while connected.", default: d.status }),
+      onPause: oneOfStrings<PresenceSettings["onPause"]>(["show", "clear"], {
+        description: 'Paused: "show" keeps an elapsed clock with a "Paused" image; "clear" removes the activity.',
+        default: d.onPause,
+      }),
+      links: oneOfStrings<PresenceSettings["links"]>(["musicbrainz", "none"], {
+        description: "MusicBrainz links on title, artist and album when their MBIDs are known.",
+        default: d.links,
+      }),
+      pausedImage: nullableUrl('Image URL (http:// or https://) for the small "Paused" icon; none when null.'),
+    }),
+  );
 }
 
 const SECOND = 1000;
@@ -75,8 +87,7 @@ const DAY = 24 * HOUR;
  * 24.8 days; Node and Deno fire it after 1 ms), and each maximum says how long the wait can
  * usefully be, well under that.
  */
-const duration = (description: string, range: { minimum: number; maximum: number }, def: number) =>
-  Type.Integer({ description, ...range, default: def });
+const duration = (description: string, range: { minimum: number; maximum: number }, def: number) => Type.Integer({ description, ...range, default: def });
 
 /** Each gateway timing: what it is, and its range (the reason for a bound is in its comment). */
 const gatewayTimings: Record<keyof GatewayTimings, { description: string; minimum: number; maximum: number }> = {
@@ -94,7 +105,11 @@ const gatewayTimings: Record<keyof GatewayTimings, { description: string; minimu
   // A player that has not said what comes next an hour after a track ended has stopped.
   endGraceMs: { description: "Clear the presence this long after a track's end with no further event (ms).", minimum: 0, maximum: HOUR },
   // No longer than the longest track a source may report: an audiobook whose length is unknown.
-  unknownLengthMs: { description: "Clear a track of unknown length this long after it was reported, unless replaced (ms).", minimum: SECOND, maximum: LONGEST_TRACK_MS },
+  unknownLengthMs: {
+    description: "Clear a track of unknown length this long after it was reported, unless replaced (ms).",
+    minimum: SECOND,
+    maximum: LONGEST_TRACK_MS,
+  },
   // A track waiting longer than a minute for its art shows nothing for a minute.
   artworkWaitMs: { description: "How long a new track waits for its artwork before showing without (ms).", minimum: 0, maximum: MINUTE },
   // Discord allows one identify per 5 s per token: a lower value would break that rule. More than
@@ -116,39 +131,59 @@ const gatewaySchema = object(
 );
 
 const discordSchema = object("The Discord application and how to reach Discord.", {
-  applicationId: string("The Discord application whose name and assets the card shows: its numeric id from the developer portal.", { pattern: patterns.applicationId, examples: ["1234567890123456789"] }),
+  applicationId: string("The Discord application whose name and assets the card shows: its numeric id from the developer portal.", {
+    pattern: patterns.applicationId,
+    examples: ["1234567890123456789"],
+  }),
   ...optional({
     apiBaseUrl: url("Discord's REST API (gateway discovery, external assets).", { default: "https://discord.com/api" }),
     // Also how tests point the service at a fake.
-    gatewayUrl: nullable(Type.String({ pattern: patterns.wsUrl }), "Connect to this ws:// or wss:// URL instead of discovering the gateway (a Discord-compatible server, or a test fake)."),
+    gatewayUrl: nullable(
+      Type.String({ pattern: patterns.wsUrl }),
+      "Connect to this ws:// or wss:// URL instead of discovering the gateway (a Discord-compatible server, or a test fake).",
+    ),
     activityFields: oneOfStrings<PresenceSettings["activityFields"]>(["auto", "full", "core"], {
-      description: 'Which activity fields an op 3 carries. "auto": all of them, and only the core set (type, name, details, state, timestamps, large image and text) to a gateway that refuses one with 4002, as some Discord-compatible servers do; "full" or "core" forces a set.',
+      description:
+        'Which activity fields an op 3 carries. "auto": all of them, and only the core set (type, name, details, state, timestamps, large image and text) to a gateway that refuses one with 4002, as some Discord-compatible servers do; "full" or "core" forces a set.',
       default: "auto",
     }),
     // docs/protocol.md: users asked for the OS to be configurable.
-    properties: object("The identify properties the gateway sees.", optional({
-      os: string("Operating system reported to Discord.", { default: defaultClientProperties.os }),
-      browser: string("Client name reported to Discord.", { default: defaultClientProperties.browser }),
-      device: string("Device reported to Discord.", { default: defaultClientProperties.device }),
-      system_locale: string("Locale reported to Discord.", { default: defaultClientProperties.system_locale }),
-    })),
+    properties: object(
+      "The identify properties the gateway sees.",
+      optional({
+        os: string("Operating system reported to Discord.", { default: defaultClientProperties.os }),
+        browser: string("Client name reported to Discord.", { default: defaultClientProperties.browser }),
+        device: string("Device reported to Discord.", { default: defaultClientProperties.device }),
+        system_locale: string("Locale reported to Discord.", { default: defaultClientProperties.system_locale }),
+      }),
+    ),
     userAgent: string("User-Agent of REST requests.", { minLength: 1, default: defaultUserAgent }),
   }),
 });
 
-const artworkSchema = object("Where album art comes from.", optional({
-  order: Type.Array(oneOfStrings<ArtworkSource>(artworkSources), {
-    description: 'Art sources, tried in this order. "upload" sends cover bytes to a temporary public host and is opt-in.',
-    uniqueItems: true,
-    default: [...defaultArtworkOrder],
+const artworkSchema = object(
+  "Where album art comes from.",
+  optional({
+    order: Type.Array(oneOfStrings<ArtworkSource>(artworkSources), {
+      description: 'Art sources, tried in this order. "upload" sends cover bytes to a temporary public host and is opt-in.',
+      uniqueItems: true,
+      default: [...defaultArtworkOrder],
+    }),
+    defaultImage: nullable(
+      Type.String({ pattern: patterns.httpUrlOrNone }),
+      'Image URL shown when no source has art for a track (default: the Navidrome logo); "none" for no image (null means "none" too).',
+      navidromeLogoUrl,
+    ),
+    coverArtArchiveUrl: url("The Cover Art Archive's base URL.", { default: defaultCoverArtArchiveUrl }),
+    musicBrainzLookup: boolean(
+      "For a track without a release MBID, find its album's release on MusicBrainz (by album and artist, at most 1 request per second) and ask the Cover Art Archive for it.",
+      true,
+    ),
+    musicBrainzUrl: url("MusicBrainz's base URL, for that lookup.", { default: defaultMusicBrainzUrl }),
+    uploadUrl: url('Temporary public host for "upload" (uguu.se\'s API).', { default: "https://uguu.se/upload" }),
+    publicUrl: nullableUrl('Public artwork URL template for "public", e.g. https://music.example.org/img/{coverArtId}; off when null.'),
   }),
-  defaultImage: nullable(Type.String({ pattern: patterns.httpUrlOrNone }), 'Image URL shown when no source has art for a track (default: the Navidrome logo); "none" for no image (null means "none" too).', navidromeLogoUrl),
-  coverArtArchiveUrl: url("The Cover Art Archive's base URL.", { default: defaultCoverArtArchiveUrl }),
-  musicBrainzLookup: boolean("For a track without a release MBID, find its album's release on MusicBrainz (by album and artist, at most 1 request per second) and ask the Cover Art Archive for it.", true),
-  musicBrainzUrl: url("MusicBrainz's base URL, for that lookup.", { default: defaultMusicBrainzUrl }),
-  uploadUrl: url("Temporary public host for \"upload\" (uguu.se's API).", { default: "https://uguu.se/upload" }),
-  publicUrl: nullableUrl("Public artwork URL template for \"public\", e.g. https://music.example.org/img/{coverArtId}; off when null."),
-}));
+);
 
 /** `sources.subsonic` when it is on. */
 export const subsonicSchema = Type.Object({
@@ -162,14 +197,20 @@ export const subsonicSchema = Type.Object({
   }),
 }, { additionalProperties: false });
 
-const sourcesSchema = object("Where now-playing comes from.", optional({
-  subsonic: nullable(subsonicSchema, "Poll a Navidrome or other Subsonic server's now-playing list; off when null or absent."),
-  listenbrainz: object("A ListenBrainz-compatible receiver on the HTTP server: point Navidrome's ListenBrainz.BaseURL at it.", optional({
-    enabled: boolean("Serve /1/validate-token and /1/submit-listens.", false),
-    forwardUrl: nullableUrl("Also forward every submission to this ListenBrainz server (e.g. https://api.listenbrainz.org); off when null."),
-    maxBodyBytes: Type.Integer({ description: "Largest request body accepted (bytes).", minimum: 1024, default: 1_048_576 }),
-  })),
-}));
+const sourcesSchema = object(
+  "Where now-playing comes from.",
+  optional({
+    subsonic: nullable(subsonicSchema, "Poll a Navidrome or other Subsonic server's now-playing list; off when null or absent."),
+    listenbrainz: object(
+      "A ListenBrainz-compatible receiver on the HTTP server: point Navidrome's ListenBrainz.BaseURL at it.",
+      optional({
+        enabled: boolean("Serve /1/validate-token and /1/submit-listens.", false),
+        forwardUrl: nullableUrl("Also forward every submission to this ListenBrainz server (e.g. https://api.listenbrainz.org); off when null."),
+        maxBodyBytes: Type.Integer({ description: "Largest request body accepted (bytes).", minimum: 1024, default: 1_048_576 }),
+      }),
+    ),
+  }),
+);
 
 /** One of `users`. */
 export const userSchema = object("One user.", {
@@ -197,24 +238,34 @@ export const configSchema = Type.Object({
     presence: presenceSchema("How activities read, for every user."),
     artwork: artworkSchema,
     sources: sourcesSchema,
-    http: object("The HTTP server: status page, health, metrics and the ListenBrainz receiver.", optional({
-      enabled: boolean("Run the HTTP server.", true),
-      host: string("Address to listen on; keep it on loopback unless a proxy is in front.", { minLength: 1, default: "127.0.0.1" }),
-      port: port("Port to listen on; 0 picks a free one.", 4534),
-    })),
-    journal: object("The event journal (crash recovery, replay).", optional({
-      path: string("The JSONL journal file, relative to the working directory.", { minLength: 1, default: "data/journal.jsonl" }),
-      fsync: oneOfStrings<FsyncPolicy>(["always", "interval", "never"], {
-        description: "When the journal is fsynced. always: after every append (survives power loss); interval: every fsyncIntervalMs (a crash of the process loses nothing, a power loss at most the interval); never: left to the OS.",
-        default: "interval",
+    http: object(
+      "The HTTP server: status page, health, metrics and the ListenBrainz receiver.",
+      optional({
+        enabled: boolean("Run the HTTP server.", true),
+        host: string("Address to listen on; keep it on loopback unless a proxy is in front.", { minLength: 1, default: "127.0.0.1" }),
+        port: port("Port to listen on; 0 picks a free one.", 4534),
       }),
-      // A power loss loses at most this much: beyond a minute, say fsync "never" instead.
-      fsyncIntervalMs: duration("How often the journal is fsynced under fsync: interval (ms).", { minimum: 10, maximum: MINUTE }, 1000),
-    })),
-    inspector: object("The Stately inspector.", optional({
-      enabled: boolean("Serve the inspector stream.", false),
-      port: port("Port for the inspector.", 4535),
-    })),
+    ),
+    journal: object(
+      "The event journal (crash recovery, replay).",
+      optional({
+        path: string("The JSONL journal file, relative to the working directory.", { minLength: 1, default: "data/journal.jsonl" }),
+        fsync: oneOfStrings<FsyncPolicy>(["always", "interval", "never"], {
+          description:
+            "When the journal is fsynced. always: after every append (survives power loss); interval: every fsyncIntervalMs (a crash of the process loses nothing, a power loss at most the interval); never: left to the OS.",
+          default: "interval",
+        }),
+        // A power loss loses at most this much: beyond a minute, say fsync "never" instead.
+        fsyncIntervalMs: duration("How often the journal is fsynced under fsync: interval (ms).", { minimum: 10, maximum: MINUTE }, 1000),
+      }),
+    ),
+    inspector: object(
+      "The Stately inspector.",
+      optional({
+        enabled: boolean("Serve the inspector stream.", false),
+        port: port("Port for the inspector.", 4535),
+      }),
+    ),
     gateway: gatewaySchema,
     // Idle machines hold memory until a sweep: a day between sweeps is the most that is of use.
     sweepIntervalMs: duration("How often machines with nothing to do are stopped (ms).", { minimum: SECOND, maximum: DAY }, 60_000),

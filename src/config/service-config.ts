@@ -71,7 +71,9 @@ export function assertUsable(config: ServiceConfig): void {
     if (seen.has(user.username)) problems.push(`users[${index}].username: "${user.username}" appears twice`);
     seen.add(user.username);
     // As `check` has it: a disabled user needs no token.
-    if (user.enabled !== false && !user.discordToken) problems.push(`users[${index}].discordToken: must be set (use "env:NAME" to read it from the environment)`);
+    if (user.enabled !== false && !user.discordToken) {
+      problems.push(`users[${index}].discordToken: must be set (use "env:NAME" to read it from the environment)`);
+    }
   });
   if (problems.length > 0) throw new PresenceError("config_invalid", `invalid configuration:\n  ${problems.join("\n  ")}`);
 }

@@ -59,4 +59,3 @@ function checkReceiver(config: Record<string, unknown>): Problem[] {
     message: "the ListenBrainz receiver is served by the HTTP server, which http.enabled turns off; enable one or disable the other",
   }];
 }
-

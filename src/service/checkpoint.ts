@@ -54,7 +54,8 @@ interface Persisted {
 
 /** A copy of the actor tree with `change` applied to every actor's persisted snapshot (never in place). */
 function mapActors(node: Persisted, change: (actor: Persisted) => Persisted): Persisted {
-  const children = node.children && Object.fromEntries(Object.entries(node.children).map(([id, child]) => [id, { ...child, snapshot: mapActors(child.snapshot, change) }]));
+  const children = node.children &&
+    Object.fromEntries(Object.entries(node.children).map(([id, child]) => [id, { ...child, snapshot: mapActors(child.snapshot, change) }]));
   return change(children ? { ...node, children } : node);
 }
 
@@ -66,7 +67,9 @@ function mapActors(node: Persisted, change: (actor: Persisted) => Persisted): Pe
 export function withoutProfiles(snapshot: unknown): unknown {
   return mapActors(snapshot as Persisted, (actor) => {
     const context = actor.context;
-    if (context && "settings" in context && typeof context.user === "string") return { ...actor, context: { ...context, settings: { fromProfile: context.user } } };
+    if (context && "settings" in context && typeof context.user === "string") {
+      return { ...actor, context: { ...context, settings: { fromProfile: context.user } } };
+    }
     if (context && "profiles" in context) return { ...actor, context: { ...context, profiles: { fromProfiles: Object.keys(context.profiles as object) } } };
     return actor;
   });
@@ -83,9 +86,13 @@ export function withProfiles(snapshot: unknown, profiles: UserProfile[]): unknow
   return mapActors(snapshot as Persisted, (actor) => {
     const context = actor.context;
     const settings = context?.settings as { fromProfile?: string } | undefined;
-    if (context && typeof settings?.fromProfile === "string") return { ...actor, context: { ...context, settings: settingsOf(profileOf(settings.fromProfile)) } };
+    if (context && typeof settings?.fromProfile === "string") {
+      return { ...actor, context: { ...context, settings: settingsOf(profileOf(settings.fromProfile)) } };
+    }
     const named = context?.profiles as { fromProfiles?: string[] } | undefined;
-    if (context && Array.isArray(named?.fromProfiles)) return { ...actor, context: { ...context, profiles: Object.fromEntries(named.fromProfiles.map((user) => [user, profileOf(user)])) } };
+    if (context && Array.isArray(named?.fromProfiles)) {
+      return { ...actor, context: { ...context, profiles: Object.fromEntries(named.fromProfiles.map((user) => [user, profileOf(user)])) } };
+    }
     return actor;
   });
 }

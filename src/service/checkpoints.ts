@@ -2,7 +2,7 @@ import type { Actor } from "xstate";
 import { presenceMachine } from "../actors/presence-machine.ts";
 import { shardMachine } from "../actors/shard-machine.ts";
 import { presenceOf, supervisorMachine } from "../actors/supervisor-machine.ts";
-import { fingerprint, withoutProfiles, type Checkpoint } from "./checkpoint.ts";
+import { type Checkpoint, fingerprint, withoutProfiles } from "./checkpoint.ts";
 import type { ServiceRuntime } from "./runtime.ts";
 
 /**
@@ -49,5 +49,14 @@ function takeCheckpoint(runtime: ServiceRuntime, running: Actor<typeof superviso
   }
   const snapshot = withoutProfiles(running.getPersistedSnapshot());
   const seqs = Object.fromEntries(runtime.sessionSeqs);
-  return { v: 1, seq: runtime.nextSeq - 1, at: runtime.clock.now(), key: checkpointKey(runtime), started, sessionSeqs: seqs, snapshot, timers: runtime.timers!.save(running) };
+  return {
+    v: 1,
+    seq: runtime.nextSeq - 1,
+    at: runtime.clock.now(),
+    key: checkpointKey(runtime),
+    started,
+    sessionSeqs: seqs,
+    snapshot,
+    timers: runtime.timers!.save(running),
+  };
 }

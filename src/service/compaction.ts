@@ -74,6 +74,8 @@ export async function compact(runtime: ServiceRuntime): Promise<void> {
     compactJournal(runtime.journal, runtime.history, (user) => presenceOf(snapshot, user) !== undefined, checkpoint.seq);
   } catch (error) {
     // The rewrite is atomic: the journal is as it was.
-    if (runtime.health.failed("compaction", error)) runtime.logger.log("error", "journal compaction failed; the journal is as it was", { error: errorText(error) });
+    if (runtime.health.failed("compaction", error)) {
+      runtime.logger.log("error", "journal compaction failed; the journal is as it was", { error: errorText(error) });
+    }
   }
 }

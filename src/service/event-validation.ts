@@ -64,7 +64,9 @@ export function refusal(input: DomainEventInput | null | undefined, from: InputS
     if (!isOptionalPositive(event.playbackRate)) return "playbackRate must be a number above 0";
   }
   if (event.type === "playback.paused" && !isOptionalNonNegative(event.positionMs)) return "positionMs must be a number (ms), not negative";
-  if (event.type === "gateway.seq" && !(typeof event.seq === "number" && Number.isSafeInteger(event.seq) && event.seq >= 0)) return "seq must be a whole number, not negative";
+  if (event.type === "gateway.seq" && !(typeof event.seq === "number" && Number.isSafeInteger(event.seq) && event.seq >= 0)) {
+    return "seq must be a whole number, not negative";
+  }
   return null;
 }
 

@@ -1,9 +1,9 @@
 import type { Actor } from "xstate";
 import type { DomainEvent, DomainEventInput } from "../actors/events.ts";
 import { presenceOf, type supervisorMachine } from "../actors/supervisor-machine.ts";
-import { streamOf, type JournalEntry } from "../adapters/journal/journal.ts";
+import { type JournalEntry, streamOf } from "../adapters/journal/journal.ts";
 import { errorText } from "../errors.ts";
-import { refusal, type InputSource } from "./event-validation.ts";
+import { type InputSource, refusal } from "./event-validation.ts";
 import type { ServiceRuntime } from "./runtime.ts";
 
 /**
@@ -31,7 +31,9 @@ export function record(runtime: ServiceRuntime, event: DomainEvent): void {
     if (runtime.health.wrote()) runtime.logger.log("info", "journal: writing again");
   } catch (error) {
     if (runtime.health.failed("append", error)) {
-      runtime.logger.log("error", "journal append failed; going on without it until it recovers (a restart now would lose what was not written)", { error: errorText(error) });
+      runtime.logger.log("error", "journal append failed; going on without it until it recovers (a restart now would lose what was not written)", {
+        error: errorText(error),
+      });
     }
   }
   apply(runtime, runtime.actor, entry);

@@ -2,7 +2,7 @@ import type { Effect } from "../actors/effects.ts";
 import { presenceMachine } from "../actors/presence-machine.ts";
 import { shardMachine } from "../actors/shard-machine.ts";
 import { supervisorMachine } from "../actors/supervisor-machine.ts";
-import { runEffect, type EffectPorts } from "../adapters/effect-runner.ts";
+import { type EffectPorts, runEffect } from "../adapters/effect-runner.ts";
 import type { ServiceRuntime } from "./runtime.ts";
 
 /** What becomes of one effect a user's machine intended, with the input that caused it. */

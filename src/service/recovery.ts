@@ -1,10 +1,10 @@
-import { createActor, type Actor } from "xstate";
+import { type Actor, createActor } from "xstate";
 import type { supervisorMachine } from "../actors/supervisor-machine.ts";
 import { ActorTimers } from "../adapters/journal/actor-timers.ts";
 import type { JournalEntry } from "../adapters/journal/journal.ts";
 import { ReplayClock } from "../adapters/journal/replay-clock.ts";
 import { errorText } from "../errors.ts";
-import { checkpointProblem, impossibleState, withProfiles, type Checkpoint } from "./checkpoint.ts";
+import { type Checkpoint, checkpointProblem, impossibleState, withProfiles } from "./checkpoint.ts";
 import { checkpointKey } from "./checkpoints.ts";
 import { apply, record } from "./journaling.ts";
 import type { ServiceRuntime } from "./runtime.ts";
@@ -70,7 +70,13 @@ function usableCheckpoint(runtime: ServiceRuntime, wanted: boolean): Checkpoint 
 }
 
 /** A new supervisor: fresh, or restored from a checkpoint with its pending timers. */
-function launch(runtime: ServiceRuntime, machine: typeof supervisorMachine, options: StartOptions, checkpoint: Checkpoint | null, startAt: number): Actor<typeof supervisorMachine> {
+function launch(
+  runtime: ServiceRuntime,
+  machine: typeof supervisorMachine,
+  options: StartOptions,
+  checkpoint: Checkpoint | null,
+  startAt: number,
+): Actor<typeof supervisorMachine> {
   runtime.clock = new ReplayClock(runtime.liveClock, startAt);
   const created = createActor(machine, {
     clock: runtime.clock,
@@ -100,7 +106,13 @@ function launch(runtime: ServiceRuntime, machine: typeof supervisorMachine, opti
  * Rebuilds every machine from the journal (after the checkpoint, if one was restored), effects
  * off, then goes live and says so (not in `replay` mode, which stops after the rebuild).
  */
-async function recover(runtime: ServiceRuntime, running: Actor<typeof supervisorMachine>, entries: JournalEntry[], checkpoint: Checkpoint | null, mode: StartOptions["mode"]): Promise<void> {
+async function recover(
+  runtime: ServiceRuntime,
+  running: Actor<typeof supervisorMachine>,
+  entries: JournalEntry[],
+  checkpoint: Checkpoint | null,
+  mode: StartOptions["mode"],
+): Promise<void> {
   for (const entry of entries) {
     runtime.clock.advanceTo(entry.at);
     apply(runtime, running, entry);

@@ -7,7 +7,7 @@ import type { Journal } from "../adapters/journal/journal.ts";
 import { ReplayClock } from "../adapters/journal/replay-clock.ts";
 import type { Logger } from "../adapters/logger.ts";
 import type { ServiceClock } from "../clock.ts";
-import { userProfiles, type ServiceConfig } from "../config/service-config.ts";
+import { type ServiceConfig, userProfiles } from "../config/service-config.ts";
 import { JournalHistory } from "./compaction.ts";
 import { JournalHealth } from "./journal-health.ts";
 import type { TraceRecord } from "./trace.ts";

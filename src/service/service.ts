@@ -8,10 +8,10 @@ import { ArtworkResolver, defaultImageFrom } from "../adapters/artwork/resolver.
 import { DiscordRest } from "../adapters/discord/rest.ts";
 import type { EffectPorts } from "../adapters/effect-runner.ts";
 import { GatewaySockets } from "../adapters/discord/gateway-sockets.ts";
-import { NoJournal, type Journal } from "../adapters/journal/journal.ts";
-import { consoleLogger, redactingLogger, type Logger } from "../adapters/logger.ts";
+import { type Journal, NoJournal } from "../adapters/journal/journal.ts";
+import { consoleLogger, type Logger, redactingLogger } from "../adapters/logger.ts";
 import { assertUsable, configSecrets, defaultUserAgent, type ServiceConfig } from "../config/service-config.ts";
-import { systemClock, type ServiceClock } from "../clock.ts";
+import { type ServiceClock, systemClock } from "../clock.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { saveCheckpoint } from "./checkpoints.ts";
 import { compact } from "./compaction.ts";
@@ -21,7 +21,7 @@ import { machinesPerforming, performer } from "./machines.ts";
 import { startFromJournal } from "./recovery.ts";
 import { createRuntime } from "./runtime.ts";
 import { shutDown } from "./shutdown.ts";
-import { userStatuses, type ServiceStatus } from "./status.ts";
+import { type ServiceStatus, userStatuses } from "./status.ts";
 import type { TraceRecord } from "./trace.ts";
 
 export interface PresenceServiceOptions {

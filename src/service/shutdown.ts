@@ -25,7 +25,9 @@ export async function shutDown(runtime: ServiceRuntime, clear: boolean): Promise
   try {
     runtime.journal.close();
   } catch (error) {
-    if (runtime.health.failed("close", error)) runtime.logger.log("error", "journal could not be closed; what was written is kept", { error: errorText(error) });
+    if (runtime.health.failed("close", error)) {
+      runtime.logger.log("error", "journal could not be closed; what was written is kept", { error: errorText(error) });
+    }
   }
 }
 

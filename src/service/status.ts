@@ -106,8 +106,7 @@ function userStatus(user: ServiceConfig["users"][number], index: number, snapsho
     showing: c.shown.pending ? null : (c.shown.payload?.activities[0] ?? null),
     sending: c.shown.pending ? (c.shown.payload?.activities[0] ?? null) : null,
     lastError: c.lastError,
-    failure:
-      c.failure &&
+    failure: c.failure &&
       (c.failure.byToken
         ? `${c.failure.reason}: update users[${index}].discordToken and restart`
         : `${c.failure.reason}: a configuration or nd-presence bug; please report it`),

@@ -39,9 +39,7 @@ export interface Watchers {
 
 /** The actor system's inspection: the host's observer, plus machine states for the trace. */
 export function inspector({ trace, inspect }: Watchers, clockOf: () => ReplayClock): (event: InspectionEvent) => void {
-  const states = trace
-    ? stateTracer((user, state) => trace({ kind: "state", at: clockOf().now(), live: !clockOf().replaying, user, state }))
-    : null;
+  const states = trace ? stateTracer((user, state) => trace({ kind: "state", at: clockOf().now(), live: !clockOf().replaying, user, state })) : null;
   return (event) => {
     states?.(event);
     if (typeof inspect === "function") inspect(event);

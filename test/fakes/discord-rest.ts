@@ -96,6 +96,8 @@ export class FakeDiscordRest {
   }
 
   static async start(options: FakeDiscordRestOptions): Promise<FakeDiscordRest> {
+    // Assigned once the server listens; its handler, called later, reads it.
+    // deno-lint-ignore prefer-const
     let fake: FakeDiscordRest | undefined;
     const { server, port } = await listen((req, res) => {
       fake!.#handle(req, res).catch((error: unknown) => sendJson(res, 500, { message: String(error) }));
@@ -174,8 +176,7 @@ export class FakeDiscordRest {
     } catch {
       return sendJson(res, 400, { message: "400: Bad Request", code: 50109 });
     }
-    const valid =
-      Array.isArray(urls) &&
+    const valid = Array.isArray(urls) &&
       urls.length >= 1 &&
       urls.length <= 2 &&
       urls.every((u) => typeof u === "string" && u.length <= 256 && /^https?:\/\/[^/]/.test(u));
@@ -204,6 +205,8 @@ export class FakeImageHost {
   }
 
   static async start(options: { known: Iterable<string> }): Promise<FakeImageHost> {
+    // Assigned once the server listens; its handler, called later, reads it.
+    // deno-lint-ignore prefer-const
     let fake: FakeImageHost | undefined;
     const { server, port } = await listen((req, res) => fake!.#handle(req, res));
     fake = new FakeImageHost(server, port, options.known);

@@ -189,7 +189,7 @@ export class FakeGateway {
   /** READY; `overrides` replace fields of `d` (`{ session_id: undefined }` sends a READY without one). */
   ready(overrides: Record<string, unknown> = {}, connection?: number): void {
     const conn = this.pick(connection);
-    const d: Record<string, unknown> = { ...readyData((this.sessionCounter += 1), this.url), ...overrides };
+    const d: Record<string, unknown> = { ...readyData(this.sessionCounter += 1, this.url), ...overrides };
     const s = this.nextSeq(conn, this.rules.readySeq);
     if (typeof d.session_id === "string") {
       conn.sessionId = d.session_id;

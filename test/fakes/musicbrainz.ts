@@ -54,6 +54,8 @@ export class FakeMusicBrainz {
 
   /** `now` stamps each search with the test's clock (default: 0), to check the pacing. */
   static async start(options: { releases?: FakeRelease[]; now?: () => number } = {}): Promise<FakeMusicBrainz> {
+    // Assigned once the server listens; its handler, called later, reads it.
+    // deno-lint-ignore prefer-const
     let fake: FakeMusicBrainz | undefined;
     const server = createServer((req, res) => fake!.#handle(req, res));
     server.listen(0, "127.0.0.1");

@@ -86,6 +86,8 @@ export class FakeSubsonic {
   }
 
   static async start(options: FakeSubsonicOptions): Promise<FakeSubsonic> {
+    // Assigned once the server listens; its handler, called later, reads it.
+    // deno-lint-ignore prefer-const
     let fake: FakeSubsonic | undefined;
     const server = createServer((req, res) => fake!.#handle(req, res));
     await new Promise<void>((resolve, reject) => {

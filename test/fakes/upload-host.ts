@@ -33,6 +33,8 @@ export class FakeUploadHost {
   }
 
   static async start(): Promise<FakeUploadHost> {
+    // Assigned once the server listens; its handler, called later, reads it.
+    // deno-lint-ignore prefer-const
     let fake: FakeUploadHost | undefined;
     const server = createServer((req, res) => {
       fake!.#handle(req, res).catch((error: unknown) => {
@@ -86,7 +88,9 @@ export class FakeUploadHost {
       body,
     }).formData();
     const [field, upload] = [...form.entries()].find(([, value]) => typeof value !== "string") ?? [];
-    if (field !== "files[]" || upload === undefined || typeof upload === "string") return json(res, 400, { success: false, errorcode: 400, description: "No input file(s)" });
+    if (field !== "files[]" || upload === undefined || typeof upload === "string") {
+      return json(res, 400, { success: false, errorcode: 400, description: "No input file(s)" });
+    }
     const bytes = new Uint8Array(await upload.arrayBuffer());
     const name = `${this.uploads.length + 1}-${upload.name}`;
     const url = `${this.url}/f/${name}`;

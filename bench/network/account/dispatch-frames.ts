@@ -43,9 +43,7 @@ export function dispatchDeck(): DispatchFrame[] {
 
 function frame(t: string, d: object, dFirst: boolean): DispatchFrame {
   const data = JSON.stringify(d);
-  return dFirst
-    ? { t, head: `{"op":0,"d":${data},"s":`, tail: `,"t":"${t}"}` }
-    : { t, head: `{"t":"${t}","s":`, tail: `,"op":0,"d":${data}}` };
+  return dFirst ? { t, head: `{"op":0,"d":${data},"s":`, tail: `,"t":"${t}"}` } : { t, head: `{"t":"${t}","s":`, tail: `,"op":0,"d":${data}}` };
 }
 
 function dataOf(t: string, random: () => number): object {
@@ -104,7 +102,17 @@ function typing(random: () => number): object {
     user_id: snowflake(random),
     timestamp: at,
     member: {
-      user: { username, public_flags: 0, id: snowflake(random), global_name: username, display_name: username, discriminator: "0", bot: false, avatar_decoration_data: null, avatar: hex(random, 32) },
+      user: {
+        username,
+        public_flags: 0,
+        id: snowflake(random),
+        global_name: username,
+        display_name: username,
+        discriminator: "0",
+        bot: false,
+        avatar_decoration_data: null,
+        avatar: hex(random, 32),
+      },
       roles: [snowflake(random)],
       premium_since: null,
       pending: false,
@@ -124,7 +132,16 @@ function typing(random: () => number): object {
 /** A message in a guild channel, with its author and member (~1.2 KB). */
 function message(random: () => number): object {
   const username = name(random);
-  const author = { username, public_flags: 0, id: snowflake(random), global_name: username, discriminator: "0", clan: null, avatar_decoration_data: null, avatar: hex(random, 32) };
+  const author = {
+    username,
+    public_flags: 0,
+    id: snowflake(random),
+    global_name: username,
+    discriminator: "0",
+    clan: null,
+    avatar_decoration_data: null,
+    avatar: hex(random, 32),
+  };
   return {
     type: 0,
     tts: false,
@@ -134,7 +151,18 @@ function message(random: () => number): object {
     mentions: [],
     mention_roles: [],
     mention_everyone: false,
-    member: { roles: [snowflake(random)], premium_since: null, pending: false, nick: null, mute: false, joined_at: isoTime(random), flags: 0, deaf: false, communication_disabled_until: null, avatar: null },
+    member: {
+      roles: [snowflake(random)],
+      premium_since: null,
+      pending: false,
+      nick: null,
+      mute: false,
+      joined_at: isoTime(random),
+      flags: 0,
+      deaf: false,
+      communication_disabled_until: null,
+      avatar: null,
+    },
     id: snowflake(random),
     flags: 0,
     embeds: [],

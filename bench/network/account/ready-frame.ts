@@ -96,7 +96,10 @@ function readyData(bytes: number): Json {
     merged_members: mergedMembers,
     guilds,
     guild_join_requests: [],
-    guild_experiments: Array.from({ length: 6 }, () => [between(random, 1e8, 4e9), null, between(random, 0, 3), [[[between(random, 0, 2), [{ s: 0, e: 10_000 }]]]], [], [], []]),
+    guild_experiments: Array.from(
+      { length: 6 },
+      () => [between(random, 1e8, 4e9), null, between(random, 0, 3), [[[between(random, 0, 2), [{ s: 0, e: 10_000 }]]]], [], [], []],
+    ),
     geo_ordered_rtc_regions: ["newark", "us-east", "us-central", "atlanta", "us-south"],
     friend_suggestion_count: 0,
     experiments: Array.from({ length: 30 }, () => [between(random, 1e8, 4e9), 0, between(random, 0, 3), -1, 0, 0, 0, 0]),
@@ -117,15 +120,39 @@ function readyData(bytes: number): Json {
   while (size < bytes) {
     const guild = guildOf(random);
     add(guilds, guild);
-    add(mergedMembers, [{ user_id: PLACEHOLDER.userId, roles: [], premium_since: null, pending: false, nick: null, mute: false, joined_at: guild.joined_at, flags: 0, deaf: false }]);
-    add(guildSettings, { version: 0, suppress_roles: false, suppress_everyone: false, muted: false, mobile_push: true, message_notifications: 1, guild_id: guild.id, flags: 0, channel_overrides: [] });
+    add(mergedMembers, [{
+      user_id: PLACEHOLDER.userId,
+      roles: [],
+      premium_since: null,
+      pending: false,
+      nick: null,
+      mute: false,
+      joined_at: guild.joined_at,
+      flags: 0,
+      deaf: false,
+    }]);
+    add(guildSettings, {
+      version: 0,
+      suppress_roles: false,
+      suppress_everyone: false,
+      muted: false,
+      mobile_push: true,
+      message_notifications: 1,
+      guild_id: guild.id,
+      flags: 0,
+      channel_overrides: [],
+    });
     for (let i = 0; i < 8; i++) {
       const friend = userOf(random);
       add(users, friend);
       add(relationships, { user_id: friend.id, type: 1, since: isoTime(random), nickname: null, id: friend.id });
     }
-    for (let i = 0; i < 3; i++) add(privateChannels, { type: 1, recipient_ids: [pick(random, users).id], last_message_id: snowflake(random), id: snowflake(random), flags: 0 });
-    for (let i = 0; i < 6; i++) add(readStates, { mention_count: between(random, 0, 3), last_pin_timestamp: isoTime(random), last_message_id: snowflake(random), id: snowflake(random) });
+    for (let i = 0; i < 3; i++) {
+      add(privateChannels, { type: 1, recipient_ids: [pick(random, users).id], last_message_id: snowflake(random), id: snowflake(random), flags: 0 });
+    }
+    for (let i = 0; i < 6; i++) {
+      add(readStates, { mention_count: between(random, 0, 3), last_pin_timestamp: isoTime(random), last_message_id: snowflake(random), id: snowflake(random) });
+    }
   }
   return d;
 }
@@ -133,7 +160,17 @@ function readyData(bytes: number): Json {
 /** A friend as READY's `users` lists them. */
 function userOf(random: () => number): { id: string } & Json {
   const username = name(random);
-  return { username, public_flags: 0, id: snowflake(random), global_name: username, discriminator: "0", clan: null, bot: false, avatar_decoration_data: null, avatar: hex(random, 32) };
+  return {
+    username,
+    public_flags: 0,
+    id: snowflake(random),
+    global_name: username,
+    discriminator: "0",
+    clan: null,
+    bot: false,
+    avatar_decoration_data: null,
+    avatar: hex(random, 32),
+  };
 }
 
 function guildOf(random: () => number): { id: string; joined_at: string } & Json {
@@ -168,7 +205,10 @@ function guildOf(random: () => number): { id: string; joined_at: string } & Json
     flags: 0,
     color: between(random, 0, 0xffffff),
   }));
-  const emojis = Array.from({ length: 5 }, () => ({ roles: [], require_colons: true, name: name(random), managed: false, id: snowflake(random), available: true, animated: false }));
+  const emojis = Array.from(
+    { length: 5 },
+    () => ({ roles: [], require_colons: true, name: name(random), managed: false, id: snowflake(random), available: true, animated: false }),
+  );
   const joinedAt = isoTime(random);
   return {
     version: between(random, 1e12, 2e12),

@@ -5,9 +5,44 @@
 import { between, pick } from "../../seeded.ts";
 
 const NAMES = ["nova", "kite", "ember", "moss", "quill", "tundra", "lark", "onyx", "fable", "rook", "sable", "wren", "juno", "pike", "cobalt", "fern"];
-const GUILDS = ["Vinyl Collectors", "Indie Game Dev", "Night Owls", "Synth Lab", "Book Club", "Rust Belt Gaming", "Lo-fi Lounge", "Home Lab", "Trail Runners", "Pixel Art"];
-const CHANNELS = ["general", "music", "off-topic", "announcements", "memes", "help", "showcase", "voice-chat", "bots", "listening-party", "rules", "introductions"];
-export const GAMES = ["Hollow Knight", "Factorio", "Stardew Valley", "Counter-Strike 2", "Minecraft", "Celeste", "Hades II", "Baldur's Gate 3", "Terraria", "Rocket League"];
+const GUILDS = [
+  "Vinyl Collectors",
+  "Indie Game Dev",
+  "Night Owls",
+  "Synth Lab",
+  "Book Club",
+  "Rust Belt Gaming",
+  "Lo-fi Lounge",
+  "Home Lab",
+  "Trail Runners",
+  "Pixel Art",
+];
+const CHANNELS = [
+  "general",
+  "music",
+  "off-topic",
+  "announcements",
+  "memes",
+  "help",
+  "showcase",
+  "voice-chat",
+  "bots",
+  "listening-party",
+  "rules",
+  "introductions",
+];
+export const GAMES = [
+  "Hollow Knight",
+  "Factorio",
+  "Stardew Valley",
+  "Counter-Strike 2",
+  "Minecraft",
+  "Celeste",
+  "Hades II",
+  "Baldur's Gate 3",
+  "Terraria",
+  "Rocket League",
+];
 const SENTENCES = [
   "anyone up for a round later tonight?",
   "that new album is so good, the second half especially",

@@ -1,12 +1,12 @@
 import { LRUCache } from "lru-cache";
 import type { ArtworkRequest } from "../../actors/effects.ts";
 import { isSafeUrl } from "../../actors/discord-protocol.ts";
-import { trackIdentity, type Track } from "../../actors/track.ts";
+import { type Track, trackIdentity } from "../../actors/track.ts";
 import { errorText, PresenceError } from "../../errors.ts";
 import type { DiscordRest } from "../discord/rest.ts";
 import type { Logger } from "../logger.ts";
 import { lruClock } from "../lru-clock.ts";
-import { MusicBrainzClient, type FoundRelease } from "./musicbrainz.ts";
+import { type FoundRelease, MusicBrainzClient } from "./musicbrainz.ts";
 import { urlForLog } from "../url-for-log.ts";
 
 /**

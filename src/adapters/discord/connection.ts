@@ -7,7 +7,7 @@ import { errorText } from "../../errors.ts";
 import type { ServiceClock } from "../../clock.ts";
 import type { Logger } from "../logger.ts";
 import { FrameBudget } from "./frame-budget.ts";
-import { readFrameBytes, type ReadFrame, type SessionEventData } from "./frame-reader.ts";
+import { type ReadFrame, readFrameBytes, type SessionEventData } from "./frame-reader.ts";
 import { Heartbeat } from "./heartbeat.ts";
 
 /** The latest `s` is journaled at most this often per socket, so that a restart can resume. */
@@ -229,7 +229,12 @@ export class GatewayConnection {
     switch (read.kind) {
       case "problem":
         // The op and the name only: a frame's content may be anyone's messages.
-        logger.log("warn", `gateway frame ignored: ${read.problem}`, { user, socket, ...(read.op === undefined ? {} : { op: read.op }), ...(read.t === undefined ? {} : { t: read.t }) });
+        logger.log("warn", `gateway frame ignored: ${read.problem}`, {
+          user,
+          socket,
+          ...(read.op === undefined ? {} : { op: read.op }),
+          ...(read.t === undefined ? {} : { t: read.t }),
+        });
         return;
       case "dispatch":
         return this.#noteSeq(read.seq);

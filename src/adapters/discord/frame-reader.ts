@@ -3,7 +3,9 @@ import { Op } from "../../actors/discord-protocol.ts";
 import type { GatewayEvent } from "../../actors/events.ts";
 
 /** A gateway event before the adapter adds the user, the socket and the time. */
-export type SessionEventData = GatewayEvent extends infer E ? (E extends { user: string; socket: number; at: number } ? Omit<E, "user" | "socket" | "at"> : never) : never;
+export type SessionEventData = GatewayEvent extends infer E
+  ? (E extends { user: string; socket: number; at: number } ? Omit<E, "user" | "socket" | "at"> : never)
+  : never;
 
 /**
  * What one incoming frame means to the connection:

@@ -2,16 +2,14 @@ import WebSocket from "ws";
 import type { OutgoingFrame } from "../../actors/effects.ts";
 import type { GatewayEvent, SeqNote } from "../../actors/events.ts";
 import { errorText } from "../../errors.ts";
-import { systemClock, type ServiceClock } from "../../clock.ts";
+import { type ServiceClock, systemClock } from "../../clock.ts";
 import type { Logger } from "../logger.ts";
 import { GatewayConnection, newUserWire, type Traffic, type UserWire } from "./connection.ts";
 import { HandshakeGate } from "./handshake-gate.ts";
 
 /** A gateway event (or a seq note) before the service stamps it with `at`. */
-export type GatewayEventInput = GatewayEvent | SeqNote extends infer E
-  ? E extends { at: number }
-    ? Omit<E, "at">
-    : never
+export type GatewayEventInput = GatewayEvent | SeqNote extends infer E ? E extends { at: number } ? Omit<E, "at">
+  : never
   : never;
 
 export interface GatewaySocketsOptions {
@@ -184,7 +182,7 @@ export class GatewaySockets {
   async closeAll(code: number, reason: string): Promise<void> {
     const connections = [...this.live];
     const closed = connections.map(({ ws }) =>
-      !ws || ws.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise<void>((resolve) => ws.once("close", () => resolve())),
+      !ws || ws.readyState === WebSocket.CLOSED ? Promise.resolve() : new Promise<void>((resolve) => ws.once("close", () => resolve()))
     );
     for (const connection of connections) this.shut(connection, code, reason);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -201,7 +199,7 @@ export class GatewaySockets {
 
   private wireOf(user: string): UserWire {
     let wire = this.users.get(user);
-    if (!wire) this.users.set(user, (wire = newUserWire()));
+    if (!wire) this.users.set(user, wire = newUserWire());
     return wire;
   }
 

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createInspector, type StatelyInspectionEvent } from "@statelyai/inspect";
-import { WebSocketServer, type WebSocket } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import type { InspectionEvent, Observer } from "xstate";
 import { errorText } from "../../errors.ts";
-import { scrubberFor, type Logger, type SecretScrubber } from "../logger.ts";
+import { type Logger, scrubberFor, type SecretScrubber } from "../logger.ts";
 
 export interface InspectorOptions {
   /** The relay's port (the config's `inspector.port`, default 4535); 0 picks a free one. */

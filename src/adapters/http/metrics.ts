@@ -56,30 +56,59 @@ export function renderMetrics(input: MetricsInput): string {
   for (const user of status.users) perState.set(user.state, (perState.get(user.state) ?? 0) + 1);
   const perUser = (value: (user: ServiceStatus["users"][number]) => number): Array<[Labels, number]> =>
     status.users.map((user) => [{ user: user.user }, value(user)]);
-  const perSource = (value: (source: SourceStatus) => number): Array<[Labels, number]> =>
-    sources.map((source) => [{ source: source.name }, value(source)]);
+  const perSource = (value: (source: SourceStatus) => number): Array<[Labels, number]> => sources.map((source) => [{ source: source.name }, value(source)]);
 
   const families: Family[] = [
-    { name: "nd_presence_users", type: "gauge", help: "Configured users by presence machine state.", samples: [...perState].map(([state, n]) => [{ state }, n]) },
+    {
+      name: "nd_presence_users",
+      type: "gauge",
+      help: "Configured users by presence machine state.",
+      samples: [...perState].map(([state, n]) => [{ state }, n]),
+    },
     { name: "nd_presence_user_connected", type: "gauge", help: "1 when the user's gateway session is READY.", samples: perUser((u) => (u.connected ? 1 : 0)) },
     { name: "nd_presence_reconnects_total", type: "counter", help: "Gateway reconnects per user.", samples: perUser((u) => u.reconnects) },
-    { name: "nd_presence_presence_updates_total", type: "counter", help: "Presence updates (op 3) the server kept, per user.", samples: perUser((u) => u.presenceUpdates) },
-    { name: "nd_presence_presence_refused_total", type: "counter", help: "Presence updates the server refused (close 4002 right after), per user.", samples: perUser((u) => u.presenceRefused) },
+    {
+      name: "nd_presence_presence_updates_total",
+      type: "counter",
+      help: "Presence updates (op 3) the server kept, per user.",
+      samples: perUser((u) => u.presenceUpdates),
+    },
+    {
+      name: "nd_presence_presence_refused_total",
+      type: "counter",
+      help: "Presence updates the server refused (close 4002 right after), per user.",
+      samples: perUser((u) => u.presenceRefused),
+    },
     {
       name: "nd_presence_heartbeat_round_trip_seconds",
       type: "gauge",
       help: "Round trip of the last answered gateway heartbeat per user (users with none yet are left out).",
       samples: status.users.filter((u) => u.heartbeatRoundTripMs !== null).map((u) => [{ user: u.user }, u.heartbeatRoundTripMs! / 1000]),
     },
-    { name: "nd_presence_zombie_closes_total", type: "counter", help: "Gateway connections closed as zombies (no heartbeat ACK) per user.", samples: perUser((u) => u.zombieCloses) },
+    {
+      name: "nd_presence_zombie_closes_total",
+      type: "counter",
+      help: "Gateway connections closed as zombies (no heartbeat ACK) per user.",
+      samples: perUser((u) => u.zombieCloses),
+    },
     {
       name: "nd_presence_refused_events_total",
       type: "counter",
       help: "Events refused because their user is not configured.",
       samples: Object.entries(status.refusedEvents).map(([user, n]) => [{ user }, n]),
     },
-    { name: "nd_presence_journal_writable", type: "gauge", help: "1 when the last journal write went through.", samples: [[{}, status.journal.writable ? 1 : 0]] },
-    { name: "nd_presence_journal_write_failures_total", type: "counter", help: "Journal writes (appends, checkpoints) that failed.", samples: [[{}, status.journal.failures]] },
+    {
+      name: "nd_presence_journal_writable",
+      type: "gauge",
+      help: "1 when the last journal write went through.",
+      samples: [[{}, status.journal.writable ? 1 : 0]],
+    },
+    {
+      name: "nd_presence_journal_write_failures_total",
+      type: "counter",
+      help: "Journal writes (appends, checkpoints) that failed.",
+      samples: [[{}, status.journal.failures]],
+    },
     { name: "nd_presence_source_up", type: "gauge", help: "1 when the now-playing source is healthy.", samples: perSource((s) => (s.ok ? 1 : 0)) },
     {
       name: "nd_presence_source_polls_total",

@@ -99,7 +99,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     "/metrics": (_, res) => {
       const journalBytes = options.journalBytes?.() ?? null;
       const entriesSinceCheckpoint = options.entriesSinceCheckpoint?.() ?? null;
-      send(res, 200, "text/plain; version=0.0.4; charset=utf-8", renderMetrics({ status: options.status(), sources: options.sources(), journalBytes, entriesSinceCheckpoint }));
+      send(
+        res,
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        renderMetrics({ status: options.status(), sources: options.sources(), journalBytes, entriesSinceCheckpoint }),
+      );
     },
   };
 

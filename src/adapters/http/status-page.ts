@@ -44,8 +44,7 @@ function showing(user: UserStatusReport, now: number): string {
 }
 
 function userCard(user: UserStatusReport, now: number): string {
-  const problem = (label: string, value: string | null) =>
-    value ? `<p class="problem"><strong>${escapeHtml(label)}:</strong> ${escapeHtml(value)}</p>` : "";
+  const problem = (label: string, value: string | null) => value ? `<p class="problem"><strong>${escapeHtml(label)}:</strong> ${escapeHtml(value)}</p>` : "";
   // A failure usually quotes the last error; saying it twice is noise.
   const repeated = user.lastError !== null && user.failure !== null && user.failure.includes(user.lastError);
   return `<article class="card">
@@ -81,7 +80,9 @@ function sourceCard(source: SourceStatus): string {
 function journalProblem(status: ServiceStatus): string {
   if (status.journal.writable) return "";
   const why = status.journal.lastError ? ` (${status.journal.lastError})` : "";
-  return `<p class="problem"><strong>Journal:</strong> cannot be written${escapeHtml(why)}; presences go on, but a restart now would lose what was not written. Free disk space or fix the data folder's permissions.</p>`;
+  return `<p class="problem"><strong>Journal:</strong> cannot be written${
+    escapeHtml(why)
+  }; presences go on, but a restart now would lose what was not written. Free disk space or fix the data folder's permissions.</p>`;
 }
 
 // Inline and script-free, so that the page works offline, behind any proxy, and under a strict CSP.
@@ -126,7 +127,9 @@ footer a{color:inherit}
  */
 export function renderStatusPage(status: ServiceStatus, sources: SourceStatus[], now: number): string {
   const presenting = status.users.filter((u) => u.state.startsWith("presenting")).length;
-  const summary = `${status.users.length} user${status.users.length === 1 ? "" : "s"} · ${presenting} presenting · service ${status.running ? "running" : "stopped"}`;
+  const summary = `${status.users.length} user${status.users.length === 1 ? "" : "s"} · ${presenting} presenting · service ${
+    status.running ? "running" : "stopped"
+  }`;
   const users = status.users.map((user) => userCard(user, now)).join("\n");
   const sourceCards = sources.map(sourceCard).join("\n");
   const stamp = new Date(now).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");

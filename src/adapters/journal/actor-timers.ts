@@ -87,7 +87,7 @@ export class ActorTimers {
 
   #pendingOf(source: AnyActorRef): Map<string, number> {
     let pending = this.#byActor.get(source);
-    if (!pending) this.#byActor.set(source, (pending = new Map()));
+    if (!pending) this.#byActor.set(source, pending = new Map());
     return pending;
   }
 }

@@ -1,5 +1,22 @@
 import { Buffer } from "node:buffer";
-import { closeSync, fchmodSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync, chmodSync, existsSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fstatSync,
+  fsync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Checkpoint } from "../../service/checkpoint.ts";
@@ -313,7 +330,7 @@ function forEachLine(fd: number, from: number, size: number, each: (line: string
   let rest: Buffer = Buffer.alloc(0);
   let ends = from;
   let index = 0;
-  for (let position = from; position < size; ) {
+  for (let position = from; position < size;) {
     const chunk = readAt(fd, position, Math.min(CHUNK_BYTES, size - position));
     position += chunk.length;
     const bytes = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;

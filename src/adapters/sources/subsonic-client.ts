@@ -221,8 +221,7 @@ function toEntry(raw: unknown): NowPlayingEntry | null {
   });
   // "starting" (buffering) counts as playing; any other value (e.g. "" from a server that has no
   // report for this entry) means no report, and then positionMs/playbackRate mean nothing either.
-  const state: NowPlayingEntry["state"] =
-    raw.state === "playing" || raw.state === "starting" ? "playing" : raw.state === "paused" ? "paused" : undefined;
+  const state: NowPlayingEntry["state"] = raw.state === "playing" || raw.state === "starting" ? "playing" : raw.state === "paused" ? "paused" : undefined;
   const position = num(raw.positionMs);
   const rate = num(raw.playbackRate);
   const playerId = raw.playerId === undefined || raw.playerId === null ? undefined : String(raw.playerId);
@@ -238,7 +237,6 @@ function toEntry(raw: unknown): NowPlayingEntry | null {
     playbackRate: state && rate !== undefined && rate > 0 ? rate : undefined,
   });
 }
-
 
 function text(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : typeof value === "number" ? String(value) : undefined;
@@ -262,4 +260,3 @@ function scrub(message: string, secrets: string[]): string {
 function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
-
