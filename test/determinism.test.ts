@@ -12,6 +12,21 @@ afterEach(async () => h?.close());
 
 const withoutLive = (records: TraceRecord[]) => records.map(({ live: _live, ...rest }) => rest);
 
+/** What a replay of `journal` into fresh actors (effects off) traces, as of `now`. */
+async function replayTrace(journal: MemoryJournal, now: number): Promise<TraceRecord[]> {
+  const records: TraceRecord[] = [];
+  const service = createPresenceService({
+    config: h.config,
+    clock: preciseClock(now),
+    journal,
+    logger: memoryLogger(),
+    mode: "replay",
+    trace: (record) => records.push(record),
+  });
+  await service.start();
+  return records;
+}
+
 describe("determinism", () => {
   it("a replay of the journal gives the same states and intended effects as the live run", async () => {
     const live: TraceRecord[] = [];
@@ -49,17 +64,7 @@ describe("determinism", () => {
     expect(live.filter((r) => r.kind === "effect" && r.effect.type === "socket.open").length).toBeGreaterThan(3);
 
     // Replay the journal into fresh actors, effects off.
-    const replayed: TraceRecord[] = [];
-    const journal = new MemoryJournal(h.journal.load());
-    const replay = createPresenceService({
-      config: h.config,
-      clock: preciseClock(clock.now()),
-      journal,
-      logger: memoryLogger(),
-      mode: "replay",
-      trace: (record) => replayed.push(record),
-    });
-    await replay.start();
+    const replayed = await replayTrace(new MemoryJournal(h.journal.load()), clock.now());
 
     expect(replayed.every((record) => !record.live)).toBe(true);
     expect(replayed.length).toBe(live.length);
@@ -86,19 +91,7 @@ describe("determinism", () => {
       if (event.type === "gateway.ready") event.userId = "1000000000000000001";
       return { ...entry, event: event as unknown as JournalEntry["event"] };
     };
-    const replay = async (journal: MemoryJournal) => {
-      const records: TraceRecord[] = [];
-      const service = createPresenceService({
-        config: h.config,
-        clock: preciseClock(clock.now()),
-        journal,
-        logger: memoryLogger(),
-        mode: "replay",
-        trace: (record) => records.push(record),
-      });
-      await service.start();
-      return records;
-    };
+    const replay = (journal: MemoryJournal) => replayTrace(journal, clock.now());
     const today = await replay(new MemoryJournal(entries));
     expect(today.length).toBeGreaterThan(0);
     // An artwork request carries the track as it came (the resolver reads what it needs of it):
