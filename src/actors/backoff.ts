@@ -12,6 +12,9 @@ export interface BackoffPolicy {
  * [0, min(cap, base * 2^n)]. A floor of a quarter of the base keeps even an unlucky draw from
  * turning into a tight loop.
  *
+ * Our own, not a retry library's: the machine draws `random` from its seeded generator, so a replay
+ * waits exactly as long as the live run did; retry libraries call Math.random and own the timer.
+ *
  * @example
  * backoffDelay(0, true, { baseMs: 1000, capMs: 60000 }, 0.5)  // 0: resume at once
  * backoffDelay(3, false, { baseMs: 1000, capMs: 60000 }, 0.5) // 4000 (half of 8000)

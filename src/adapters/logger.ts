@@ -46,6 +46,10 @@ export function memoryLogger(): Logger & { entries: LogEntry[]; text(): string }
  * Wraps a logger so that no secret can reach it, whatever a caller passes: every occurrence of a
  * known secret in the message or the data is replaced, as is, JSON-escaped or encoded (URL, hex,
  * base64: see `encodedForms`). Defence in depth: code should not log secrets in the first place.
+ *
+ * Our own, not a logging library's redaction: those (pino's `redact`, for one) remove values by
+ * their key path, and a token can arrive under any key or inside any string (an error message, a
+ * URL): here every string value is searched for every secret, in every encoding.
  */
 export function redactingLogger(inner: Logger, secrets: () => Iterable<string>): Logger {
   // Wrapping a redacting logger (the CLI's, then startApp's, then the service's) makes one layer

@@ -47,6 +47,10 @@ function render(family: Family): string {
  * zero with the service, as Prometheus expects of counters. Contains no secret: only user and
  * source names, which are configuration, not credentials.
  *
+ * Our own, not prom-client: the values are read from `status()` at scrape time (nothing to keep
+ * in a registry beside the machines), and the text format is a few lines, where prom-client would
+ * bring a registry, default collectors and a dependency for them.
+ *
  * @example
  * res.end(renderMetrics({ status: service.status(), sources: [receiver.status()] }));
  */
