@@ -35,6 +35,10 @@ export interface Activity {
  * A frame the machine wants sent (heartbeats are the connection's own). Identify (op 2) and resume
  * (op 6) are sent without `token`: the socket adapter, which alone knows the user's token, adds it. So no token is ever in a machine's
  * context, an effect, the journal or the inspector stream.
+ *
+ * Our own types, not discord-api-types': that package types the bot API, whose identify needs
+ * `intents` and whose op 3 takes only an activity's name, type, url and state. A user account's
+ * client sends what is typed here (docs/protocol.md), which those types would refuse.
  */
 export type OutgoingFrame =
   | {
