@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkCommand } from "../src/cli/check.ts";
+import type { JsonSchema } from "../src/config/json-schema.ts";
 import { envNames } from "../src/config/env.ts";
 import { exampleConfig } from "../src/config/example.ts";
 import { parseJsonc } from "../src/config/jsonc.ts";
@@ -122,21 +123,14 @@ describe("durations check refuses", () => {
   });
 
   it("nothing a timer cannot wait: every ms field has a maximum of at most 2^31 - 1", () => {
-    interface Node {
-      type?: string;
-      maximum?: number;
-      properties?: Record<string, Node>;
-      items?: Node;
-      anyOf?: Node[];
-    }
-    const msFields: Array<[string, Node]> = [];
-    const walk = (schema: Node, path: string) => {
+    const msFields: Array<[string, JsonSchema]> = [];
+    const walk = (schema: JsonSchema, path: string) => {
       for (const [key, child] of Object.entries(schema.properties ?? {})) {
-        if (key.endsWith("Ms")) msFields.push([`${path}${key}`, child.anyOf?.find((branch) => branch.type !== "null") ?? child]);
-        walk(child.anyOf?.find((branch) => branch.type === "object") ?? child.items ?? child, `${path}${key}.`);
+        if (key.endsWith("Ms")) msFields.push([`${path}${key}`, child.oneOf?.find((branch) => branch.type !== "null") ?? child]);
+        walk(child.oneOf?.find((branch) => branch.type === "object") ?? child.items ?? child, `${path}${key}.`);
       }
     };
-    walk(configSchema as Node, "");
+    walk(configSchema, "");
     expect(msFields.length).toBeGreaterThanOrEqual(15);
     const unbounded = msFields.filter(([, field]) => !(field.maximum !== undefined && field.maximum <= 2 ** 31 - 1)).map(([path]) => path);
     expect(unbounded).toEqual([]);

@@ -1,17 +1,9 @@
-import { Kind, type SchemaOptions, type TInteger, type TOptional, type TProperties, type TSchema, Type, TypeRegistry } from "@sinclair/typebox";
-import type { UserStatus } from "../actors/effects.ts";
-import { defaultClientProperties, defaultPresenceSettings, defaultTimings, type GatewayTimings, type PresenceSettings } from "../actors/settings.ts";
-import { type ArtworkSource, artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl } from "../adapters/artwork/resolver.ts";
+import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../actors/settings.ts";
+import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl } from "../adapters/artwork/resolver.ts";
 import { defaultMusicBrainzUrl } from "../adapters/artwork/musicbrainz.ts";
-import type { FsyncPolicy } from "../adapters/journal/jsonl-journal.ts";
 import { LONGEST_TRACK_MS } from "../adapters/sources/track-length.ts";
+import type { JsonSchema } from "./json-schema.ts";
 import { defaultUserAgent } from "./service-config.ts";
-
-/**
- * The config file, defined once with TypeBox: its TypeScript type (`ServiceConfig` is `Static` of
- * it), its JSON Schema (`config.schema.json`, `npm run schema`) and its check (`validateConfig`,
- * through TypeBox's `Value.Errors`).
- */
 
 /** The schema's patterns, named so that the validator can say what each asks for in plain words. */
 export const patterns = {
@@ -21,60 +13,47 @@ export const patterns = {
   wsUrl: "^wss?://",
 } as const;
 
-const string = (description: string, options: SchemaOptions = {}) => Type.String({ description, ...options });
-const url = (description: string, options: SchemaOptions = {}) => string(description, { pattern: patterns.httpUrl, ...options });
-const boolean = (description: string, def: boolean) => Type.Boolean({ description, default: def });
-const port = (description: string, def: number) => Type.Integer({ description, minimum: 0, maximum: 65535, default: def });
+type Extra = Omit<JsonSchema, "type" | "description">;
 
-// TypeBox writes a union of literals as anyOf of consts; JSON Schema's `enum` is what editors offer
-// as choices, so a kind of our own, checked through TypeBox's registry of custom kinds.
-TypeRegistry.Set<{ enum: readonly unknown[] }>("StringEnum", (schema, value) => schema.enum.includes(value));
+const string = (description: string, extra: Extra = {}): JsonSchema => ({ type: "string", description, ...extra });
+const url = (description: string, extra: Extra = {}): JsonSchema => string(description, { pattern: patterns.httpUrl, ...extra });
+const boolean = (description: string, def: boolean): JsonSchema => ({ type: "boolean", description, default: def });
+const integer = (description: string, extra: Extra): JsonSchema => ({ type: "integer", description, ...extra });
+const port = (description: string, def: number): JsonSchema => integer(description, { minimum: 0, maximum: 65535, default: def });
+const oneOfStrings = (description: string, values: readonly string[], def?: string): JsonSchema =>
+  string(description, { enum: values, ...(def === undefined ? {} : { default: def }) });
 
-/** One of these strings; its type is their union. */
-const oneOfStrings = <const T extends string>(values: readonly T[], options: SchemaOptions = {}) =>
-  Type.Unsafe<T>({ ...options, [Kind]: "StringEnum", type: "string", enum: [...values] });
+/** `T | null`: the description and default sit outside, so each property still has one of each. */
+const nullable = (schema: JsonSchema, description: string): JsonSchema => {
+  const { description: _inner, ...branch } = schema;
+  return { description, default: null, oneOf: [branch, { type: "null" }] };
+};
 
-/** `T | null`: the description and default sit on the union, so each property has one of each. */
-const nullable = <T extends TSchema>(schema: T, description: string, def: unknown = null) => Type.Union([schema, Type.Null()], { description, default: def });
+const object = (description: string, properties: Record<string, JsonSchema>, required: string[] = []): JsonSchema => ({
+  type: "object",
+  description,
+  ...(required.length > 0 ? { required } : {}),
+  additionalProperties: false,
+  properties,
+});
 
-/** Every property optional. */
-const optional = <P extends TProperties>(properties: P) =>
-  Object.fromEntries(Object.entries(properties).map(([key, schema]) => [key, Type.Optional(schema)])) as { [K in keyof P]: TOptional<P[K]> };
-
-/** An object that takes no other keys (a typo is an error, not a silently ignored setting). */
-const object = <P extends TProperties>(description: string, properties: P) => Type.Object(properties, { description, additionalProperties: false });
-
-const userStatuses: readonly UserStatus[] = ["online", "idle", "dnd", "invisible"];
+const userStatuses = ["online", "idle", "dnd", "invisible"] as const;
 const template = "Placeholders: {title}, {artist}, {album}, {albumArtist}.";
-/** An http(s) URL that may be null: the union carries the description. */
-const nullableUrl = (description: string) => nullable(Type.String({ pattern: patterns.httpUrl }), description);
 
 /** `presence`, both at the top level and as a user's override (`users[].presence`). */
-export function presenceSchema(description: string) {
+function presenceSchema(description: string): JsonSchema {
   const d = defaultPresenceSettings;
-  return object(
-    description,
-    optional({
-      name: string(`The "Listening to ..." line. ${template}`, { minLength: 1, default: d.name }),
-      details: string(`The first line under the name. ${template}`, { default: d.details }),
-      state: string(`The second line. ${template}`, { default: d.state }),
-      largeText: string(`The album art's tooltip. ${template}`, { default: d.largeText }),
-      statusDisplay: oneOfStrings<PresenceSettings["statusDisplay"]>(["name", "state", "details"], {
-        description: "What the member list shows: the name, the state line or the details line.",
-        default: d.statusDisplay,
-      }),
-      status: oneOfStrings(userStatuses, { description: "The Discord status set while connected.", default: d.status }),
-      onPause: oneOfStrings<PresenceSettings["onPause"]>(["show", "clear"], {
-        description: 'Paused: "show" keeps an elapsed clock with a "Paused" image; "clear" removes the activity.',
-        default: d.onPause,
-      }),
-      links: oneOfStrings<PresenceSettings["links"]>(["musicbrainz", "none"], {
-        description: "MusicBrainz links on title, artist and album when their MBIDs are known.",
-        default: d.links,
-      }),
-      pausedImage: nullableUrl('Image URL (http:// or https://) for the small "Paused" icon; none when null.'),
-    }),
-  );
+  return object(description, {
+    name: string(`The "Listening to ..." line. ${template}`, { minLength: 1, default: d.name }),
+    details: string(`The first line under the name. ${template}`, { default: d.details }),
+    state: string(`The second line. ${template}`, { default: d.state }),
+    largeText: string(`The album art's tooltip. ${template}`, { default: d.largeText }),
+    statusDisplay: oneOfStrings("What the member list shows: the name, the state line or the details line.", ["name", "state", "details"], d.statusDisplay),
+    status: oneOfStrings("The Discord status set while connected.", userStatuses, d.status),
+    onPause: oneOfStrings('Paused: "show" keeps an elapsed clock with a "Paused" image; "clear" removes the activity.', ["show", "clear"], d.onPause),
+    links: oneOfStrings("MusicBrainz links on title, artist and album when their MBIDs are known.", ["musicbrainz", "none"], d.links),
+    pausedImage: nullable(url('Image URL for the small "Paused" icon.'), 'Image URL (http:// or https://) for the small "Paused" icon; none when null.'),
+  });
 }
 
 const SECOND = 1000;
@@ -87,10 +66,11 @@ const DAY = 24 * HOUR;
  * 24.8 days; Node and Deno fire it after 1 ms), and each maximum says how long the wait can
  * usefully be, well under that.
  */
-const duration = (description: string, range: { minimum: number; maximum: number }, def: number) => Type.Integer({ description, ...range, default: def });
+const duration = (description: string, range: { minimum: number; maximum: number }, def: number): JsonSchema =>
+  integer(description, { ...range, default: def });
 
 /** Each gateway timing: what it is, and its range (the reason for a bound is in its comment). */
-const gatewayTimings: Record<keyof GatewayTimings, { description: string; minimum: number; maximum: number }> = {
+const gatewayTimings: Record<keyof typeof defaultTimings, { description: string; minimum: number; maximum: number }> = {
   // Discord sends Hello and READY at once: minutes of silence is a dead socket, not a slow one.
   helloTimeoutMs: { description: "How long to wait for the gateway's Hello (ms).", minimum: SECOND, maximum: 10 * MINUTE },
   readyTimeoutMs: { description: "How long to wait for READY or RESUMED (ms).", minimum: SECOND, maximum: 10 * MINUTE },
@@ -122,12 +102,12 @@ const gatewayTimings: Record<keyof GatewayTimings, { description: string; minimu
 
 const gatewaySchema = object(
   "Gateway timing and pacing. The defaults follow Discord's rules; change them only with a reason.",
-  optional(Object.fromEntries(
+  Object.fromEntries(
     Object.entries(gatewayTimings).map(([key, { description, ...range }]) => [
       key,
-      duration(description, range, defaultTimings[key as keyof GatewayTimings]),
+      duration(description, range, defaultTimings[key as keyof typeof defaultTimings]),
     ]),
-  ) as Record<keyof GatewayTimings, TInteger>),
+  ),
 );
 
 const discordSchema = object("The Discord application and how to reach Discord.", {
@@ -135,148 +115,123 @@ const discordSchema = object("The Discord application and how to reach Discord."
     pattern: patterns.applicationId,
     examples: ["1234567890123456789"],
   }),
-  ...optional({
-    apiBaseUrl: url("Discord's REST API (gateway discovery, external assets).", { default: "https://discord.com/api" }),
-    // Also how tests point the service at a fake.
-    gatewayUrl: nullable(
-      Type.String({ pattern: patterns.wsUrl }),
-      "Connect to this ws:// or wss:// URL instead of discovering the gateway (a Discord-compatible server, or a test fake).",
-    ),
-    activityFields: oneOfStrings<PresenceSettings["activityFields"]>(["auto", "full", "core"], {
-      description:
-        'Which activity fields an op 3 carries. "auto": all of them, and only the core set (type, name, details, state, timestamps, large image and text) to a gateway that refuses one with 4002, as some Discord-compatible servers do; "full" or "core" forces a set.',
-      default: "auto",
-    }),
-    // docs/protocol.md: users asked for the OS to be configurable.
-    properties: object(
-      "The identify properties the gateway sees.",
-      optional({
-        os: string("Operating system reported to Discord.", { default: defaultClientProperties.os }),
-        browser: string("Client name reported to Discord.", { default: defaultClientProperties.browser }),
-        device: string("Device reported to Discord.", { default: defaultClientProperties.device }),
-        system_locale: string("Locale reported to Discord.", { default: defaultClientProperties.system_locale }),
-      }),
-    ),
-    userAgent: string("User-Agent of REST requests.", { minLength: 1, default: defaultUserAgent }),
+  apiBaseUrl: url("Discord's REST API (gateway discovery, external assets).", { default: "https://discord.com/api" }),
+  gatewayUrl: nullable(
+    string("", { pattern: patterns.wsUrl }),
+    "Connect to this ws:// or wss:// URL instead of discovering the gateway (a Discord-compatible server, or a test fake).",
+  ),
+  activityFields: oneOfStrings(
+    'Which activity fields an op 3 carries. "auto": all of them, and only the core set (type, name, details, state, timestamps, large image and text) to a gateway that refuses one with 4002, as some Discord-compatible servers do; "full" or "core" forces a set.',
+    ["auto", "full", "core"],
+    "auto",
+  ),
+  properties: object("The identify properties the gateway sees.", {
+    os: string("Operating system reported to Discord.", { default: defaultClientProperties.os }),
+    browser: string("Client name reported to Discord.", { default: defaultClientProperties.browser }),
+    device: string("Device reported to Discord.", { default: defaultClientProperties.device }),
+    system_locale: string("Locale reported to Discord.", { default: defaultClientProperties.system_locale }),
+  }),
+  userAgent: string("User-Agent of REST requests.", { minLength: 1, default: defaultUserAgent }),
+}, ["applicationId"]);
+
+const artworkSchema = object("Where album art comes from.", {
+  order: {
+    type: "array",
+    description: 'Art sources, tried in this order. "upload" sends cover bytes to a temporary public host and is opt-in.',
+    items: { type: "string", enum: [...artworkSources] },
+    uniqueItems: true,
+    default: [...defaultArtworkOrder],
+  },
+  defaultImage: {
+    description: 'Image URL shown when no source has art for a track (default: the Navidrome logo); "none" for no image (null means "none" too).',
+    default: navidromeLogoUrl,
+    oneOf: [{ type: "string", pattern: patterns.httpUrlOrNone }, { type: "null" }],
+  },
+  coverArtArchiveUrl: url("The Cover Art Archive's base URL.", { default: defaultCoverArtArchiveUrl }),
+  musicBrainzLookup: boolean(
+    "For a track without a release MBID, find its album's release on MusicBrainz (by album and artist, at most 1 request per second) and ask the Cover Art Archive for it.",
+    true,
+  ),
+  musicBrainzUrl: url("MusicBrainz's base URL, for that lookup.", { default: defaultMusicBrainzUrl }),
+  uploadUrl: url('Temporary public host for "upload" (uguu.se\'s API).', { default: "https://uguu.se/upload" }),
+  publicUrl: nullable(url(""), 'Public artwork URL template for "public", e.g. https://music.example.org/img/{coverArtId}; off when null.'),
+});
+
+const sourcesSchema = object("Where now-playing comes from.", {
+  subsonic: nullable(
+    object("", {
+      url: url("The server's base URL, e.g. http://127.0.0.1:4533."),
+      username: string("A user of the server; any user sees every user's now-playing.", { minLength: 1 }),
+      password: string('That user\'s password. A secret: write "env:NAME".', { minLength: 1 }),
+      // Polled less often than every 10 min, whole tracks would come and go unseen.
+      pollIntervalMs: duration("How often to ask the server what is playing (ms).", { minimum: 500, maximum: 10 * MINUTE }, 2000),
+    }, ["url", "username", "password"]),
+    "Poll a Navidrome or other Subsonic server's now-playing list; off when null or absent.",
+  ),
+  listenbrainz: object("A ListenBrainz-compatible receiver on the HTTP server: point Navidrome's ListenBrainz.BaseURL at it.", {
+    enabled: boolean("Serve /1/validate-token and /1/submit-listens.", false),
+    forwardUrl: nullable(url(""), "Also forward every submission to this ListenBrainz server (e.g. https://api.listenbrainz.org); off when null."),
+    maxBodyBytes: integer("Largest request body accepted (bytes).", { minimum: 1024, default: 1_048_576 }),
   }),
 });
 
-const artworkSchema = object(
-  "Where album art comes from.",
-  optional({
-    order: Type.Array(oneOfStrings<ArtworkSource>(artworkSources), {
-      description: 'Art sources, tried in this order. "upload" sends cover bytes to a temporary public host and is opt-in.',
-      uniqueItems: true,
-      default: [...defaultArtworkOrder],
-    }),
-    defaultImage: nullable(
-      Type.String({ pattern: patterns.httpUrlOrNone }),
-      'Image URL shown when no source has art for a track (default: the Navidrome logo); "none" for no image (null means "none" too).',
-      navidromeLogoUrl,
-    ),
-    coverArtArchiveUrl: url("The Cover Art Archive's base URL.", { default: defaultCoverArtArchiveUrl }),
-    musicBrainzLookup: boolean(
-      "For a track without a release MBID, find its album's release on MusicBrainz (by album and artist, at most 1 request per second) and ask the Cover Art Archive for it.",
-      true,
-    ),
-    musicBrainzUrl: url("MusicBrainz's base URL, for that lookup.", { default: defaultMusicBrainzUrl }),
-    uploadUrl: url('Temporary public host for "upload" (uguu.se\'s API).', { default: "https://uguu.se/upload" }),
-    publicUrl: nullableUrl('Public artwork URL template for "public", e.g. https://music.example.org/img/{coverArtId}; off when null.'),
-  }),
-);
-
-/** `sources.subsonic` when it is on. */
-export const subsonicSchema = Type.Object({
-  url: url("The server's base URL, e.g. http://127.0.0.1:4533."),
-  username: string("A user of the server; any user sees every user's now-playing.", { minLength: 1 }),
-  // Never logged, never sent anywhere but the Subsonic server.
-  password: string('That user\'s password. A secret: write "env:NAME".', { minLength: 1 }),
-  ...optional({
-    // Polled less often than every 10 min, whole tracks would come and go unseen.
-    pollIntervalMs: duration("How often to ask the server what is playing (ms).", { minimum: 500, maximum: 10 * MINUTE }, 2000),
-  }),
-}, { additionalProperties: false });
-
-const sourcesSchema = object(
-  "Where now-playing comes from.",
-  optional({
-    subsonic: nullable(subsonicSchema, "Poll a Navidrome or other Subsonic server's now-playing list; off when null or absent."),
-    listenbrainz: object(
-      "A ListenBrainz-compatible receiver on the HTTP server: point Navidrome's ListenBrainz.BaseURL at it.",
-      optional({
-        enabled: boolean("Serve /1/validate-token and /1/submit-listens.", false),
-        forwardUrl: nullableUrl("Also forward every submission to this ListenBrainz server (e.g. https://api.listenbrainz.org); off when null."),
-        maxBodyBytes: Type.Integer({ description: "Largest request body accepted (bytes).", minimum: 1024, default: 1_048_576 }),
-      }),
-    ),
-  }),
-);
-
-/** One of `users`. */
-export const userSchema = object("One user.", {
-  username: string("The user's name on the music server (as Subsonic and ListenBrainz report it).", { minLength: 1 }),
-  ...optional({
-    // Optional here: a disabled user needs none (validateConfig asks it of every enabled user).
-    discordToken: string('The user\'s Discord token. A secret: write "env:NAME". Required unless the user is disabled.', { minLength: 1 }),
-    listenbrainzToken: string('The token this user\'s player sends to the ListenBrainz receiver. A secret: write "env:NAME".', { minLength: 1 }),
-    status: oneOfStrings(userStatuses, { description: "This user's Discord status; overrides presence.status." }),
-    enabled: boolean("Set false to keep the user in the file but off Discord.", true),
-    presence: presenceSchema("This user's overrides of the top-level presence."),
-    ignorePlayers: Type.Array(Type.String({ minLength: 1 }), {
-      description: "Players whose plays are ignored for this user (a player that shows its own presence).",
-      uniqueItems: true,
-      default: [],
-    }),
-  }),
-});
-
-/** The config file: exactly `ServiceConfig`, plus `$schema` for editors. */
-export const configSchema = Type.Object({
-  ...optional({ $schema: string("The JSON Schema this file follows, for editors. Ignored by nd-presence.") }),
-  discord: discordSchema,
-  ...optional({
-    presence: presenceSchema("How activities read, for every user."),
-    artwork: artworkSchema,
-    sources: sourcesSchema,
-    http: object(
-      "The HTTP server: status page, health, metrics and the ListenBrainz receiver.",
-      optional({
-        enabled: boolean("Run the HTTP server.", true),
-        host: string("Address to listen on; keep it on loopback unless a proxy is in front.", { minLength: 1, default: "127.0.0.1" }),
-        port: port("Port to listen on; 0 picks a free one.", 4534),
-      }),
-    ),
-    journal: object(
-      "The event journal (crash recovery, replay).",
-      optional({
-        path: string("The JSONL journal file, relative to the working directory.", { minLength: 1, default: "data/journal.jsonl" }),
-        fsync: oneOfStrings<FsyncPolicy>(["always", "interval", "never"], {
-          description:
-            "When the journal is fsynced. always: after every append (survives power loss); interval: every fsyncIntervalMs (a crash of the process loses nothing, a power loss at most the interval); never: left to the OS.",
-          default: "interval",
-        }),
-        // A power loss loses at most this much: beyond a minute, say fsync "never" instead.
-        fsyncIntervalMs: duration("How often the journal is fsynced under fsync: interval (ms).", { minimum: 10, maximum: MINUTE }, 1000),
-      }),
-    ),
-    inspector: object(
-      "The Stately inspector.",
-      optional({
-        enabled: boolean("Serve the inspector stream.", false),
-        port: port("Port for the inspector.", 4535),
-      }),
-    ),
-    gateway: gatewaySchema,
-    // Idle machines hold memory until a sweep: a day between sweeps is the most that is of use.
-    sweepIntervalMs: duration("How often machines with nothing to do are stopped (ms).", { minimum: SECOND, maximum: DAY }, 60_000),
-  }),
-  users: Type.Array(userSchema, { description: "The people whose Discord status shows what they play. `username` is their name on the music server." }),
-}, {
+/** The JSON Schema of the config file: exactly `ServiceConfig`, plus `$schema` for editors. */
+export const configSchema: JsonSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   title: "nd-presence configuration",
   description: 'Configuration of nd-presence. Any string value may be "env:NAME" to read it from the environment; secrets should use that form.',
+  type: "object",
+  required: ["discord", "users"],
   additionalProperties: false,
-});
+  properties: {
+    $schema: string("The JSON Schema this file follows, for editors. Ignored by nd-presence."),
+    discord: discordSchema,
+    presence: presenceSchema("How activities read, for every user."),
+    artwork: artworkSchema,
+    sources: sourcesSchema,
+    http: object("The HTTP server: status page, health, metrics and the ListenBrainz receiver.", {
+      enabled: boolean("Run the HTTP server.", true),
+      host: string("Address to listen on; keep it on loopback unless a proxy is in front.", { minLength: 1, default: "127.0.0.1" }),
+      port: port("Port to listen on; 0 picks a free one.", 4534),
+    }),
+    journal: object("The event journal (crash recovery, replay).", {
+      path: string("The JSONL journal file, relative to the working directory.", { minLength: 1, default: "data/journal.jsonl" }),
+      fsync: oneOfStrings(
+        "When the journal is fsynced. always: after every append (survives power loss); interval: every fsyncIntervalMs (a crash of the process loses nothing, a power loss at most the interval); never: left to the OS.",
+        ["always", "interval", "never"],
+        "interval",
+      ),
+      // A power loss loses at most this much: beyond a minute, say fsync "never" instead.
+      fsyncIntervalMs: duration("How often the journal is fsynced under fsync: interval (ms).", { minimum: 10, maximum: MINUTE }, 1000),
+    }),
+    inspector: object("The Stately inspector.", {
+      enabled: boolean("Serve the inspector stream.", false),
+      port: port("Port for the inspector.", 4535),
+    }),
+    gateway: gatewaySchema,
+    // Idle machines hold memory until a sweep: a day between sweeps is the most that is of use.
+    sweepIntervalMs: duration("How often machines with nothing to do are stopped (ms).", { minimum: SECOND, maximum: DAY }, 60_000),
+    users: {
+      type: "array",
+      description: "The people whose Discord status shows what they play. `username` is their name on the music server.",
+      items: object("One user.", {
+        username: string("The user's name on the music server (as Subsonic and ListenBrainz report it).", { minLength: 1 }),
+        discordToken: string('The user\'s Discord token. A secret: write "env:NAME". Required unless the user is disabled.', { minLength: 1 }),
+        listenbrainzToken: string('The token this user\'s player sends to the ListenBrainz receiver. A secret: write "env:NAME".', { minLength: 1 }),
+        status: oneOfStrings("This user's Discord status; overrides presence.status.", userStatuses),
+        enabled: boolean("Set false to keep the user in the file but off Discord.", true),
+        presence: presenceSchema("This user's overrides of the top-level presence."),
+        ignorePlayers: {
+          type: "array",
+          description: "Players whose plays are ignored for this user (a player that shows its own presence).",
+          items: { type: "string", minLength: 1 },
+          uniqueItems: true,
+          default: [],
+        },
+      }, ["username"]),
+    },
+  },
+};
 
 /** `config.schema.json` as `npm run schema` writes it; a test keeps the file and this in step. */
 export function configSchemaText(): string {

@@ -1,29 +1,83 @@
-import type { Static } from "@sinclair/typebox";
-import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../actors/settings.ts";
+import type { ClientProperties, UserStatus } from "../actors/effects.ts";
+import { defaultClientProperties, defaultPresenceSettings, defaultTimings, type GatewayTimings, type PresenceSettings } from "../actors/settings.ts";
 import type { UserProfile } from "../actors/supervisor-machine.ts";
+import type { ArtworkSource } from "../adapters/artwork/resolver.ts";
 import { PresenceError } from "../errors.ts";
-import type { configSchema, presenceSchema, subsonicSchema, userSchema } from "./schema.ts";
-
-// The types are the schema's (schema.ts): one definition gives the type, config.schema.json and check.
 
 /** Presence templates and choices, as written in the config (docs/architecture.md `presence`). */
-export type PresenceConfig = Static<ReturnType<typeof presenceSchema>>;
+export type PresenceConfig = Partial<Omit<PresenceSettings, "applicationId" | "activityFields">>;
 
-export type UserConfig = Omit<Static<typeof userSchema>, "discordToken"> & {
-  /**
-   * The user's Discord token. A secret: it never leaves the socket and REST adapters. Typed as set,
-   * as the service reads it: check asks it of every enabled user; a disabled user may leave it out.
-   */
+export interface UserConfig {
+  username: string;
+  /** The user's Discord token. A secret: it never leaves the socket and REST adapters. */
   discordToken: string;
-};
+  listenbrainzToken?: string;
+  status?: UserStatus;
+  enabled?: boolean;
+  presence?: PresenceConfig;
+  /** Players whose plays are ignored for this user (a player that shows its own presence). */
+  ignorePlayers?: string[];
+}
 
 /**
- * The service configuration (docs/architecture.md, "Service contract"), with secrets already read.
- * Loading it from a file, `env:NAME` values and the JSON Schema belong to the CLI.
+ * The service configuration (docs/architecture.md, "Service contract"), with secrets already read. Loading it from a
+ * file, `env:NAME` values and the JSON Schema belong to the CLI.
  */
-export type ServiceConfig = Omit<Static<typeof configSchema>, "$schema" | "users"> & { users: UserConfig[] };
+export interface ServiceConfig {
+  discord: {
+    applicationId: string;
+    apiBaseUrl?: string;
+    /** Skip discovery and connect here (also how tests point the service at a fake). */
+    gatewayUrl?: string | null;
+    /** Which activity fields an op 3 carries (see `PresenceSettings.activityFields`). Default "auto". */
+    activityFields?: PresenceSettings["activityFields"];
+    /** Identify properties; docs/protocol.md: users asked for the OS to be configurable. */
+    properties?: Partial<ClientProperties>;
+    userAgent?: string;
+  };
+  presence?: PresenceConfig;
+  artwork?: {
+    /** Default `["coverartarchive", "public"]`; "upload" (a temporary public host) is opt-in. */
+    order?: ArtworkSource[];
+    /**
+     * Shown when no source has art for a track. Default: the Navidrome logo (`navidromeLogoUrl`);
+     * `"none"` (or null) for no image.
+     */
+    defaultImage?: string | null;
+    /** Default `https://coverartarchive.org`. */
+    coverArtArchiveUrl?: string;
+    /** Find a track's release on MusicBrainz by album and artist when it has no release MBID. Default true. */
+    musicBrainzLookup?: boolean;
+    /** Default `https://musicbrainz.org`. */
+    musicBrainzUrl?: string;
+    /** Temporary public host for "upload" (uguu.se's API). Default `https://uguu.se/upload`. */
+    uploadUrl?: string;
+    /** Public artwork URL template for "public", e.g. `https://music.example.org/img/{coverArtId}`. */
+    publicUrl?: string | null;
+  };
+  sources?: {
+    subsonic?: SubsonicSourceConfig | null;
+    listenbrainz?: { enabled?: boolean; forwardUrl?: string | null; maxBodyBytes?: number };
+  };
+  http?: { enabled?: boolean; host?: string; port?: number };
+  /** The event journal: where, and when it is fsynced (see `FsyncPolicy`). */
+  journal?: { path?: string; fsync?: "always" | "interval" | "never"; fsyncIntervalMs?: number };
+  inspector?: { enabled?: boolean; port?: number };
+  gateway?: Partial<GatewayTimings>;
+  /** How often the supervisor stops machines with nothing to do (ms). */
+  sweepIntervalMs?: number;
+  users: UserConfig[];
+}
 
-export type SubsonicSourceConfig = Static<typeof subsonicSchema>;
+export interface SubsonicSourceConfig {
+  /** The server's base URL, e.g. `http://127.0.0.1:4533`. */
+  url: string;
+  username: string;
+  /** A secret: never logged, never sent anywhere but the Subsonic server. */
+  password: string;
+  /** Default 2000. */
+  pollIntervalMs?: number;
+}
 
 export const defaultUserAgent = "nd-presence/0.1.0 (Discord Rich Presence for Navidrome)";
 

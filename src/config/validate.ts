@@ -16,7 +16,8 @@ export type { Problem } from "./problem.ts";
  * // [{ path: "discord.applicationId", message: "must be 5 to 25 digits: ..." }]
  */
 export function validateConfig(value: unknown): Problem[] {
-  const problems = checkSchema(value, configSchema);
+  const problems: Problem[] = [];
+  checkSchema(value, configSchema, "", problems);
   if (isRecord(value)) problems.push(...checkUsers(value.users), ...checkReceiver(value));
   return problems;
 }
