@@ -5,6 +5,14 @@ import { LONGEST_TRACK_MS } from "../adapters/sources/track-length.ts";
 import type { JsonSchema } from "./json-schema.ts";
 import { defaultUserAgent } from "./service-config.ts";
 
+/*
+ * The config's JSON Schema (config.schema.json is generated from it, and `check` validates against
+ * it), built with a few small helpers rather than a schema library. TypeBox was tried (issue 18):
+ * its 266 ES modules cost every start 123 ms and 10 MiB, for checking one small file once; see
+ * the commit that reverted it. The TypeScript type (service-config.ts) is kept beside it by hand:
+ * a key added to one must be added to the other.
+ */
+
 /** The schema's patterns, named so that the validator can say what each asks for in plain words. */
 export const patterns = {
   applicationId: "^[0-9]{5,25}$",
