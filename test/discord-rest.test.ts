@@ -153,9 +153,18 @@ describe("DiscordRest", () => {
       expect(request!.headers["user-agent"]).toBe(UA);
     });
 
-    it("401 -> invalid, and no other version is asked", async () => {
+    it("401 from the version discovery found -> invalid, and no other version is asked", async () => {
+      await rest.discoverGateway();
       expect(await rest.checkToken("mfa.revoked-token-SECRET-0987654321")).toBe("invalid");
-      expect(paths(fake)).toEqual(["/api/v10/users/@me"]);
+      expect(paths(fake)).toEqual(["/api/v10/gateway", "/api/v10/users/@me"]);
+    });
+
+    it("before any discovery a 401 may mean the version is not served: invalid only once every version says so", async () => {
+      expect(await rest.checkToken("mfa.revoked-token-SECRET-0987654321")).toBe("invalid");
+      expect(paths(fake)).toEqual(["/api/v10/users/@me", "/api/v9/users/@me", "/api/users/@me"]);
+      // A server that answers 401 on a version it does not serve, then 200 on one it does: valid.
+      fake.failNext(401, { message: "401: Unauthorized", code: 0 });
+      expect(await rest.checkToken(TOKEN)).toBe("valid");
     });
 
     it.each([

@@ -102,6 +102,46 @@ describe("restart in the middle of a song", () => {
   });
 });
 
+describe("a clean stop, and what can happen during it", () => {
+  it("a paused track is forgotten at a clearing stop: the next start shows nothing and connects nothing", async () => {
+    h = await startHarness();
+    h.play(song);
+    await h.waitForPresence();
+    h.dispatch({ type: "playback.paused", user: "alice", positionMs: 10_000 });
+    await h.settle();
+    await h.service.stop();
+    const connections = h.gateway.connections.length;
+    await h.advance(60_000);
+    await h.restart();
+    await h.advance(10_000);
+    expect(h.gateway.connections).toHaveLength(connections);
+    expect(h.service.status().users[0]).toMatchObject({ connected: false, showing: null, sending: null });
+  });
+
+  it("a socket that ends while the clear waits for a slot ends the shutdown: no reconnect, and the next start is whole", async () => {
+    h = await startHarness();
+    // Five presence updates in the window: the clear must wait for a slot.
+    for (const track of [song, otherSong, song, otherSong, song]) {
+      const before = h.framesWithOp(3).length;
+      h.play(track);
+      await h.advanceUntil(() => h.framesWithOp(3).length > before, 100, 5_000, "the track change");
+    }
+    const stopped = h.service.stop();
+    await h.advance(0);
+    h.gateway.drop();
+    await h.advance(1_000);
+    await stopped;
+    expect(h.gateway.connections).toHaveLength(1);
+    expect(h.service.actor?.getSnapshot().value).toBe("stopped");
+    // The next start goes on from the journal: the song still plays, so it is shown again.
+    const after = h.gateway.frames.length;
+    await h.restart();
+    const shown = () => h.gateway.frames.slice(after).some((f) => f.op === 3 && h.activityOf(f)?.details === song.title);
+    await h.advanceUntil(shown, 500, 30_000, "the song shown again");
+    expect(h.gateway.connections).toHaveLength(2);
+  });
+});
+
 describe("a journal that fails", () => {
   it("keeps presences working when the journal cannot append (a full disk), and says so once", async () => {
     class FullDisk extends MemoryJournal {

@@ -118,10 +118,12 @@ export const playbackActions = {
     enqueue.assign(({ context: c }) => ({ userLimits: { ...c.userLimits, presenceInWindow: Math.max(0, c.userLimits.presenceInWindow - 1) } }));
   }),
 
-  beginShutdown: act(({ event, enqueue }) => {
+  beginShutdown: act(({ context, event, enqueue }) => {
     assertEvent(event, "service.shutdown");
-    // The playback and its end timer stay: a start after this one shows the track again if it
-    // is still playing by then (as after a crash), and forgets it if it ended meanwhile.
-    enqueue.assign({ shutdown: event.clear ? "clear" : "keep" });
+    // A playing track and its end timer stay: a start after this one shows the track again if it
+    // is still playing by then (as after a crash), and forgets it if it ended meanwhile. A paused
+    // one has no end to wait for, and no source will say it stopped: a clearing stop forgets it.
+    const forgetPaused = event.clear && context.playback?.paused === true;
+    enqueue.assign({ shutdown: event.clear ? "clear" : "keep", ...(forgetPaused ? { playback: null } : {}) });
   }),
 };

@@ -37,7 +37,7 @@ export const presenceMachine = setup({
     fromOpenSocket: ({ context, event }) => "socket" in event && event.socket === context.socket.number && context.socket.open,
     isFatalClose: ({ event }) => event.type === "gateway.closed" && classifyClose(event.code).action === "fatal",
     /** A 4002 (decode error) while an op 3 is unconfirmed: the server refused the presence. */
-    refusedPresence: ({ context, event }) => event.type === "gateway.closed" && event.code === 4002 && context.shown.pending,
+    refusedPresence: ({ context, event }) => event.type === "gateway.closed" && event.code === 4002 && context.shown.pending && context.shown.payload !== null,
     unconfirmedOnThisSocket: ({ context, event }) => event.type === "presence.kept" && event.socket === context.socket.number && context.shown.pending,
     mayResume: ({ event }) => event.type === "gateway.invalidSession" && event.resumable,
     readyHasSession: ({ event }) => event.type === "gateway.ready" && typeof event.sessionId === "string" && event.sessionId !== "",
@@ -213,7 +213,15 @@ export const presenceMachine = setup({
       },
     },
     stopping: {
-      on: { "playback.*": {} },
+      on: {
+        "playback.*": {},
+        // The socket ends while the clear waits for a slot: nothing is left to clear or to close,
+        // and a shutdown never reconnects.
+        "gateway.closed": { guard: "fromOpenSocket", target: "stopped", actions: "closeFinal" },
+        "gateway.reconnect": { guard: "fromOpenSocket", target: "stopped", actions: "closeFinal" },
+        "gateway.invalidSession": { guard: "fromOpenSocket", target: "stopped", actions: "closeFinal" },
+        "discord.unauthorized": { target: "stopped", actions: "closeFinal" },
+      },
       always: [
         { guard: "keepsSessionOnShutdown", target: "stopped", actions: "closeFinal" },
         { guard: "nothingLeftToClear", target: "stopped", actions: "closeFinal" },

@@ -190,7 +190,12 @@ export const shardMachine = setup({
     stopping: {
       // Machines still finishing their shutdown (clearing, closing) get their gateway events
       // straight from the supervisor; the shard waits for them to stop.
-      on: { "presence.stopped": { guard: "allMachinesStopped", target: "stopped" } },
+      on: {
+        "presence.stopped": { guard: "allMachinesStopped", target: "stopped" },
+        // A journal that ends mid-shutdown (the process died in it): the next start goes on from here.
+        "runtime.stopped": { actions: "broadcast" },
+        "runtime.resumed": { target: "running", actions: "broadcast" },
+      },
       always: { guard: "allMachinesStopped", target: "stopped" },
     },
     /**

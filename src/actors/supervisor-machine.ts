@@ -135,7 +135,11 @@ export const supervisorMachine = setup({
       on: {
         "gateway.*": { actions: "routeToMachine" },
         "artwork.*": { actions: "routeToMachine" },
+        "discord.*": { actions: "routeToMachine" },
         "shard.stopped": { guard: "allShardsStopped", target: "stopped" },
+        // A journal that ends mid-shutdown (the process died in it): the next start goes on from here.
+        "runtime.stopped": { actions: "broadcast" },
+        "runtime.resumed": { target: "running", actions: "broadcast" },
       },
       always: { guard: "allShardsStopped", target: "stopped" },
     },

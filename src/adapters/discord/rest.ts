@@ -124,6 +124,10 @@ export class DiscordRest {
    * header only: never in a URL, a log line or an error.
    */
   async checkToken(token: string): Promise<TokenCheck> {
+    // A 401 from a version not known to be served may only mean "no such version here" (as
+    // discovery reads it): then every version must say 401 before the token is called invalid.
+    const served = this.#apiVersion;
+    let refused = false;
     for (const version of this.#versionsToTry()) {
       const path = `${version}/users/@me`;
       let response: Response;
@@ -136,11 +140,19 @@ export class DiscordRest {
       }
       await readJson(response); // drain the body so the connection can be reused
       if (response.status === 404) continue;
+      if (response.status === 401 && version !== served) {
+        refused = true;
+        continue;
+      }
       const result = tokenCheckOf(response.status);
       // Only a 200 proves the version is served: a server may check the token before it routes.
       if (result === "valid") this.#apiVersion = version;
       this.#logger.log("debug", "token checked", { path, status: response.status, result });
       return result;
+    }
+    if (refused) {
+      this.#logger.log("debug", "token checked", { status: 401, result: "invalid", versions: "every one answered 401 or 404" });
+      return "invalid";
     }
     this.#logger.log("debug", "token check inconclusive", { error: "no users/@me route answered" });
     return "unknown";
