@@ -71,6 +71,25 @@ describe("determinism", () => {
     expect(withoutLive(replayed)).toEqual(withoutLive(live));
   });
 
+  it("a host's own `at` (a source that reports late, or early) replays as it ran live", async () => {
+    const live: TraceRecord[] = [];
+    const clock = preciseClock();
+    h = await startHarness({ clock, trace: (record) => live.push(record) });
+    h.play(song);
+    await h.waitForPresence((a) => a?.details === song.title);
+    await h.advance(60_000);
+    // Reported 30 s late, then one 20 s ahead of the service's clock: the timers they start
+    // (the artwork wait, the track's end, the presence slot) run on the service's clock either way.
+    h.dispatch({ type: "playback.playing", user: "alice", track: otherSong, positionMs: 0, at: clock.now() - 30_000 });
+    await h.advance(90_000);
+    h.dispatch({ type: "playback.playing", user: "alice", track: song, positionMs: 0, at: clock.now() + 20_000 });
+    await h.advance(400_000);
+    h.play(otherSong); // a last input: a replay runs to the last one journaled
+    await h.settle();
+    const replayed = await replayTrace(new MemoryJournal(h.journal.load()), clock.now());
+    expect(withoutLive(replayed)).toEqual(withoutLive(live));
+  });
+
   it("an old journal's fields that nothing reads any more (player, trackNumber, READY's userId) replay as if they were not there", async () => {
     const clock = preciseClock();
     h = await startHarness({ clock });

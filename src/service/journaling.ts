@@ -23,7 +23,9 @@ export function admit(runtime: ServiceRuntime, input: DomainEventInput, from: In
 /** Journals an input (stamped), then applies it: outside input after `admit`, and the service's own. */
 export function record(runtime: ServiceRuntime, event: DomainEvent): void {
   if (!runtime.actor || !runtime.accepting) return;
-  const entry: JournalEntry = { v: 1, seq: runtime.nextSeq++, at: event.at, stream: streamOf(event), event };
+  // The entry's time is the service clock's, which a replay moves to before applying it: an
+  // event's own `at` (a host's, a source's) can be late or early, and timers start from the clock.
+  const entry: JournalEntry = { v: 1, seq: runtime.nextSeq++, at: runtime.clock.now(), stream: streamOf(event), event };
   // Append first: an input that was applied is an input that will be replayed. If the journal
   // cannot take it (a full disk), the service keeps working and says so (see JournalHealth).
   try {
