@@ -136,6 +136,24 @@ describe("a bad token on a server that does not close with 4004", () => {
     expect(h.logger.text()).not.toContain(`${TOKENS.bob}x`);
   });
 
+  it("a server that answers a bad token with op 9 false: the third refusal checks the token, and a 401 fails the user", async () => {
+    h = await startHarness();
+    h.gateway.autoReady = false;
+    h.play(song);
+    // Each identify is refused with op 9 d:false, as some servers refuse a token.
+    for (let i = 1; i <= 3; i++) {
+      await h.advanceUntil(() => h.framesWithOp(2).length === i, 500, MINUTE, `identify ${i}`);
+      if (i === 3) h.rest.failNext(401, { message: "401: Unauthorized", code: 0 });
+      h.gateway.invalidSession(false);
+    }
+    await h.advanceUntil(() => status().state === "failed", 500, MINUTE, "the user failing");
+    expect(h.rest.requests.filter((r) => r.path.endsWith("/users/@me"))).toHaveLength(1);
+    expect(status().failure).toMatch(/users\[0\]\.discordToken/);
+    const identifies = h.framesWithOp(2).length;
+    await h.advance(30 * MINUTE);
+    expect(h.framesWithOp(2)).toHaveLength(identifies);
+  });
+
   it("a token the check finds valid keeps backing off, and does not fail the user", async () => {
     h = await startHarness({ server: "spacebar" });
     h.play(song);

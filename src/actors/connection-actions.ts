@@ -3,7 +3,7 @@ import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./discord-protocol.ts";
 import { trackIdentity } from "./track.ts";
-import { act, closeSocket, draw, forgetSocket, log, perform, sendFrame } from "./presence-effects.ts";
+import { act, closeSocket, draw, type Enqueue, forgetSocket, log, perform, sendFrame } from "./presence-effects.ts";
 import { type GatewayState, initialCompat, isLive, NOTHING_SHOWN, type PresenceContext, type RetryState, withGatewayQuery } from "./presence-context.ts";
 
 /** After this many closes in a row before READY (and each as many more), the token is checked over REST. */
@@ -87,11 +87,13 @@ export const connectionActions = {
   /** Op 9 with d: false: the session is gone; identify again on this socket after 1-5 s. */
   forgetSession: act(({ context, enqueue }) => {
     const random = draw(enqueue, context);
+    // Before READY it counts as a failed try: a server may refuse a bad token this way too.
+    const closesBeforeReady = isLive(context.socket) ? 0 : failedBeforeReady(enqueue, context);
     enqueue.assign({
       gateway: { ...context.gateway, session: null },
       socket: { ...context.socket, liveSince: null },
       shown: NOTHING_SHOWN,
-      retry: { ...context.retry, invalidSessionWaitMs: 1000 + Math.floor(4000 * random) },
+      retry: { ...context.retry, invalidSessionWaitMs: 1000 + Math.floor(4000 * random), closesBeforeReady },
     });
     log(enqueue, "info", "gateway session invalidated, identifying again", { user: context.user });
   }),
@@ -101,7 +103,7 @@ export const connectionActions = {
     log(enqueue, "warn", params.reason, { user: context.user });
     closeSocket(enqueue, context, 4000, params.reason);
     enqueue.assign({
-      retry: { ...context.retry, atOnce: false },
+      retry: { ...context.retry, atOnce: false, closesBeforeReady: failedBeforeReady(enqueue, context) },
       lastError: params.reason,
       gateway: afterFailedConnect(context, params.forgetSession),
     });
@@ -117,11 +119,7 @@ export const connectionActions = {
     // Closed before READY or RESUMED: no going again at once. A server that answers a bad token
     // with something else than 4004 (Spacebar: 4000) would otherwise be asked again and again.
     const beforeReady = !isLive(context.socket);
-    const closesBeforeReady = beforeReady ? context.retry.closesBeforeReady + 1 : 0;
-    if (closesBeforeReady > 0 && closesBeforeReady % CLOSES_BEFORE_TOKEN_CHECK === 0) {
-      log(enqueue, "warn", `${closesBeforeReady} closes in a row before READY: checking the token`, { user: context.user });
-      perform(enqueue, { type: "discord.checkToken" });
-    }
+    const closesBeforeReady = beforeReady ? failedBeforeReady(enqueue, context) : 0;
     closeSocket(enqueue, context, event.code, "closed by server");
     enqueue.assign({
       lastError: event.zombie ? reason : `gateway closed ${event.code}: ${reason}`,
@@ -242,6 +240,20 @@ export const connectionActions = {
     }
   }),
 };
+
+/**
+ * One more try that ended before READY or RESUMED (a close, op 9 false, a Hello or READY that did
+ * not come): the new count, and every `CLOSES_BEFORE_TOKEN_CHECK`th time the token is checked
+ * over REST, since some servers answer a bad token with something else than close 4004.
+ */
+function failedBeforeReady(enqueue: Enqueue, context: PresenceContext): number {
+  const count = context.retry.closesBeforeReady + 1;
+  if (count % CLOSES_BEFORE_TOKEN_CHECK === 0) {
+    log(enqueue, "warn", `${count} tries in a row ended before READY: checking the token`, { user: context.user });
+    perform(enqueue, { type: "discord.checkToken" });
+  }
+  return count;
+}
 
 /**
  * The retry state as of `at`, when a session ends (a close, op 7, op 9): once it had been live

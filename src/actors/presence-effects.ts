@@ -42,7 +42,7 @@ type PerformAction = { type: "perform"; params: Effect };
 type Collect<P extends Params> = Parameters<
   typeof enqueueActions<PresenceContext, PresenceEvent, P, PresenceEvent, never, PerformAction, never, PresenceDelay, EventObject>
 >[0];
-type Enqueue = Parameters<Collect<undefined>>[0]["enqueue"];
+export type Enqueue = Parameters<Collect<undefined>>[0]["enqueue"];
 
 /** `enqueueActions`, typed for this machine (outside `setup` XState cannot infer the types). */
 export function act<P extends Params = undefined>(collect: Collect<P>) {
