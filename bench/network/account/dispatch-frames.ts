@@ -11,6 +11,7 @@
  * so that 10,000 sockets at 1 dispatch/s cost the gateway a concatenation each, not a JSON.stringify.
  */
 import { between, generator, hex, pick, snowflake } from "../../seeded.ts";
+import { memberOf, userOf } from "./people.ts";
 import { GAMES, isoTime, name, sentence } from "./words.ts";
 
 /** A frame with its sequence number left out: `head + s + tail`. */
@@ -113,16 +114,7 @@ function typing(random: () => number): object {
         avatar_decoration_data: null,
         avatar: hex(random, 32),
       },
-      roles: [snowflake(random)],
-      premium_since: null,
-      pending: false,
-      nick: null,
-      mute: false,
-      joined_at: isoTime(random),
-      flags: 0,
-      deaf: false,
-      communication_disabled_until: null,
-      avatar: null,
+      ...memberOf(random),
     },
     channel_id: snowflake(random),
     guild_id: snowflake(random),
@@ -131,17 +123,7 @@ function typing(random: () => number): object {
 
 /** A message in a guild channel, with its author and member (~1.2 KB). */
 function message(random: () => number): object {
-  const username = name(random);
-  const author = {
-    username,
-    public_flags: 0,
-    id: snowflake(random),
-    global_name: username,
-    discriminator: "0",
-    clan: null,
-    avatar_decoration_data: null,
-    avatar: hex(random, 32),
-  };
+  const author = userOf(random);
   return {
     type: 0,
     tts: false,
@@ -152,16 +134,7 @@ function message(random: () => number): object {
     mention_roles: [],
     mention_everyone: false,
     member: {
-      roles: [snowflake(random)],
-      premium_since: null,
-      pending: false,
-      nick: null,
-      mute: false,
-      joined_at: isoTime(random),
-      flags: 0,
-      deaf: false,
-      communication_disabled_until: null,
-      avatar: null,
+      ...memberOf(random),
     },
     id: snowflake(random),
     flags: 0,

@@ -9,6 +9,7 @@
  * concatenations, not a JSON.stringify of 100 KB.
  */
 import { between, generator, hex, pick, snowflake } from "../../seeded.ts";
+import { userOf } from "./people.ts";
 import { channelName, guildName, isoTime, name } from "./words.ts";
 
 /** What differs between two connections' READY. */
@@ -143,7 +144,7 @@ function readyData(bytes: number): Json {
       channel_overrides: [],
     });
     for (let i = 0; i < 8; i++) {
-      const friend = userOf(random);
+      const friend = userOf(random, false);
       add(users, friend);
       add(relationships, { user_id: friend.id, type: 1, since: isoTime(random), nickname: null, id: friend.id });
     }
@@ -155,22 +156,6 @@ function readyData(bytes: number): Json {
     }
   }
   return d;
-}
-
-/** A friend as READY's `users` lists them. */
-function userOf(random: () => number): { id: string } & Json {
-  const username = name(random);
-  return {
-    username,
-    public_flags: 0,
-    id: snowflake(random),
-    global_name: username,
-    discriminator: "0",
-    clan: null,
-    bot: false,
-    avatar_decoration_data: null,
-    avatar: hex(random, 32),
-  };
 }
 
 function guildOf(random: () => number): { id: string; joined_at: string } & Json {
