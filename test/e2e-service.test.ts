@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
 import { FakeGateway } from "./fakes/gateway.ts";
 import { FakeSubsonic } from "./fakes/subsonic.ts";
-import { deadline, sleep, until } from "./fakes/wait.ts";
+import { deadline, nextTurn, until } from "./fakes/wait.ts";
 import { APP_ID, TOKENS } from "./harness.ts";
 
 // The real CLI as a child process, started with exactly the command the README documents (so that
@@ -130,11 +130,12 @@ describe("nd-presence start, end to end", () => {
       const status = (await (await fetch(`${base}/status`)).json()) as { users: Array<{ presenceUpdates: number }> };
       return status.users[0]!.presenceUpdates === 1;
     };
+    // Read again each time the last answer is in: the outcome, not a pause, paces it.
     const time = deadline(15_000);
     try {
       while (!(await kept())) {
         if (time.expired) throw new Error("alice's presence never counted as kept");
-        await sleep(100); // a polling pace: the outcome is the count, read from the service
+        await nextTurn();
       }
     } finally {
       time.clear();
