@@ -1,5 +1,6 @@
+import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
-import { consoleLogger, type Logger, memoryLogger, redactingLogger, SecretScrubber } from "../src/adapters/logger.ts";
+import { consoleLogger, type Logger, memoryLogger, operatorLogger, redactingLogger, SecretScrubber } from "../src/adapters/logger.ts";
 import { errorText } from "../src/errors.ts";
 import { spellingsIn, spellingsOf } from "./secret-spellings.ts";
 
@@ -135,5 +136,103 @@ describe("errorText", () => {
     expect(errorText(new Error("outer", { cause: new Error("inner") }))).toBe("outer (inner)");
     expect(errorText(new Error("HTTP 500"))).toBe("HTTP 500");
     expect(errorText("plain")).toBe("plain");
+  });
+});
+
+/** 19:33:50.123 local time on 2024-11-23, whatever the time zone the tests run in. */
+const at = new Date(2024, 10, 23, 19, 33, 50, 123).getTime();
+
+/** An operator logger writing into `lines`, at a fixed time. */
+function operatorLines(options: { level?: "debug" | "info"; tty: boolean }) {
+  const lines: string[] = [];
+  return { logger: operatorLogger({ ...options, write: (line) => lines.push(line), now: () => at }), lines };
+}
+
+describe("operator logger", () => {
+  it("hides debug at info and shows it at debug, in both formats", () => {
+    for (const tty of [false, true]) {
+      const atInfo = operatorLines({ tty });
+      const atDebug = operatorLines({ level: "debug", tty });
+      for (const { logger } of [atInfo, atDebug]) {
+        logger.log("debug", "gateway socket open");
+        logger.log("info", "nd-presence started");
+      }
+      expect(atInfo.lines.map((line) => line.includes("nd-presence started"))).toEqual([true]);
+      expect(atDebug.lines).toHaveLength(2);
+    }
+  });
+
+  it("not a terminal: one JSON object per line, time, level and message first, then the data", () => {
+    const { logger, lines } = operatorLines({ tty: false });
+    logger.log("warn", "gateway closed", { user: "alice", socket: 3, code: 4000, detail: { resumable: true } });
+    expect(lines).toHaveLength(1);
+    expect(Object.keys(JSON.parse(lines[0]!))).toEqual(["time", "level", "message", "user", "socket", "code", "detail"]);
+    expect(JSON.parse(lines[0]!)).toEqual({
+      time: new Date(at).toISOString(),
+      level: "warn",
+      message: "gateway closed",
+      user: "alice",
+      socket: 3,
+      code: 4000,
+      detail: { resumable: true },
+    });
+  });
+
+  it("consoleLogger still writes those JSON lines", () => {
+    const lines: string[] = [];
+    consoleLogger("info", (line) => lines.push(line)).log("info", "nd-presence started", { users: 2 });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "info", message: "nd-presence started", users: 2 });
+  });
+
+  it("a terminal: local time, the level padded, the message, then key=value", () => {
+    const { logger, lines } = operatorLines({ level: "debug", tty: true });
+    logger.log("info", "alice connected", { socket: 3, code: 1000 });
+    logger.log("error", "nd-presence could not start: port in use");
+    logger.log("debug", "token checked", { status: 401, ok: false, none: null, skipped: undefined });
+    expect(lines).toEqual([
+      "19:33:50.123 INFO  alice connected  socket=3 code=1000",
+      "19:33:50.123 ERROR nd-presence could not start: port in use",
+      "19:33:50.123 DEBUG token checked  status=401 ok=false none=null",
+    ]);
+  });
+
+  it("a terminal: quotes a value with a space, a quote or a line break (not a URL), and writes nested data as compact JSON", () => {
+    const { logger, lines } = operatorLines({ tty: true });
+    logger.log("warn", "closed", {
+      user: "alice",
+      reason: "session timed out",
+      quoted: 'say "hi"',
+      lines: "a\nb",
+      empty: "",
+      url: "http://127.0.0.1:4533/rest/ping?u=alice&v=1.16.1",
+      detail: { code: 4000, players: ["feishin", "web"] },
+    });
+    expect(lines).toEqual([
+      '19:33:50.123 WARN  closed  user=alice reason="session timed out" quoted="say \\"hi\\"" lines="a\\nb" empty="" url=http://127.0.0.1:4533/rest/ping?u=alice&v=1.16.1 detail={"code":4000,"players":["feishin","web"]}',
+    ]);
+  });
+
+  it("both formats write only what JSON.stringify sees, which is what the redactor searched: an Error's message is never written", () => {
+    for (const tty of [false, true]) {
+      const { logger, lines } = operatorLines({ tty });
+      redactingLogger(logger, () => ["mfa.error-held-token"]).log("error", "failed", { error: new Error("bad token mfa.error-held-token") });
+      expect(lines[0]).not.toContain("mfa.error-held-token");
+      expect(lines[0]).toContain(tty ? "error={}" : '"error":{}');
+    }
+  });
+
+  it("a terminal line has every secret redacted, in the message and in the data", () => {
+    const secret = 'pa"ss word-123';
+    const { logger, lines } = operatorLines({ tty: true });
+    redactingLogger(logger, () => ["mfa.some-discord-token", secret]).log("warn", `ping failed for ${secret} with mfa.some-discord-token`, {
+      password: secret,
+      url: `http://127.0.0.1:4533/rest/ping?p=enc:${Buffer.from(secret).toString("hex")}`,
+      nested: { token: "Bearer mfa.some-discord-token", form: new URLSearchParams({ p: secret }).toString() },
+    });
+    expect(spellingsIn(lines, secret)).toEqual([]);
+    expect(lines).toEqual([
+      "19:33:50.123 WARN  ping failed for [redacted] with [redacted]  password=[redacted] url=http://127.0.0.1:4533/rest/ping?p=enc:[redacted] " +
+      'nested={"token":"Bearer [redacted]","form":"p=[redacted]"}',
+    ]);
   });
 });

@@ -12,16 +12,75 @@ export interface LogEntry {
   data?: Record<string, unknown>;
 }
 
-const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const order = { debug: 10, info: 20, warn: 30, error: 40 } satisfies Record<LogLevel, number>;
+
+/** Every level, from the most to the least verbose: what `log.level` and `--log-level` accept. */
+export const logLevels = Object.keys(order) as LogLevel[];
 
 /** One JSON object per line on stderr: easy to read with `jq`, easy to ship to a log store. */
 export function consoleLogger(minLevel: LogLevel = "info", write = (line: string) => console.error(line)): Logger {
+  return operatorLogger({ level: minLevel, write });
+}
+
+export interface OperatorLoggerOptions {
+  /** The least severe level written. Default "info". */
+  level?: LogLevel;
+  /** Writes one line (no newline at its end). Default `console.error`. */
+  write?: (line: string) => void;
+  /**
+   * Whether `write` reaches a terminal (the caller asks `process.stderr.isTTY`): short readable
+   * lines if so, one JSON object per line if not (a pipe, journald, docker logs). Default false.
+   */
+  tty?: boolean;
+  /** The clock, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * The service's log as its operator reads it. Not a terminal: one JSON object per line, `time`
+ * (ISO, UTC), `level`, `message`, then the data's keys, for `jq` and log stores. A terminal:
+ *
+ *     19:33:50.123 INFO  gateway closed  user=alice socket=3 code=1000 reason="session timed out"
+ *
+ * local time, the level, the message, then each data key as key=value: a string as it is unless
+ * it is empty or holds a space, a quote or a control character (then JSON-quoted), anything
+ * else as compact JSON. Both render the data by JSON.stringify alone, which is what
+ * `redactingLogger` searches: an Error's message or stack (not enumerable) is never written, as
+ * the redactor never saw it. That is why this is ours and not pino's: its `err` serializer and
+ * pino-pretty write such strings.
+ */
+export function operatorLogger(options: OperatorLoggerOptions = {}): Logger {
+  const { level: minLevel = "info", write = (line: string) => console.error(line), tty = false, now = Date.now } = options;
+  const format = tty ? terminalLine : jsonLine;
   return {
     log(level, message, data) {
       if (order[level] < order[minLevel]) return;
-      write(JSON.stringify({ time: new Date().toISOString(), level, message, ...data }));
+      write(format(new Date(now()), level, message, data));
     },
   };
+}
+
+function jsonLine(time: Date, level: LogLevel, message: string, data: Record<string, unknown> | undefined): string {
+  return JSON.stringify({ time: time.toISOString(), level, message, ...data });
+}
+
+function terminalLine(time: Date, level: LogLevel, message: string, data: Record<string, unknown> | undefined): string {
+  const pairs = Object.entries(data ?? {}).flatMap(([key, value]) => {
+    const text = typeof value === "string" ? (plain.test(value) ? value : JSON.stringify(value)) : JSON.stringify(value);
+    // JSON leaves out undefined, functions and symbols: so does this.
+    return text === undefined ? [] : [`${key}=${text}`];
+  });
+  const head = `${clock(time)} ${level.toUpperCase().padEnd(5)} ${message}`;
+  return pairs.length === 0 ? head : `${head}  ${pairs.join(" ")}`;
+}
+
+/** A string written without quotes: not empty, and no space, quote or control character (a line break). */
+const plain = /^[^\s"'\p{Cc}]+$/u;
+
+/** HH:MM:SS.mmm, local time. */
+function clock(time: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(time.getHours())}:${two(time.getMinutes())}:${two(time.getSeconds())}.${String(time.getMilliseconds()).padStart(3, "0")}`;
 }
 
 export const silentLogger: Logger = { log() {} };
