@@ -268,3 +268,21 @@ describe("discord.activityFields check", () => {
     expect(lines.slice(1).join("\n")).toMatch(/discord\.activityFields: .*"auto".*"full".*"core"/);
   });
 });
+
+describe("log.level check", () => {
+  it('takes "debug", "info", "warn" or "error"', async () => {
+    for (const level of ["debug", "info", "warn", "error"]) expect(await check({ ...minimal(), log: { level } })).toMatchObject({ code: 0 });
+  });
+
+  it("names the field and the levels otherwise, and refuses an unknown key beside it", async () => {
+    const { code, lines } = await check({ ...minimal(), log: { level: "verbose", format: "json" } });
+    expect(code).toBe(2);
+    expect(lines.slice(1)).toEqual([
+      '  log.level: must be one of "debug", "info", "warn", "error"',
+      '  log.format: unknown key; the keys allowed here are "level"',
+    ]);
+    expect(validateConfig({ ...minimal(), log: { level: "warning" } })).toEqual([
+      { path: "log.level", message: 'must be one of "debug", "info", "warn", "error"; did you mean "warn"?' },
+    ]);
+  });
+});

@@ -78,6 +78,10 @@ export function exampleConfig(): string {
 
   "inspector": { "enabled": false, "port": 4535 },
 
+  // Logs go to stderr. "debug", "info", "warn" or "error": the least severe level written.
+  // nd-presence start --log-level LEVEL overrides it.
+  "log": { "level": "info" },
+
   // Gateway timings in ms. The defaults follow Discord's rules; change them only with a reason.
   "gateway": {
     // "helloTimeoutMs": 30000, "readyTimeoutMs": 15000, "idleTimeoutMs": 300000,

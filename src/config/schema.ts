@@ -1,6 +1,7 @@
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings } from "../actors/settings.ts";
 import { artworkSources, defaultArtworkOrder, defaultCoverArtArchiveUrl, navidromeLogoUrl } from "../adapters/artwork/resolver.ts";
 import { defaultMusicBrainzUrl } from "../adapters/artwork/musicbrainz.ts";
+import { logLevels } from "../adapters/logger.ts";
 import { LONGEST_TRACK_MS } from "../adapters/sources/track-length.ts";
 import type { JsonSchema } from "./json-schema.ts";
 import { defaultUserAgent } from "./service-config.ts";
@@ -215,6 +216,9 @@ export const configSchema: JsonSchema = {
     inspector: object("The Stately inspector.", {
       enabled: boolean("Serve the inspector stream.", false),
       port: port("Port for the inspector.", 4535),
+    }),
+    log: object("The log, on stderr: JSON lines, or short lines in a terminal.", {
+      level: oneOfStrings("The least severe level logged; start --log-level overrides it.", logLevels, "info"),
     }),
     gateway: gatewaySchema,
     // Idle machines hold memory until a sweep: a day between sweeps is the most that is of use.

@@ -1,4 +1,4 @@
-import type { ClientProperties, UserStatus } from "../actors/effects.ts";
+import type { ClientProperties, LogLevel, UserStatus } from "../actors/effects.ts";
 import { defaultClientProperties, defaultPresenceSettings, defaultTimings, type GatewayTimings, type PresenceSettings } from "../actors/settings.ts";
 import type { UserProfile } from "../actors/supervisor-machine.ts";
 import type { ArtworkSource } from "../adapters/artwork/resolver.ts";
@@ -63,6 +63,8 @@ export interface ServiceConfig {
   /** The event journal: where, and when it is fsynced (see `FsyncPolicy`). */
   journal?: { path?: string; fsync?: "always" | "interval" | "never"; fsyncIntervalMs?: number };
   inspector?: { enabled?: boolean; port?: number };
+  /** The least severe level logged (default "info"); `start --log-level` overrides it. */
+  log?: { level?: LogLevel };
   gateway?: Partial<GatewayTimings>;
   /** How often the supervisor stops machines with nothing to do (ms). */
   sweepIntervalMs?: number;
