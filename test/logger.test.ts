@@ -1,6 +1,8 @@
 import { Buffer } from "node:buffer";
 import { describe, expect, it } from "vitest";
 import { consoleLogger, type Logger, memoryLogger, operatorLogger, redactingLogger, SecretScrubber } from "../src/adapters/logger.ts";
+import { logLevelFrom } from "../src/cli/log-options.ts";
+import { runCli } from "../src/cli/run.ts";
 import { errorText } from "../src/errors.ts";
 import { spellingsIn, spellingsOf } from "./secret-spellings.ts";
 
@@ -234,5 +236,26 @@ describe("operator logger", () => {
       "19:33:50.123 WARN  ping failed for [redacted] with [redacted]  password=[redacted] url=http://127.0.0.1:4533/rest/ping?p=enc:[redacted] " +
       'nested={"token":"Bearer [redacted]","form":"p=[redacted]"}',
     ]);
+  });
+});
+
+describe("the log level", () => {
+  it("is --log-level, else the config's log.level, else info", () => {
+    expect(logLevelFrom(undefined, {})).toBe("info");
+    expect(logLevelFrom(undefined, { log: { level: "warn" } })).toBe("warn");
+    expect(logLevelFrom("debug", { log: { level: "warn" } })).toBe("debug");
+  });
+
+  it("a bad --log-level is a usage error naming the levels, before the config is read", async () => {
+    const err: string[] = [];
+    const code = await runCli(["start", "--log-level", "verbose", "--config", "/nonexistent/nd-presence.json"], {
+      out: () => {},
+      err: (line) => err.push(line),
+      env: {},
+    });
+    expect(code).toBe(2);
+    expect(err[0]).toBe("nd-presence: start: --log-level must be one of debug, info, warn, error\n");
+    expect(err[1]).toContain("--log-level LEVEL");
+    expect(() => logLevelFrom("INFO", {})).toThrow('--log-level must be one of debug, info, warn, error; did you mean "info"?');
   });
 });

@@ -28,18 +28,21 @@ ${exitCodes}`;
 
 /** Help for each command, by name. */
 export const commandHelp: Record<string, string> = {
-  start: `Usage: nd-presence start [--config PATH]
+  start: `Usage: nd-presence start [--config PATH] [--log-level LEVEL]
 
 Runs the service: one Discord presence per configured user, fed by the configured sources, with
 the HTTP server (status page, health, metrics, ListenBrainz receiver) when it is enabled.
 Stops cleanly on SIGINT (Ctrl+C) or SIGTERM: clears every presence and closes the sockets.
 
 Options:
-  --config PATH   the config file
-  -h, --help      this help
+  --config PATH      the config file
+  --log-level LEVEL  debug, info, warn or error: the least severe level logged; overrides the
+                     config's log.level (default info)
+  -h, --help         this help
 
 ${configLine}
-Logs are JSON lines on stderr. ${exitCodes}`,
+Logs go to stderr: short lines in a terminal, else one JSON object per line (journald, docker
+logs, jq). ${exitCodes}`,
 
   check: `Usage: nd-presence check [--config PATH]
 

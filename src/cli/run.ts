@@ -5,18 +5,21 @@ import { checkCommand } from "./check.ts";
 import { commandHelp, mainHelp } from "./help.ts";
 import { initCommand } from "./init.ts";
 import { type CliIo, exitCode } from "./io.ts";
+import { checkLogLevelFlag, logLevelFlag } from "./log-options.ts";
 import { replayCommand } from "./replay.ts";
 import { startCommand } from "./start.ts";
 
 interface Command {
   spec: CommandSpec;
+  /** Checks the flags' values; throws `UsageError` for one the command cannot take. */
+  check?(args: ParsedArgs): void;
   run(args: ParsedArgs, io: CliIo): number | Promise<number>;
 }
 
 const configFlag = { config: { takesValue: true } };
 
 const commands: Record<string, Command> = {
-  start: { spec: { flags: configFlag, maxPositionals: 0 }, run: startCommand },
+  start: { spec: { flags: { ...configFlag, ...logLevelFlag }, maxPositionals: 0 }, check: checkLogLevelFlag, run: startCommand },
   check: { spec: { flags: configFlag, maxPositionals: 0 }, run: checkCommand },
   init: { spec: { flags: { force: { takesValue: false } }, maxPositionals: 1 }, run: initCommand },
   charts: { spec: { flags: { out: { takesValue: true } }, maxPositionals: 0 }, run: chartsCommand },
@@ -48,6 +51,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let args: ParsedArgs;
   try {
     args = parseArgs(rest, command.spec);
+    if (!args.help) command.check?.(args);
   } catch (error) {
     if (error instanceof UsageError) return usage(io, `${name}: ${error.message}`, commandHelp[name]!);
     throw error;
