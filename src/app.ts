@@ -1,6 +1,6 @@
 import { createCoverUploader } from "./adapters/artwork/cover-upload.ts";
 import { JsonlJournal } from "./adapters/journal/jsonl-journal.ts";
-import { errorText } from "./errors.ts";
+import { errorText, PresenceError } from "./errors.ts";
 import { createHttpServer, type HttpServer } from "./adapters/http/server.ts";
 import { startInspector } from "./adapters/http/inspector.ts";
 import { ListenBrainzReceiver, tokenLookup } from "./adapters/sources/listenbrainz-receiver.ts";
@@ -9,8 +9,12 @@ import type { SourceStatus } from "./adapters/http/metrics.ts";
 import { SubsonicClient } from "./adapters/sources/subsonic-client.ts";
 import { SubsonicPoller } from "./adapters/sources/subsonic-poller.ts";
 import { configSecrets, defaultUserAgent, type ServiceConfig } from "./config/service-config.ts";
+import { changedKeys, type Reconfiguration } from "./service/reconfigure.ts";
 import { createPresenceService, type PresenceService } from "./service/service.ts";
 import { systemClock } from "./clock.ts";
+
+/** Where the journal is kept when `journal.path` is not set, relative to the working directory. */
+export const DEFAULT_JOURNAL_PATH = "data/journal.jsonl";
 
 /** A checkpoint (and compaction) at least this often... */
 const COMPACT_EVERY_MS = 10 * 60_000;
@@ -28,8 +32,36 @@ export interface App {
   readonly httpPort: number | null;
   /** What each now-playing source reports (for `/status`, `/metrics` and the status page). */
   sources(): SourceStatus[];
+  /**
+   * Applies a new config while running (see `PresenceService.reconfigure`): users added, removed
+   * or changed, and the Subsonic poll restarted if its settings changed. `needsRestart` names the
+   * changed settings that wait for the next start (the HTTP address, the journal, the inspector,
+   * the ListenBrainz receiver's own settings, ...). One reload at a time.
+   */
+  reload(config: ServiceConfig): Promise<Reconfiguration>;
   /** Stops taking input, then clears every presence and closes the sockets with 1000. */
   stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** Serves `POST /reload` (loopback only) with this: `nd-presence start` re-reads its config file. */
+  reload?: () => Promise<{ status: number; body: unknown }>;
+}
+
+/** What the app reads once, at start: a change to these waits for the next start. */
+const APP_START_KEYS = ["http", "journal", "inspector", "sources.listenbrainz.enabled", "sources.listenbrainz.forwardUrl", "sources.listenbrainz.maxBodyBytes"];
+
+/** Who the sources take playback for, from a config: rebuilt by a reload. */
+function sourceUsers(config: ServiceConfig) {
+  const enabledUsers = config.users.filter((user) => user.enabled !== false);
+  const ignoredBy = new Map(enabledUsers.map((user) => [user.username, user.ignorePlayers ?? []]));
+  return {
+    // Looked up on every poll and listen: built once per config.
+    usernames: new Set(enabledUsers.map((user) => user.username)),
+    ignorePlayers: (name: string) => ignoredBy.get(name) ?? [],
+    userForToken: tokenLookup(enabledUsers),
+  };
 }
 
 /**
@@ -43,24 +75,21 @@ export interface App {
  *   process.on("SIGTERM", () => app.stop().then(() => process.exit(0)));
  * }
  */
-export async function startApp(config: ServiceConfig, options: { logger?: Logger } = {}): Promise<App> {
-  const secrets = configSecrets(config);
-  const logger = redactingLogger(options.logger ?? consoleLogger(), () => secrets);
+export async function startApp(config: ServiceConfig, options: AppOptions = {}): Promise<App> {
+  let secrets = configSecrets(config);
+  const logger = redactingLogger(options.logger ?? consoleLogger(config.log?.level), () => secrets);
   const userAgent = config.discord.userAgent ?? defaultUserAgent;
-  const enabledUsers = config.users.filter((user) => user.enabled !== false);
-  // Looked up on every poll and listen: built once.
-  const usernames = new Set(enabledUsers.map((user) => user.username));
-  const ignoredBy = new Map(enabledUsers.map((user) => [user.username, user.ignorePlayers ?? []]));
-  const ignorePlayers = (name: string) => ignoredBy.get(name) ?? [];
+  let current = config;
+  let users = sourceUsers(config);
 
-  const subsonicConfig = config.sources?.subsonic ?? null;
-  const subsonic = subsonicConfig && new SubsonicClient({ ...subsonicConfig, userAgent, logger });
+  const subsonicFor = (next: ServiceConfig) => next.sources?.subsonic ? new SubsonicClient({ ...next.sources.subsonic, userAgent, logger }) : null;
+  const subsonic = subsonicFor(config);
   const uploads = subsonic && config.artwork?.order?.includes("upload");
   // Before the service, so that the inspector sees the supervisor from its first snapshot.
   const inspector = config.inspector?.enabled ? await startInspector({ port: config.inspector.port ?? 4535, logger, secrets: () => secrets }) : null;
   if (inspector?.url) logger.log("info", `Stately inspector: open ${inspector.url} (relay ${inspector.url.replace(/^http/, "ws")})`);
   const journal = new JsonlJournal({
-    path: config.journal?.path ?? "data/journal.jsonl",
+    path: config.journal?.path ?? DEFAULT_JOURNAL_PATH,
     ...(config.journal?.fsync ? { fsync: config.journal.fsync } : {}),
     ...(config.journal?.fsyncIntervalMs ? { fsyncIntervalMs: config.journal.fsyncIntervalMs } : {}),
     logger,
@@ -103,22 +132,24 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   }, CHECKPOINT_CHECK_MS);
   (compaction as { unref?: () => void }).unref?.();
 
-  const poller = subsonic &&
+  const pollerFor = (next: ServiceConfig, client: SubsonicClient | null) =>
+    client &&
     new SubsonicPoller({
-      client: subsonic,
-      pollIntervalMs: subsonicConfig.pollIntervalMs ?? 2_000,
-      users: () => usernames,
-      ignorePlayers,
+      client,
+      pollIntervalMs: next.sources?.subsonic?.pollIntervalMs ?? 2_000,
+      users: () => users.usernames,
+      ignorePlayers: (name) => users.ignorePlayers(name),
       dispatch: (event) => service.dispatch(event),
       clock: systemClock,
       logger,
     });
+  let poller = pollerFor(config, subsonic);
 
   const listenbrainz = config.sources?.listenbrainz;
   const receiver = listenbrainz?.enabled
     ? new ListenBrainzReceiver({
-      userForToken: tokenLookup(enabledUsers),
-      ignorePlayers,
+      userForToken: (token) => users.userForToken(token),
+      ignorePlayers: (name) => users.ignorePlayers(name),
       dispatch: (event) => service.dispatch(event),
       forwardUrl: listenbrainz.forwardUrl ?? null,
       ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
@@ -142,10 +173,13 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       receiver,
       journalBytes: () => service.journalBytes(),
       entriesSinceCheckpoint: () => service.entriesSinceCheckpoint(),
+      ...(options.reload ? { reload: options.reload } : {}),
       logger,
     });
     try {
-      httpPort = await http.listen();
+      httpPort = await http.listen().catch((error: unknown) => {
+        throw listenError(config.http?.host ?? "127.0.0.1", config.http?.port ?? 4534, error);
+      });
     } catch (error) {
       clearInterval(compaction);
       await busy;
@@ -156,11 +190,36 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
   }
   poller?.start();
 
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = async (next: ServiceConfig): Promise<Reconfiguration> => {
+    const outcome = service.reconfigure(next);
+    const previous = current;
+    current = next;
+    users = sourceUsers(next);
+    secrets = [...new Set([...secrets, ...configSecrets(next)])];
+    const needsRestart = [...outcome.needsRestart, ...changedKeys(previous, next, APP_START_KEYS)];
+    if (changedKeys(previous, next, ["sources.subsonic"]).length > 0) {
+      // The poll's client holds the server, the account and the password: a new one. The cover
+      // upload (made at start) keeps the client it was given until the next start.
+      await poller?.stop();
+      poller = pollerFor(next, subsonicFor(next));
+      poller?.start();
+      if (uploads || next.artwork?.order?.includes("upload")) needsRestart.push("artwork.order (upload uses the Subsonic client of the start)");
+    }
+    return { ...outcome, needsRestart };
+  };
+
   return {
     service,
     httpPort,
     sources,
+    reload(next) {
+      const done = reloading.then(() => reload(next));
+      reloading = done.catch(() => {});
+      return done;
+    },
     async stop() {
+      await reloading; // a reload under way finishes first (it may be starting a poll)
       // No new input first; then let the machines clear and close.
       await http?.close();
       await poller?.stop();
@@ -172,4 +231,18 @@ export async function startApp(config: ServiceConfig, options: { logger?: Logger
       await inspector?.stop();
     },
   };
+}
+
+/** Why the HTTP server could not listen, in a line that says what to do (`nd-presence start` exits 3). */
+function listenError(host: string, port: number, error: unknown): PresenceError {
+  const code = (error as { code?: unknown }).code;
+  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const why = code === "EADDRINUSE"
+    ? "the port is in use (another nd-presence?); stop it or set http.port"
+    : code === "EADDRNOTAVAIL"
+    ? "no network interface has this address; set http.host"
+    : code === "EACCES"
+    ? "permission denied (ports below 1024 need privileges); set http.port"
+    : errorText(error);
+  return new PresenceError("http.listen", `cannot listen on ${where}: ${why}`, { cause: error });
 }

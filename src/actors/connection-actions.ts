@@ -2,9 +2,19 @@ import { assertEvent } from "xstate";
 import { backoffDelay } from "./backoff.ts";
 import { classifyClose } from "./close-codes.ts";
 import { Op } from "./discord-protocol.ts";
+import { awaitArtwork, requestPausedImage } from "./playback-actions.ts";
 import { trackIdentity } from "./track.ts";
 import { act, closeSocket, draw, type Enqueue, forgetSocket, log, perform, sendFrame } from "./presence-effects.ts";
-import { type GatewayState, initialCompat, isLive, NOTHING_SHOWN, type PresenceContext, type RetryState, withGatewayQuery } from "./presence-context.ts";
+import {
+  type GatewayState,
+  initialCompat,
+  isLive,
+  NOTHING_SHOWN,
+  type PresenceContext,
+  type RetryState,
+  settingsOf,
+  withGatewayQuery,
+} from "./presence-context.ts";
 
 /** After this many closes in a row before READY (and each as many more), the token is checked over REST. */
 const CLOSES_BEFORE_TOKEN_CHECK = 3;
@@ -216,6 +226,36 @@ export const connectionActions = {
       ...(context.settings.configuredGatewayUrl ? {} : { gateway: { ...context.gateway, url: null } }),
     });
     log(enqueue, "info", "restarted: reconnecting", { user: context.user, resumable: context.gateway.session !== null });
+  }),
+
+  /**
+   * The user's configuration changed (a reload): end the session with 1000 (Discord drops what it
+   * showed), take the new settings, and connect afresh (discovery, identify) if there is something
+   * to show. What the user plays and Discord's per-user limits (the presence window, identify
+   * pacing) stay: they belong to the user, not to the session. A user who had failed gets a fresh
+   * try, as after a restart: the usual change is a new token.
+   */
+  restartWithProfile: act(({ context, event, enqueue }) => {
+    assertEvent(event, "user.restart");
+    const { presence } = event.profile;
+    const old = context.settings.presence;
+    log(enqueue, "info", "configuration changed: restarting the session", { user: context.user });
+    closeSocket(enqueue, context, 1000, "configuration changed");
+    const newApplication = presence.applicationId !== old.applicationId;
+    const newPausedImage = newApplication || presence.pausedImage !== old.pausedImage;
+    enqueue.assign({
+      settings: settingsOf(event.profile),
+      gateway: { url: event.profile.gatewayUrl, session: null },
+      retry: { ...context.retry, attempt: 0, atOnce: true, minBackoffMs: 0, closesBeforeReady: 0 },
+      shown: NOTHING_SHOWN,
+      compat: initialCompat(presence),
+      failure: null,
+      lastError: null,
+      ...(newPausedImage ? { pausedImage: null } : {}),
+    });
+    // Images are registered with the application: another application needs them again.
+    if (newPausedImage) requestPausedImage(enqueue, presence.pausedImage);
+    if (newApplication && context.playback) awaitArtwork(enqueue, context.playback.track);
   }),
 
   /** Nothing to show for a while: end the session for good with 1000 (docs/protocol.md: our own closes). */

@@ -1,3 +1,4 @@
+import type { PresenceInput } from "./settings.ts";
 import type { Track } from "./track.ts";
 
 /**
@@ -67,8 +68,17 @@ export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: numb
  */
 export type ResumedEvent = { type: "runtime.stopped" | "runtime.resumed"; at: number };
 
+/**
+ * A configuration reload (SIGHUP, `POST /reload`): `users` are the profiles of the users added or
+ * changed (a user whose token alone changed is here with the same profile: a profile holds no
+ * secret), `removed` the users no longer configured. A changed user's session restarts with the
+ * new profile, a removed user's presence is cleared and their machine stopped, and everyone else
+ * is untouched. Journaled, so that a replay changes the same machines at the same point.
+ */
+export type ReconfiguredEvent = { type: "service.reconfigured"; users: Omit<PresenceInput, "seed">[]; removed: string[]; at: number };
+
 export type UserEvent = PlaybackEvent | GatewayEvent | SeqNote | DiscoveryEvent | ArtworkEvent | TokenRefusedEvent;
-export type ServiceEvent = ShutdownEvent | ResumedEvent;
+export type ServiceEvent = ShutdownEvent | ResumedEvent | ReconfiguredEvent;
 export type DomainEvent = UserEvent | ServiceEvent;
 
 /** What a host (or one of the sources) dispatches: playback, before the service stamps `at`. */

@@ -2,19 +2,33 @@ import { assertEvent } from "xstate";
 import { fitPresenceFrame } from "./activity.ts";
 import { MAX_FRAME_BYTES, Op, PRESENCE_LIMIT, PRESENCE_WINDOW_MS } from "./discord-protocol.ts";
 import type { Effect } from "./effects.ts";
-import { trackIdentity } from "./track.ts";
-import { act, log, perform, PRESENCE_KEPT_MS, sendFrame } from "./presence-effects.ts";
+import { type Track, trackIdentity } from "./track.ts";
+import { act, type Enqueue, log, perform, PRESENCE_KEPT_MS, sendFrame } from "./presence-effects.ts";
 import { artworkKey, desiredPresence, estimatedPositionMs, isLive, samePresence, shownPresence, wantsPresence } from "./presence-context.ts";
+
+/**
+ * Asks for the track's cover and waits a little for it, so that Discord is not sent the track
+ * twice (once without art).
+ */
+export function awaitArtwork(enqueue: Enqueue, track: Track): void {
+  const key = artworkKey(track);
+  enqueue.assign({ artwork: { key, image: null, pending: true } });
+  perform(enqueue, { type: "artwork.resolve", request: { kind: "track", key, track } });
+  enqueue.cancel("artworkWait");
+  enqueue.raise({ type: "artwork.waitOver", key }, { delay: "artworkWait", id: "artworkWait" });
+}
+
+/** Registers the image shown small while paused, if one is configured. */
+export function requestPausedImage(enqueue: Enqueue, url: string | null): void {
+  if (url) perform(enqueue, { type: "artwork.resolve", request: { kind: "url", key: "paused", url } });
+}
 
 /** What the user plays, and bringing what Discord shows in line with it. */
 export const playbackActions = {
   /** Replaced by the service (carry the effect out) or by a replay (record it). */
   perform: (_: unknown, _effect: Effect) => {},
 
-  requestPausedImage: act(({ context, enqueue }) => {
-    const url = context.settings.presence.pausedImage;
-    if (url) perform(enqueue, { type: "artwork.resolve", request: { kind: "url", key: "paused", url } });
-  }),
+  requestPausedImage: act(({ context, enqueue }) => requestPausedImage(enqueue, context.settings.presence.pausedImage)),
 
   recordPlaying: act(({ context, event, enqueue }) => {
     assertEvent(event, "playback.playing");
@@ -26,15 +40,8 @@ export const playbackActions = {
       paused: false,
       at: event.at,
     };
-    const key = artworkKey(event.track);
-    if (context.artwork?.key === key) enqueue.assign({ playback });
-    else {
-      // Wait a little for the cover, so that Discord is not sent the track twice (once without art).
-      enqueue.assign({ playback, artwork: { key, image: null, pending: true } });
-      perform(enqueue, { type: "artwork.resolve", request: { kind: "track", key, track: event.track } });
-      enqueue.cancel("artworkWait");
-      enqueue.raise({ type: "artwork.waitOver", key }, { delay: "artworkWait", id: "artworkWait" });
-    }
+    enqueue.assign({ playback });
+    if (context.artwork?.key !== artworkKey(event.track)) awaitArtwork(enqueue, event.track);
     enqueue.cancel("trackEnd");
     // A track that ends with no further event is cleared at its end time plus a grace.
     enqueue.raise({ type: "track.ended" }, { delay: "untilTrackEnd", id: "trackEnd" });

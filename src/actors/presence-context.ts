@@ -13,7 +13,7 @@ import type { Playback, Track } from "./track.ts";
  */
 export interface PresenceContext {
   user: string;
-  /** Given at spawn and never assigned again, so they ride along in one reference. */
+  /** Given at spawn and replaced only as a whole, by a reload (`user.restart`): they ride along in one reference. */
   settings: {
     presence: PresenceSettings;
     timings: GatewayTimings;
@@ -193,7 +193,7 @@ export function isIdleContext(c: PresenceContext): boolean {
 
 /**
  * What a context should show depends only on its playback, artwork, paused image and settings,
- * objects an assign passes along untouched (settings never change). So it is worked out once per
+ * objects an assign passes along untouched (settings are only ever replaced whole). So it is worked out once per
  * playback object and reused while those stay the same, however many guards ask: a replay asks
  * thousands of times a second.
  */

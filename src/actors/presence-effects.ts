@@ -7,6 +7,7 @@ import type { Effect, LogLevel, OutgoingFrame } from "./effects.ts";
 import type { DomainEvent } from "./events.ts";
 import type { PresenceContext } from "./presence-context.ts";
 import { nextRandom } from "./random.ts";
+import type { PresenceInput } from "./settings.ts";
 
 /** Events the machine raises for itself (timers); never journaled, they follow from the clock. */
 export type TimerEvent =
@@ -16,7 +17,13 @@ export type TimerEvent =
   | { type: "artwork.waitOver"; key: string }
   | { type: "presence.kept"; socket: number };
 
-export type PresenceEvent = DomainEvent | TimerEvent;
+/**
+ * From the machine's shard, on a configuration reload that changed this user (`service.reconfigured`):
+ * restart the session with the new profile. Not journaled itself: it follows from the journaled reload.
+ */
+export type RestartEvent = { type: "user.restart"; profile: Omit<PresenceInput, "seed"> };
+
+export type PresenceEvent = DomainEvent | TimerEvent | RestartEvent;
 
 /**
  * How long the socket must stay open after an op 3 for the presence to count as shown. A server

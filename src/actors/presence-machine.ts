@@ -94,6 +94,8 @@ export const presenceMachine = setup({
       { guard: "fromOpenSocket", target: ".backoff", actions: "recordClose" },
     ],
     "discord.unauthorized": { target: ".failed", actions: "fail" },
+    // A reload changed this user: a new session with the new settings (failed users included).
+    "user.restart": { target: ".disconnected", actions: "restartWithProfile" },
     "service.shutdown": { target: ".stopping", actions: ["beginShutdown", "flushPresence"] },
     "runtime.stopped": { target: ".suspended", actions: "forgetOldSocket" },
     "runtime.resumed": { target: ".backoff", actions: "reconnectAfterRestart" },
@@ -215,6 +217,8 @@ export const presenceMachine = setup({
     stopping: {
       on: {
         "playback.*": {},
+        // Stopping for good (a shutdown, or the user was removed): nothing to restart.
+        "user.restart": {},
         // The socket ends while the clear waits for a slot: nothing is left to clear or to close,
         // and a shutdown never reconnects.
         "gateway.closed": { guard: "fromOpenSocket", target: "stopped", actions: "closeFinal" },
@@ -236,6 +240,7 @@ export const presenceMachine = setup({
       entry: "announceStopped",
       on: {
         "playback.*": {},
+        "user.restart": {},
         "runtime.stopped": {},
         "runtime.resumed": { target: "disconnected", actions: "reconnectAfterRestart" },
       },

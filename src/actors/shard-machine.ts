@@ -37,9 +37,14 @@ export interface ShardContext {
 /** A child crashed (a bug): XState sends its parent `xstate.error.actor.<id>`. */
 type ChildFailure = { type: `xstate.error.actor.${string}`; error: unknown };
 type ChildDone = { type: `xstate.done.actor.${string}` };
-/** A machine reached `stopped` at shutdown (it stays, holding its playback for the next start). */
+/**
+ * A machine reached `stopped`: at shutdown it stays, holding its playback for the next start; while
+ * running (its user was removed by a reload) it is dropped.
+ */
 type MachineStopped = { type: "presence.stopped" };
-export type ShardEvent = DomainEvent | ChildFailure | ChildDone | MachineStopped;
+/** From the supervisor, on a reload (`service.reconfigured`): this shard's share of the changes. */
+export type ShardReconfigured = { type: "shard.reconfigured"; users: UserProfile[]; removed: string[]; at: number };
+export type ShardEvent = DomainEvent | ChildFailure | ChildDone | MachineStopped | ShardReconfigured;
 
 const machineId = (user: string) => `presence:${user}`;
 const userOf = (event: { type: string }) => event.type.replace(/^xstate\.(error|done)\.actor\.presence:/, "");
@@ -140,6 +145,40 @@ export const shardMachine = setup({
       for (const ref of Object.values(context.machines)) enqueue.sendTo(ref, event);
     }),
 
+    /**
+     * A reload: a removed user's machine clears and stops (then `dropStoppedMachines`), a changed
+     * user's restarts its session with the new profile; a user with no machine gets one with the
+     * new profile on their next playback.
+     */
+    reconfigureUsers: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "shard.reconfigured");
+      const profiles = { ...context.profiles };
+      for (const user of event.removed) {
+        delete profiles[user];
+        const ref = context.machines[user];
+        if (ref) enqueue.sendTo(ref, { type: "service.shutdown", clear: true, at: event.at });
+      }
+      for (const profile of event.users) {
+        profiles[profile.user] = profile;
+        const ref = context.machines[profile.user];
+        if (ref) enqueue.sendTo(ref, { type: "user.restart", profile });
+      }
+      enqueue.assign({ profiles });
+    }),
+
+    /** Machines that stopped while the shard runs (their users were removed) are dropped. */
+    dropStoppedMachines: enqueueActions(({ context, enqueue }) => {
+      const stopped = Object.entries(context.machines).filter(([, ref]) => ref.getSnapshot().value === "stopped");
+      if (stopped.length === 0) return;
+      for (const [, ref] of stopped) enqueue.stopChild(ref);
+      enqueue.assign({
+        machines: ({ context: c }) => {
+          for (const [user] of stopped) delete c.machines[user];
+          return c.machines;
+        },
+      });
+    }),
+
     stopIdleMachine: enqueueActions(({ context, event, enqueue }) => {
       if (!("user" in event)) return;
       const ref = context.machines[event.user];
@@ -184,6 +223,8 @@ export const shardMachine = setup({
         ],
         "service.shutdown": { target: "stopping", actions: "broadcast" },
         "runtime.*": { actions: "broadcast" },
+        "shard.reconfigured": { actions: "reconfigureUsers" },
+        "presence.stopped": { actions: "dropStoppedMachines" },
       },
       after: { sweepInterval: { target: "running", reenter: true, actions: "stopIdleMachines" } },
     },

@@ -18,8 +18,15 @@ export interface SupervisorContext {
   shards: ShardRef[];
   /** The index in `shards` of each configured (and enabled) user's shard. */
   shardOf: Record<string, number>;
+  /**
+   * Users a reload removed, by the index of the shard whose machine may still be clearing and
+   * closing: their answers (gateway, artwork) still reach it, their playback is refused.
+   */
+  leaving: Record<string, number>;
   /** Events refused because their user is not configured, by user name. */
   refused: Record<string, number>;
+  /** For the shards a reload adds. */
+  sweepIntervalMs: number;
 }
 
 /** A shard said it has stopped every machine it had (after `service.shutdown`). */
@@ -34,9 +41,15 @@ export type SupervisorEvent = DomainEvent | ShardStopped;
  */
 export const USERS_PER_SHARD = 32;
 
-function machineOf({ shards, shardOf }: SupervisorContext, user: string): PresenceRef | undefined {
-  if (!Object.hasOwn(shardOf, user)) return undefined;
-  return shards[shardOf[user]!]?.getSnapshot().context.machines[user];
+/** The index of the shard that holds the user's machine, if any: a configured user's, or a removed one's. */
+function shardIndexOf({ shardOf, leaving }: SupervisorContext, user: string): number | undefined {
+  if (Object.hasOwn(shardOf, user)) return shardOf[user];
+  return Object.hasOwn(leaving, user) ? leaving[user] : undefined;
+}
+
+function machineOf(context: SupervisorContext, user: string): PresenceRef | undefined {
+  const index = shardIndexOf(context, user);
+  return index === undefined ? undefined : context.shards[index]?.getSnapshot().context.machines[user];
 }
 
 /** The user's running presence machine, if they have one. */
@@ -100,6 +113,60 @@ export const supervisorMachine = setup({
       assertEvent(event, ["service.shutdown", "runtime.stopped", "runtime.resumed"]);
       for (const shard of context.shards) enqueue.sendTo(shard, event);
     }),
+
+    /**
+     * A reload: each shard is told its share of the changes. A removed user leaves `shardOf` at
+     * once (their playback is refused from here on) but stays reachable in `leaving` while their
+     * machine clears and closes. An added user goes where they were (a user removed and added
+     * again, whose old machine may still be closing), else to the first shard with room, else to
+     * a new shard.
+     */
+    reconfigure: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "service.reconfigured");
+      const shardOf = { ...context.shardOf };
+      const leaving = { ...context.leaving };
+      const changes = new Map<number, { users: UserProfile[]; removed: string[] }>();
+      const changesOf = (index: number) => {
+        let change = changes.get(index);
+        if (!change) changes.set(index, change = { users: [], removed: [] });
+        return change;
+      };
+      for (const user of event.removed) {
+        if (!Object.hasOwn(shardOf, user)) continue;
+        leaving[user] = shardOf[user]!;
+        delete shardOf[user];
+        changesOf(leaving[user]!).removed.push(user);
+      }
+      const sizes = context.shards.map(() => 0);
+      for (const index of Object.values(shardOf)) sizes[index]!++;
+      const newShards: UserProfile[][] = [];
+      for (const profile of event.users) {
+        const { user } = profile;
+        let index = shardIndexOf({ ...context, shardOf, leaving }, user);
+        if (index === undefined) {
+          index = sizes.findIndex((size) => size < USERS_PER_SHARD);
+          if (index === -1) {
+            if ((newShards.at(-1)?.length ?? USERS_PER_SHARD) === USERS_PER_SHARD) newShards.push([]);
+            newShards.at(-1)!.push(profile);
+            shardOf[user] = context.shards.length + newShards.length - 1;
+            continue;
+          }
+        }
+        if (!Object.hasOwn(shardOf, user)) sizes[index]!++;
+        delete leaving[user];
+        shardOf[user] = index;
+        changesOf(index).users.push(profile);
+      }
+      for (const [index, change] of changes) enqueue.sendTo(context.shards[index]!, { type: "shard.reconfigured", ...change, at: event.at });
+      enqueue.assign({
+        shardOf,
+        leaving,
+        shards: ({ context: c, spawn }) => [
+          ...c.shards,
+          ...newShards.map((users, k) => spawn("shard", { id: `shard:${c.shards.length + k}`, input: { users, sweepIntervalMs: c.sweepIntervalMs } })),
+        ],
+      });
+    }),
   },
   guards: {
     isConfiguredUser: ({ context, event }) => "user" in event && Object.hasOwn(context.shardOf, event.user),
@@ -115,7 +182,7 @@ export const supervisorMachine = setup({
       for (const profile of users) shardOf[profile.user] = shards.length;
       shards.push(spawn("shard", { id: `shard:${shards.length}`, input: { users, sweepIntervalMs: input.sweepIntervalMs } }));
     }
-    return { shards, shardOf, refused: {} };
+    return { shards, shardOf, leaving: {}, refused: {}, sweepIntervalMs: input.sweepIntervalMs };
   },
   initial: "running",
   states: {
@@ -128,6 +195,7 @@ export const supervisorMachine = setup({
         "discord.*": { actions: "routeToMachine" },
         "service.shutdown": { target: "stopping", actions: "broadcast" },
         "runtime.*": { actions: "broadcast" },
+        "service.reconfigured": { actions: "reconfigure" },
       },
     },
     stopping: {

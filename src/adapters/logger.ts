@@ -23,8 +23,8 @@ export function consoleLogger(minLevel: LogLevel = "info", write = (line: string
 }
 
 export interface OperatorLoggerOptions {
-  /** The least severe level written. Default "info". */
-  level?: LogLevel;
+  /** The least severe level written, or a function for one that may change (a reload). Default "info". */
+  level?: LogLevel | (() => LogLevel);
   /** Writes one line (no newline at its end). Default `console.error`. */
   write?: (line: string) => void;
   /**
@@ -52,9 +52,11 @@ export interface OperatorLoggerOptions {
 export function operatorLogger(options: OperatorLoggerOptions = {}): Logger {
   const { level: minLevel = "info", write = (line: string) => console.error(line), tty = false, now = Date.now } = options;
   const format = tty ? terminalLine : jsonLine;
+  // A function when the level may change while running (a reload's `log.level`).
+  const least = typeof minLevel === "function" ? minLevel : () => minLevel;
   return {
     log(level, message, data) {
-      if (order[level] < order[minLevel]) return;
+      if (order[level] < order[least()]) return;
       write(format(new Date(now()), level, message, data));
     },
   };

@@ -44,8 +44,11 @@ export const processIo: CliIo = {
   invocation: invocationOf(process.argv[1] ?? "", process.cwd(), "Deno" in globalThis),
 };
 
-/** Exit codes (docs/architecture.md, "Service contract"). */
-export const exitCode = { ok: 0, failure: 1, usage: 2 } as const;
+/**
+ * Exit codes (docs/architecture.md, "Service contract"; docs/deployment.md): 1 is anything
+ * unexpected; 2 a config or command line to fix; 3 and 4 what `start` needs from the machine.
+ */
+export const exitCode = { ok: 0, failure: 1, usage: 2, cannotListen: 3, dataUnwritable: 4 } as const;
 
 /** `--config`, else `$ND_PRESENCE_CONFIG`, else `./nd-presence.json`. */
 export function configPathFrom(flag: string | true | undefined, env: Env): string {

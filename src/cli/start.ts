@@ -1,46 +1,76 @@
-import { consoleLogger, type Logger, redactingLogger } from "../adapters/logger.ts";
-import { type App, startApp } from "../app.ts";
+import { type Logger, operatorLogger, redactingLogger } from "../adapters/logger.ts";
+import { type App, DEFAULT_JOURNAL_PATH, startApp } from "../app.ts";
 import { loadConfigFile } from "../config/load.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
 import type { ParsedArgs } from "./args.ts";
 import { enabledSources } from "./check.ts";
 import { type CliIo, configPathFrom, exitCode, printProblems } from "./io.ts";
-import { errorText } from "../errors.ts";
+import { errorText, PresenceError } from "../errors.ts";
+import { withEnvironmentDefaults } from "./environment.ts";
+import { logLevelFrom } from "./log-options.ts";
+import { checkJournalWritable } from "./preflight.ts";
+import { type ReloadAnswer, reloadFromFile } from "./reload.ts";
 
 /** How long a signal waits for `app.stop()` before the process exits anyway. */
 export const stopTimeoutMs = 5_000;
 
 /**
- * `nd-presence start`: loads the config, starts the app and runs until SIGINT or SIGTERM. Resolves
- * with the exit code: 2 for a bad config, 1 for a runtime failure, 0 after a clean stop (or a
- * stop that outlasted `stopTimeoutMs`: the process is leaving either way).
+ * `nd-presence start`: loads the config, starts the app and runs until SIGINT or SIGTERM; SIGHUP
+ * reloads the config. Resolves with the exit code (`exitCode`): 2 for a bad or unreadable config,
+ * 3 when the HTTP address cannot be listened on, 4 when the journal cannot be written, 1 for
+ * another failure, 0 after a clean stop (or a stop that outlasted `stopTimeoutMs`: the process is
+ * leaving either way). Each failure to start is one line on stderr.
  */
 export async function startCommand(args: ParsedArgs, io: CliIo): Promise<number> {
   const path = configPathFrom(args.flags.config, io.env);
   const loaded = await loadConfigFile(path, io.env);
   if (!loaded.ok) {
+    const [first] = loaded.problems;
+    // The file itself (missing, unreadable): one line says it all.
+    if (loaded.problems.length === 1 && first!.path === path) {
+      io.err(`nd-presence start: cannot read the config ${path}: ${first!.message}`);
+      return exitCode.usage;
+    }
     io.err("nd-presence start: the config is not valid; fix these and start again");
     printProblems(io.err, path, loaded.problems);
     return exitCode.usage;
   }
-  const { config, secrets } = loaded;
+  const config = withEnvironmentDefaults(loaded.config, io.env);
+  let secrets: readonly string[] = loaded.secrets;
+  let level = logLevelFrom(args.flags["log-level"], config);
   // Every line goes through the redactor, including the service's own: values read from the
   // environment are secrets even when the service does not know them as such.
-  const logger = redactingLogger(consoleLogger("info", io.err), () => secrets);
-  let app: App;
+  const logger = redactingLogger(operatorLogger({ level: () => level, write: io.err, tty: process.stderr.isTTY === true }), () => secrets);
+  // A reload's secrets join the old ones (a late line may still carry an old one); its log.level
+  // applies unless --log-level said otherwise.
+  const accept = (next: { config: ServiceConfig; secrets: readonly string[] }) => {
+    secrets = [...new Set([...secrets, ...next.secrets])];
+    level = logLevelFrom(args.flags["log-level"], next.config);
+  };
   try {
-    app = await startApp(config, { logger });
+    checkJournalWritable(config.journal?.path ?? DEFAULT_JOURNAL_PATH);
   } catch (error) {
-    logger.log("error", `nd-presence could not start: ${errorText(error)}`);
-    return exitCode.failure;
+    io.err(`nd-presence start: ${errorText(error)}`);
+    return exitCode.dataUnwritable;
+  }
+  let app: App | undefined;
+  const reload = () => (app ? reloadFromFile(app, { path, env: io.env }, logger, accept) : Promise.resolve(notYet));
+  try {
+    app = await startApp(config, { logger, reload });
+  } catch (error) {
+    const code = error instanceof PresenceError ? error.code : null;
+    io.err(`nd-presence start: ${code === null ? "could not start: " : ""}${errorText(error)}`);
+    return code === "http.listen" ? exitCode.cannotListen : code === "journal.unwritable" ? exitCode.dataUnwritable : exitCode.failure;
   }
   logger.log("info", "nd-presence started", { config: path, users: config.users.length, sources: enabledSources(config) });
   if (app.httpPort !== null) logger.log("info", `HTTP server listening on ${httpUrl(config, app.httpPort)}`);
-  return untilStopped(app, logger);
+  return untilStopped(app, logger, reload);
 }
 
+const notYet: ReloadAnswer = { status: 503, body: { ok: false, error: "still starting" } };
+
 /** Runs until a signal or an unexpected error, then stops the app within `stopTimeoutMs`. */
-function untilStopped(app: App, logger: Logger): Promise<number> {
+function untilStopped(app: App, logger: Logger, reload: () => Promise<unknown>): Promise<number> {
   return new Promise((resolve) => {
     // A signal listener alone does not keep Node's event loop alive, and the app may have nothing
     // open until the first playback arrives.
@@ -82,6 +112,12 @@ function untilStopped(app: App, logger: Logger): Promise<number> {
     const listeners: [string, (arg: unknown) => void][] = [
       ["SIGINT", () => stop("SIGINT", exitCode.ok)],
       ["SIGTERM", () => stop("SIGTERM", exitCode.ok)],
+      // systemd's ExecReload, `docker kill -s HUP`: re-read the config (one at a time, see App.reload).
+      ["SIGHUP", () => {
+        if (stopping) return logger.log("info", "SIGHUP while stopping: not reloading");
+        logger.log("info", "SIGHUP: reloading the config");
+        void reload();
+      }],
       ["uncaughtException", crash],
       ["unhandledRejection", crash],
     ];

@@ -18,14 +18,15 @@ import type { TraceRecord } from "./trace.ts";
  * it runs. One record, handed to each part, so that no state hides in a closure of its own.
  */
 export interface ServiceRuntime {
-  readonly config: ServiceConfig;
+  /** The running config: replaced by a reload (`reconfigure`). */
+  config: ServiceConfig;
   readonly logger: Logger;
   readonly journal: Journal;
   readonly sockets: GatewaySockets;
   /** The host's clock. The actors run on `clock`, which replays the journal's times, then follows this one. */
   readonly liveClock: ServiceClock;
-  /** What each user's machine starts with; the same objects for every machine and checkpoint. */
-  readonly profiles: UserProfile[];
+  /** What each user's machine starts with; the same objects for every machine and checkpoint. Replaced by a reload. */
+  profiles: UserProfile[];
   /** Sees every intended effect and every machine state (`PresenceServiceOptions.trace`). */
   readonly trace: ((record: TraceRecord) => void) | undefined;
   readonly health: JournalHealth;

@@ -12,13 +12,15 @@ import { type Journal, NoJournal } from "../adapters/journal/journal.ts";
 import { consoleLogger, type Logger, redactingLogger } from "../adapters/logger.ts";
 import { assertUsable, configSecrets, defaultUserAgent, type ServiceConfig } from "../config/service-config.ts";
 import { type ServiceClock, systemClock } from "../clock.ts";
+import { PresenceError } from "../errors.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { saveCheckpoint } from "./checkpoints.ts";
 import { compact } from "./compaction.ts";
 import type { AdapterEventInput, PlaybackEventInput } from "./event-validation.ts";
-import { admit } from "./journaling.ts";
+import { admit, record } from "./journaling.ts";
 import { machinesPerforming, performer } from "./machines.ts";
 import { startFromJournal } from "./recovery.ts";
+import { changedKeys, type Reconfiguration, SERVICE_START_KEYS, userChanges } from "./reconfigure.ts";
 import { createRuntime } from "./runtime.ts";
 import { shutDown } from "./shutdown.ts";
 import { type ServiceStatus, userStatuses } from "./status.ts";
@@ -86,6 +88,14 @@ export interface PresenceService {
   entriesSinceCheckpoint(): number;
   /** The journal's size in bytes, for `/metrics`. */
   journalBytes(): number;
+  /**
+   * Applies a new config while running (a reload): added users start, removed users are cleared
+   * and stopped, a changed user's session restarts with the new settings (or token), and everyone
+   * else keeps their session and presence untouched. Journaled, so a replay makes the same change.
+   * Says what changed, and which changed settings wait for the next start. Throws (nothing
+   * changed) when the service is not running or the config is unusable.
+   */
+  reconfigure(config: ServiceConfig): Reconfiguration;
   /** The supervisor actor, for hosts that want to observe it. Undefined before `start`. */
   readonly actor: Actor<typeof supervisorMachine> | undefined;
 }
@@ -110,8 +120,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   const liveClock = options.clock ?? systemClock;
   const tokens = new Map(config.users.map((user) => [user.username, user.discordToken]));
   const tokenFor = (user: string) => tokens.get(user);
-  const secrets = configSecrets(config);
-  const logger = redactingLogger(options.logger ?? consoleLogger(), () => secrets);
+  let secrets = configSecrets(config);
+  const logger = redactingLogger(options.logger ?? consoleLogger(config.log?.level), () => secrets);
   const userAgent = config.discord.userAgent ?? defaultUserAgent;
   const emitter = createNanoEvents<ServiceEvents>();
 
@@ -120,7 +130,8 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
   // before `start()`, so `runtime` (below) is there by then.
   const fromAdapter = (event: DomainEventInput) => admit(runtime, event, "adapter");
   const rest = new DiscordRest({ apiBaseUrl: config.discord.apiBaseUrl ?? "https://discord.com/api", userAgent, logger });
-  const artwork = artworkResolver(options, { rest, tokenFor, userAgent, logger, liveClock });
+  const artworkPorts = { rest, tokenFor, userAgent, logger, liveClock };
+  const artwork = artworkResolver(config, options, artworkPorts);
   const sockets = new GatewaySockets({ userAgent, tokenFor, deliver: fromAdapter, logger, clock: liveClock });
   const ports: EffectPorts = {
     sockets,
@@ -148,7 +159,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     on: (event, listener) => emitter.on(event, listener),
     status: () => ({
       running: runtime.accepting,
-      users: runtime.actor ? userStatuses(config, runtime.actor.getSnapshot(), (user) => sockets.wireStatus(user)) : [],
+      users: runtime.actor ? userStatuses(runtime.config, runtime.actor.getSnapshot(), (user) => sockets.wireStatus(user)) : [],
       refusedEvents: runtime.actor ? { ...runtime.actor.getSnapshot().context.refused } : {},
       journal: runtime.health.status(),
     }),
@@ -157,6 +168,26 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
     compact: () => compact(runtime),
     entriesSinceCheckpoint: () => runtime.nextSeq - 1 - runtime.checkpointSeq,
     journalBytes: () => runtime.journal.size(),
+    reconfigure(next) {
+      assertUsable(next);
+      if (!runtime.actor || !runtime.accepting) throw new PresenceError("service.notRunning", "the service is not running, so there is nothing to reload");
+      const previous = runtime.config;
+      const users = userChanges(previous, next);
+      // The new tokens before the machines hear of them: a restarted session identifies with its
+      // new one. The old secrets stay redacted too: a late log line may still carry one.
+      for (const user of previous.users) tokens.delete(user.username);
+      for (const user of next.users) tokens.set(user.username, user.discordToken);
+      secrets = [...new Set([...secrets, ...configSecrets(next)])];
+      runtime.config = next;
+      runtime.profiles = users.profiles;
+      runtime.checkpointKeyText = undefined;
+      if (changedKeys(previous, next, ["discord.applicationId", "artwork"]).length > 0) ports.artwork = artworkResolver(next, options, artworkPorts);
+      if (users.changedProfiles.length > 0 || users.removed.length > 0) {
+        record(runtime, { type: "service.reconfigured", users: users.changedProfiles, removed: users.removed, at: runtime.clock.now() });
+      }
+      const { added, removed, changed } = users;
+      return { added, removed, changed, needsRestart: changedKeys(previous, next, SERVICE_START_KEYS) };
+    },
   };
   adapterPaths.set(service, fromAdapter);
   return service;
@@ -174,10 +205,10 @@ export function dispatchAsAdapter(service: PresenceService, event: AdapterEventI
 
 /** Album art for the machines' presences, from the sources `config.artwork` names, in its order. */
 function artworkResolver(
+  config: ServiceConfig,
   options: PresenceServiceOptions,
   ports: { rest: DiscordRest; tokenFor: (user: string) => string | undefined; userAgent: string; logger: Logger; liveClock: ServiceClock },
 ): ArtworkResolver {
-  const { config } = options;
   const { liveClock } = ports;
   return new ArtworkResolver({
     rest: ports.rest,

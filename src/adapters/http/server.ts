@@ -22,6 +22,11 @@ export interface HttpServerOptions {
   receiver?: ListenBrainzReceiver | null;
   /** Should be a redacting logger (see `redactingLogger`): errors are logged as they come. */
   logger: Logger;
+  /**
+   * Serves `POST /reload` when set: re-reads the config and answers with the outcome (`nd-presence
+   * start` gives the same as SIGHUP). Only from this machine: see `mayReload`.
+   */
+  reload?: () => Promise<{ status: number; body: unknown }>;
   /** The time the status page shows progress against. Default `Date.now`. */
   now?: () => number;
   /**
@@ -58,6 +63,24 @@ export function healthReasons(status: ServiceStatus, sources: SourceStatus[]): s
   }
   for (const source of sources) if (!source.ok) reasons.push(`source ${source.name}: ${source.lastError ?? "not ok"}`);
   return reasons;
+}
+
+/** Whether a peer address is this machine's loopback (127.0.0.0/8 or ::1, also as IPv4-mapped IPv6). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith("::ffff:") ? address.slice("::ffff:".length) : address;
+  return v4.startsWith("127.") || address === "::1";
+}
+
+/**
+ * Why a reload request is refused, or null. Only a client on this machine may ask (the address
+ * may be 0.0.0.0 in a container, where the status is meant to be read from outside), and not a web
+ * page: a browser's cross-site POST carries an `Origin`, a curl or a script does not.
+ */
+export function mayReload(req: IncomingMessage): string | null {
+  if (!isLoopback(req.socket.remoteAddress)) return "reload is only taken from this machine (loopback); send the process SIGHUP instead";
+  if (req.headers.origin !== undefined) return "reload is not taken from a web page";
+  return null;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
@@ -111,6 +134,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (options.receiver && (await options.receiver.handle(req, res))) return;
     const path = (req.url ?? "/").split("?")[0]!;
+    if (path === "/reload" && options.reload) {
+      if (req.method !== "POST") return json(res, 405, { error: `method ${req.method} not allowed` }, { allow: "POST" });
+      const refused = mayReload(req);
+      if (refused) return json(res, 403, { error: refused });
+      req.resume(); // the body, if any, means nothing: the config is read from its file
+      const outcome = await options.reload();
+      return json(res, outcome.status, outcome.body);
+    }
     const route = routes[path];
     if (!route) return json(res, 404, { error: `not found: ${path}` });
     if (req.method !== "GET" && req.method !== "HEAD") return json(res, 405, { error: `method ${req.method} not allowed` }, { allow: "GET, HEAD" });
