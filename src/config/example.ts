@@ -60,7 +60,8 @@ export function exampleConfig(): string {
       "pollIntervalMs": 2000
     },
     // A ListenBrainz-compatible receiver on the HTTP server: set Navidrome's
-    // ListenBrainz.BaseURL (ND_LISTENBRAINZ_BASEURL) to http://127.0.0.1:4534/1/ and give each user their listenbrainzToken.
+    // ListenBrainz.BaseURL (ND_LISTENBRAINZ_BASEURL) to http://127.0.0.1:4534/1/ (in compose:
+    // http://nd-presence:4534/1/) and give each user their listenbrainzToken.
     "listenbrainz": {
       "enabled": true,
       "forwardUrl": null,        // e.g. "https://api.listenbrainz.org" to scrobble there too
@@ -68,13 +69,16 @@ export function exampleConfig(): string {
     }
   },
 
-  // Status page, /healthz, /status, /metrics and the receiver. Keep it on loopback.
-  "http": { "enabled": true, "host": "127.0.0.1", "port": 4534 },
+  // Status page, /healthz, /status, /metrics and the receiver. The address is 127.0.0.1 unless
+  // ND_PRESENCE_HTTP_HOST says otherwise (the container image: 0.0.0.0, for Navidrome next to it).
+  // Never publish it to the internet: it shows who plays what, and takes listens.
+  "http": { "enabled": true, "port": 4534 },  // "host": "127.0.0.1"
 
   // Every input is journaled before it is applied; a restart replays it and resumes the sessions.
   // fsync: "interval" (default) loses nothing on a crash of nd-presence and at most
   // fsyncIntervalMs on a power loss; "always" loses nothing at all, at a cost; "never" leaves it to the OS.
-  "journal": { "path": "data/journal.jsonl", "fsync": "interval", "fsyncIntervalMs": 1000 },
+  // path: data/journal.jsonl, or journal.jsonl in $ND_PRESENCE_DATA when that is set (the container: /data).
+  "journal": { "fsync": "interval", "fsyncIntervalMs": 1000 },  // "path": "data/journal.jsonl"
 
   "inspector": { "enabled": false, "port": 4535 },
 
