@@ -4,6 +4,7 @@
  */
 export { createPresenceService } from "./service/service.ts";
 export type { PresenceService, PresenceServiceOptions, ServiceEvents } from "./service/service.ts";
+export type { Reconfiguration } from "./service/reconfigure.ts";
 export type { PlaybackEventInput } from "./actors/events.ts";
 export type { ServiceClock } from "./clock.ts";
 export type { PresenceConfig, ServiceConfig, UserConfig } from "./config/service-config.ts";
@@ -19,8 +20,8 @@ export type { Activity, Effect, PresencePayload } from "./actors/effects.ts";
 export { buildActivity } from "./actors/activity.ts";
 export { classifyClose } from "./actors/close-codes.ts";
 export { PresenceError } from "./errors.ts";
-export { consoleLogger, type Logger, memoryLogger, silentLogger } from "./adapters/logger.ts";
+export { consoleLogger, type Logger, memoryLogger, operatorLogger, silentLogger } from "./adapters/logger.ts";
 export { type Journal, type JournalEntry, MemoryJournal } from "./adapters/journal/journal.ts";
 export { type FsyncPolicy, JsonlJournal, type JsonlJournalOptions } from "./adapters/journal/jsonl-journal.ts";
 export type { Checkpoint } from "./service/checkpoint.ts";
-export { startApp } from "./app.ts";
+export { type App, type AppOptions, startApp } from "./app.ts";
