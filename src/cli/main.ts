@@ -1,7 +1,9 @@
-#!/usr/bin/env -S npx tsx
+#!/usr/bin/env node
 /**
- * The `nd-presence` command. Runs on Node (`tsx src/cli/main.ts`, or the package's bin) and on Deno
- * (`deno run -A src/cli/main.ts`): it uses only `process` and `node:` modules, which Deno provides.
+ * The `nd-presence` command, and the package's bin once built: `npm run build` compiles it to
+ * `dist/cli/main.js` (tsc keeps the shebang), which `nd-presence` and `node dist/cli/main.js` run.
+ * From the sources it runs on Node with `node --import tsx src/cli/main.ts` and on Deno with `deno
+ * run -A src/cli/main.ts`: it uses only `process` and `node:` modules, which Deno provides.
  */
 import { processIo } from "./io.ts";
 import { runCli } from "./run.ts";
