@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { type CommandSpec, parseArgs } from "../src/cli/args.ts";
+import { invocationOf } from "../src/cli/io.ts";
 
 // The real command, as a user runs it: a child process, in a directory of its own.
 const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
@@ -70,6 +71,21 @@ describe("command-line flags", () => {
     expect(usage(["--force=yes"])).toBe("--force takes no value");
     expect(usage(["a", "b"])).toBe('unexpected argument "b"');
     expect(usage(["a", "b", "--help"])).toMatchObject({ help: true });
+  });
+});
+
+describe("the command init suggests, for each way of running the CLI", () => {
+  it("is the installed bin, a checkout's build, or its sources under tsx or Deno, with the folder to run it in", () => {
+    // Installed: npm links the bin into a folder on the PATH (global) or into node_modules/.bin (local).
+    expect(invocationOf("/usr/local/bin/nd-presence", "/home/me", false)).toEqual({ cli: "nd-presence", from: null });
+    expect(invocationOf("/srv/app/node_modules/.bin/nd-presence", "/srv/app", false)).toEqual({ cli: "node_modules/.bin/nd-presence", from: null });
+    expect(invocationOf("/srv/app/node_modules/.bin/nd-presence", "/tmp", false)).toEqual({ cli: "node_modules/.bin/nd-presence", from: "/srv/app" });
+    expect(invocationOf("/usr/lib/node_modules/nd-presence/dist/cli/main.js", "/tmp", false)).toEqual({ cli: "nd-presence", from: null });
+    // A checkout: its build with node, its sources with tsx or with the Deno npm installed.
+    expect(invocationOf("/src/nd/dist/cli/main.js", "/src/nd", false)).toEqual({ cli: "node dist/cli/main.js", from: null });
+    expect(invocationOf("/src/nd/dist/cli/main.js", "/tmp", false)).toEqual({ cli: "node dist/cli/main.js", from: "/src/nd" });
+    expect(invocationOf("/src/nd/src/cli/main.ts", "/src/nd/", false)).toEqual({ cli: "node --import tsx src/cli/main.ts", from: null });
+    expect(invocationOf("/src/nd/src/cli/main.ts", "/tmp", true)).toEqual({ cli: "node_modules/.bin/deno run -A src/cli/main.ts", from: "/src/nd" });
   });
 });
 

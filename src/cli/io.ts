@@ -25,15 +25,36 @@ export interface Invocation {
 }
 
 /**
- * How this process was started, as a command a user can type again: the installed bin, or from a
- * checkout `node --import tsx src/cli/main.ts` (Node) or the Deno that npm installed. Not `npm
- * run` or `npx`: those do not pass SIGTERM on to a service they start.
+ * How this process was started, as a command a user can type again. Not `npm run` or `npx`: those
+ * do not pass SIGTERM on to a service they start.
+ * - the installed bin: `nd-presence` (a global install puts it on the PATH), or
+ *   `node_modules/.bin/nd-presence` in the project that installed it locally;
+ * - a checkout's build: `node dist/cli/main.js`;
+ * - a checkout's sources: `node --import tsx src/cli/main.ts` on Node, and on Deno the Deno that
+ *   npm installed, `node_modules/.bin/deno run -A src/cli/main.ts`.
+ *
+ * A checkout's command is relative to the checkout, the folder above `dist/` or `src/`; it is
+ * printed with that folder when run from elsewhere.
+ *
+ * @example
+ * invocationOf("/srv/nd/dist/cli/main.js", "/srv/nd", false); // { cli: "node dist/cli/main.js", from: null }
  */
 export function invocationOf(script: string, cwd: string, deno: boolean): Invocation {
-  if (basename(script) === "nd-presence") return { cli: "nd-presence", from: null };
-  const root = resolve(dirname(script), "..", "..");
-  const cli = `${deno ? "node_modules/.bin/deno run -A" : "node --import tsx"} ${relative(root, script)}`;
-  return { cli, from: resolve(cwd) === root ? null : root };
+  const folder = dirname(script);
+  if (basename(script) === "nd-presence") {
+    // npm links a local install's bin into <project>/node_modules/.bin, which is not on the PATH.
+    if (basename(folder) === ".bin" && basename(dirname(folder)) === "node_modules") {
+      const project = dirname(dirname(folder));
+      return { cli: "node_modules/.bin/nd-presence", from: resolve(cwd) === project ? null : project };
+    }
+    return { cli: "nd-presence", from: null };
+  }
+  const root = resolve(folder, "..", "..");
+  // The package's own file, run by its path (as npm's shims on Windows do): the installed command.
+  if (basename(dirname(root)) === "node_modules") return { cli: "nd-presence", from: null };
+  const path = relative(root, script);
+  const runtime = deno ? "node_modules/.bin/deno run -A" : /\.[cm]?ts$/.test(script) ? "node --import tsx" : "node";
+  return { cli: `${runtime} ${path}`, from: resolve(cwd) === root ? null : root };
 }
 
 /** The real process: `console.log` and `console.error` write synchronously to files and pipes. */
