@@ -1,20 +1,20 @@
 /**
  * coldstart: from `spawn` to the process accepting events.
  *
- * - nd-presence: the CLI as it is run from a checkout (`node --import tsx src/cli/main.ts start`)
- *   with a minimal config (one user, HTTP on port 0, no sources, the journal in a temp dir), until
+ * - nd-presence: the CLI as the README runs it, built (`node dist/cli/main.js start`; see
+ *   bench/built.ts) with a minimal config (one user, HTTP on port 0, no sources, the journal in a temp dir), until
  *   its "nd-presence started" log line arrives on stderr.
- * - raw: `node` importing `ws` and printing "ready" (plain ESM, no TypeScript loader).
+ * - raw: `node` importing `ws` and printing "ready" (plain ESM).
  *
- * One warm-up run of each is not counted (it fills the OS page cache and tsx's transform cache, as
- * any second start would find them), then the median of 5. The time of a tsx loader that does
- * nothing is logged too, to tell the loader's share from the app's.
+ * One warm-up run of each is not counted (it fills the OS page cache, as any second start would
+ * find it), then the median of 5. The time of a node that does nothing is logged too.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { builtCli } from "../built.ts";
 import { type BenchOptions, type Figure, median } from "../figures.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -52,6 +52,7 @@ async function medianOfRuns(run: () => Promise<number>): Promise<number> {
 }
 
 export async function coldstart(options: BenchOptions): Promise<Figure[]> {
+  const cli = builtCli();
   const dir = mkdtempSync(join(tmpdir(), "nd-bench-cold-"));
   try {
     const config = join(dir, "nd-presence.json");
@@ -68,11 +69,11 @@ export async function coldstart(options: BenchOptions): Promise<Figure[]> {
     const env = { ...process.env, ND_BENCH_TOKEN: "bench-u0" };
     const nd = await medianOfRuns(() => {
       rmSync(journal, { force: true }); // each start replays an empty journal, as a first start does
-      return timeUntil(["--import", "tsx", "src/cli/main.ts", "start", "--config", config], "nd-presence started", env);
+      return timeUntil([cli, "start", "--config", config], "nd-presence started", env);
     });
     const raw = await medianOfRuns(() => timeUntil(["--input-type=module", "-e", "await import('ws'); console.log('ready')"], "ready"));
-    const loader = await medianOfRuns(() => timeUntil(["--import", "tsx", "-e", "console.log('ready')"], "ready"));
-    options.log(`  nd-presence ${nd.toFixed(0)} ms, raw ${raw.toFixed(0)} ms (node with the tsx loader alone: ${loader.toFixed(0)} ms)`);
+    const bare = await medianOfRuns(() => timeUntil(["-e", "console.log('ready')"], "ready"));
+    options.log(`  nd-presence ${nd.toFixed(0)} ms, raw ${raw.toFixed(0)} ms (node alone: ${bare.toFixed(0)} ms)`);
     return [{
       scenario: "coldstart",
       metric: "spawn to accepting events, median of 5",

@@ -1,6 +1,6 @@
 /**
  * household: the resident memory of nd-presence for one user, started as the README documents it
- * (`node --import tsx src/cli/main.ts start`), as a small household runs it. Target <= 50 MiB
+ * (`node dist/cli/main.js start`, the build: bench/built.ts), as a small household runs it. Target <= 50 MiB
  * (issue 16; Navicord, one process per user, holds 28 MB).
  *
  * The CLI runs as a child process with a one-user config: the Subsonic source polling a fake
@@ -11,10 +11,11 @@
  * quick) of steady running, VmRSS is read from /proc/<pid>/status (VmHWM, the peak, is logged);
  * then SIGTERM, and the stop is checked (the presence cleared, the socket closed with 1000).
  *
- * Raw: one user's raw client (household-raw.ts) under the same loader, read the same way. What
- * node with the tsx loader and nothing else holds is logged too, to tell the loader's share.
+ * Raw: one user's raw client (household-raw.ts), compiled by the same tsc and run by plain node,
+ * read the same way. What node with nothing else holds is logged too, the floor under both.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { builtCli, builtScript } from "../built.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -117,7 +118,7 @@ async function measureService(options: BenchOptions): Promise<Memory> {
   try {
     const config = householdConfig(dir, gateway.url, navidrome.url);
     const env = { ...process.env, ND_BENCH_TOKEN: tokenFor(USER), ND_BENCH_PASSWORD: "bench-password" };
-    return await measureProcess("nd-presence", ["--import", "tsx", "src/cli/main.ts", "start", "--config", config], env, gateway, options);
+    return await measureProcess("nd-presence", [builtCli(), "start", "--config", config], env, gateway, options);
   } finally {
     await navidrome.close();
     await gateway.close();
@@ -128,15 +129,15 @@ async function measureService(options: BenchOptions): Promise<Memory> {
 async function measureRaw(options: BenchOptions): Promise<Memory> {
   const gateway = await startGateway(REAL_HEARTBEAT_MS, options.account);
   try {
-    return await measureProcess("raw", ["--import", "tsx", "bench/network/household-raw.ts", gateway.url], process.env, gateway, options);
+    return await measureProcess("raw", [builtScript("bench/network/household-raw.ts"), gateway.url], process.env, gateway, options);
   } finally {
     await gateway.close();
   }
 }
 
-/** RSS of `node --import tsx` running nothing, MiB: the floor under both readings. */
-async function loaderAlone(): Promise<number> {
-  const child = spawn(process.execPath, ["--import", "tsx", "-e", "console.error('ready'); setInterval(() => {}, 1 << 30)"], {
+/** RSS of `node` running nothing, MiB: the floor under both readings. */
+async function nodeAlone(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", "console.error('ready'); setInterval(() => {}, 1 << 30)"], {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -156,7 +157,7 @@ async function loaderAlone(): Promise<number> {
 
 export async function household(options: BenchOptions): Promise<Figure[]> {
   options.log(`  gateway: ${describeTraffic(options.account)}`);
-  options.log(`  node with the tsx loader and nothing else: RSS ${(await loaderAlone()).toFixed(1)} MiB`);
+  options.log(`  node and nothing else: RSS ${(await nodeAlone()).toFixed(1)} MiB`);
   const raw = await measureRaw(options);
   const nd = await measureService(options);
   return [
