@@ -41,7 +41,7 @@ describe("README", () => {
       expect(outside.exec(text)?.[0], file).toBeUndefined();
       for (const [doc] of text.matchAll(/docs\/[\w-]+\.md/g)) cited.add(doc);
     }
-    expect([...cited].sort()).toEqual(["docs/architecture.md", "docs/protocol.md"]);
+    expect([...cited].sort()).toEqual(["docs/architecture.md", "docs/deployment.md", "docs/protocol.md"]);
     for (const doc of cited) expect(existsSync(join(root, doc)), doc).toBe(true);
   });
 });
