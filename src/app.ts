@@ -1,7 +1,7 @@
 import { createCoverUploader } from "./adapters/artwork/cover-upload.ts";
 import { JsonlJournal } from "./adapters/journal/jsonl-journal.ts";
 import { errorText, PresenceError } from "./errors.ts";
-import { createHttpServer, type HttpServer } from "./adapters/http/server.ts";
+import { createHttpServer } from "./adapters/http/server.ts";
 import { startInspector } from "./adapters/http/inspector.ts";
 import { ListenBrainzReceiver, tokenLookup } from "./adapters/sources/listenbrainz-receiver.ts";
 import { consoleLogger, type Logger, redactingLogger } from "./adapters/logger.ts";
@@ -85,6 +85,57 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
   const subsonicFor = (next: ServiceConfig) => next.sources?.subsonic ? new SubsonicClient({ ...next.sources.subsonic, userAgent, logger }) : null;
   const subsonic = subsonicFor(config);
   const uploads = subsonic && config.artwork?.order?.includes("upload");
+  // Set once started: until then the HTTP server answers 503, and nothing can dispatch.
+  let service: PresenceService | undefined = undefined;
+  const pollerFor = (next: ServiceConfig, client: SubsonicClient | null) =>
+    client &&
+    new SubsonicPoller({
+      client,
+      pollIntervalMs: next.sources?.subsonic?.pollIntervalMs ?? 2_000,
+      users: () => users.usernames,
+      ignorePlayers: (name) => users.ignorePlayers(name),
+      dispatch: (event) => service!.dispatch(event),
+      clock: systemClock,
+      logger,
+    });
+  let poller = pollerFor(config, subsonic);
+
+  const listenbrainz = config.sources?.listenbrainz;
+  const receiver = listenbrainz?.enabled
+    ? new ListenBrainzReceiver({
+      userForToken: (token) => users.userForToken(token),
+      ignorePlayers: (name) => users.ignorePlayers(name),
+      dispatch: (event) => service!.dispatch(event),
+      forwardUrl: listenbrainz.forwardUrl ?? null,
+      ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
+      userAgent,
+      logger,
+    })
+    : null;
+
+  const sources = (): SourceStatus[] => [
+    ...(poller ? [poller.status()] : []),
+    ...(receiver ? [receiver.status()] : []),
+  ];
+  // The port first: one in use fails the start before the journal is read (or written), a
+  // checkpoint taken or a socket opened: another nd-presence on the same journal is left alone.
+  const http = config.http?.enabled === false ? null : createHttpServer({
+    host: config.http?.host ?? "127.0.0.1",
+    port: config.http?.port ?? 4534,
+    status: () => service!.status(),
+    sources,
+    receiver,
+    journalBytes: () => service!.journalBytes(),
+    entriesSinceCheckpoint: () => service!.entriesSinceCheckpoint(),
+    unavailable: () => (service ? null : "nd-presence is starting"),
+    ...(options.reload ? { reload: options.reload } : {}),
+    logger,
+  });
+  const httpPort = http &&
+    await http.listen().catch((error: unknown) => {
+      throw listenError(config.http?.host ?? "127.0.0.1", config.http?.port ?? 4534, error);
+    });
+
   // Before the service, so that the inspector sees the supervisor from its first snapshot.
   const inspector = config.inspector?.enabled ? await startInspector({ port: config.inspector.port ?? 4535, logger, secrets: () => secrets }) : null;
   if (inspector?.url) logger.log("info", `Stately inspector: open ${inspector.url} (relay ${inspector.url.replace(/^http/, "ws")})`);
@@ -94,22 +145,24 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
     ...(config.journal?.fsyncIntervalMs ? { fsyncIntervalMs: config.journal.fsyncIntervalMs } : {}),
     logger,
   });
-  let service: PresenceService;
+  let started: PresenceService;
   try {
-    service = createPresenceService({
+    started = createPresenceService({
       config,
       logger,
       journal,
       ...(inspector ? { inspect: inspector.inspect } : {}),
       ...(uploads ? { uploadCover: createCoverUploader({ client: subsonic, uploadUrl: config.artwork?.uploadUrl, userAgent, logger }) } : {}),
     });
-    await service.start();
+    await started.start();
   } catch (error) {
     // A host embedding startApp goes on living: leave no port or file open behind a failed start.
+    await http?.close();
     await inspector?.stop();
     await journal.close();
     throw error;
   }
+  service = started;
   // Keep restarts quick: a checkpoint once CHECKPOINT_AFTER_ENTRIES inputs have come in since
   // the last. Keep the journal bounded: a compaction (checkpoint, then idle users' history dropped)
   // every COMPACT_EVERY_MS, and once after the replay. One at a time.
@@ -123,76 +176,20 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
   let compactedAt = systemClock.now();
   const compact = () => {
     compactedAt = systemClock.now();
-    return once("compaction", () => service.compact());
+    return once("compaction", () => started.compact());
   };
   await compact();
   const compaction = setInterval(() => {
     if (systemClock.now() - compactedAt >= COMPACT_EVERY_MS) void compact();
-    else if (service.entriesSinceCheckpoint() >= CHECKPOINT_AFTER_ENTRIES) void once("checkpoint", () => service.checkpoint());
+    else if (started.entriesSinceCheckpoint() >= CHECKPOINT_AFTER_ENTRIES) void once("checkpoint", () => started.checkpoint());
   }, CHECKPOINT_CHECK_MS);
   (compaction as { unref?: () => void }).unref?.();
-
-  const pollerFor = (next: ServiceConfig, client: SubsonicClient | null) =>
-    client &&
-    new SubsonicPoller({
-      client,
-      pollIntervalMs: next.sources?.subsonic?.pollIntervalMs ?? 2_000,
-      users: () => users.usernames,
-      ignorePlayers: (name) => users.ignorePlayers(name),
-      dispatch: (event) => service.dispatch(event),
-      clock: systemClock,
-      logger,
-    });
-  let poller = pollerFor(config, subsonic);
-
-  const listenbrainz = config.sources?.listenbrainz;
-  const receiver = listenbrainz?.enabled
-    ? new ListenBrainzReceiver({
-      userForToken: (token) => users.userForToken(token),
-      ignorePlayers: (name) => users.ignorePlayers(name),
-      dispatch: (event) => service.dispatch(event),
-      forwardUrl: listenbrainz.forwardUrl ?? null,
-      ...(listenbrainz.maxBodyBytes ? { maxBodyBytes: listenbrainz.maxBodyBytes } : {}),
-      userAgent,
-      logger,
-    })
-    : null;
-
-  const sources = (): SourceStatus[] => [
-    ...(poller ? [poller.status()] : []),
-    ...(receiver ? [receiver.status()] : []),
-  ];
-  let http: HttpServer | null = null;
-  let httpPort: number | null = null;
-  if (config.http?.enabled !== false) {
-    http = createHttpServer({
-      host: config.http?.host ?? "127.0.0.1",
-      port: config.http?.port ?? 4534,
-      status: () => service.status(),
-      sources,
-      receiver,
-      journalBytes: () => service.journalBytes(),
-      entriesSinceCheckpoint: () => service.entriesSinceCheckpoint(),
-      ...(options.reload ? { reload: options.reload } : {}),
-      logger,
-    });
-    try {
-      httpPort = await http.listen().catch((error: unknown) => {
-        throw listenError(config.http?.host ?? "127.0.0.1", config.http?.port ?? 4534, error);
-      });
-    } catch (error) {
-      clearInterval(compaction);
-      await busy;
-      await service.stop();
-      await inspector?.stop();
-      throw error;
-    }
-  }
   poller?.start();
 
   let reloading: Promise<unknown> = Promise.resolve();
+  let stopping = false;
   const reload = async (next: ServiceConfig): Promise<Reconfiguration> => {
-    const outcome = service.reconfigure(next);
+    const outcome = started.reconfigure(next);
     const previous = current;
     current = next;
     users = sourceUsers(next);
@@ -203,14 +200,15 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
       // upload (made at start) keeps the client it was given until the next start.
       await poller?.stop();
       poller = pollerFor(next, subsonicFor(next));
-      poller?.start();
+      // A stop that came meanwhile has stopped the old poll; the new one must not start.
+      if (!stopping) poller?.start();
       if (uploads || next.artwork?.order?.includes("upload")) needsRestart.push("artwork.order (upload uses the Subsonic client of the start)");
     }
     return { ...outcome, needsRestart };
   };
 
   return {
-    service,
+    service: started,
     httpPort,
     sources,
     reload(next) {
@@ -219,14 +217,15 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
       return done;
     },
     async stop() {
-      await reloading; // a reload under way finishes first (it may be starting a poll)
+      // Not after a reload under way: it may wait on a slow Subsonic server, and a stop has seconds.
+      stopping = true;
       // No new input first; then let the machines clear and close.
       await http?.close();
       await poller?.stop();
       await receiver?.flush();
       clearInterval(compaction);
       await busy; // a checkpoint being written finishes before the journal closes
-      await service.stop();
+      await started.stop();
       // Last, so that a viewer sees the machines clear and stop.
       await inspector?.stop();
     },

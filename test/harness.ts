@@ -89,7 +89,7 @@ export async function startHarness(options: HarnessOptions = {}) {
   const images = await FakeImageHost.start({ known: [RELEASE_MBID] });
   const logger = memoryLogger();
   const users = options.users ?? [{ username: "alice", discordToken: TOKENS.alice }];
-  const config: ServiceConfig = {
+  let config: ServiceConfig = {
     discord: {
       applicationId: APP_ID,
       apiBaseUrl: rest.url,
@@ -120,15 +120,20 @@ export async function startHarness(options: HarnessOptions = {}) {
     get service() {
       return service;
     },
+    /** The config the service was last started with. */
+    get config() {
+      return config;
+    },
     journal,
-    config,
     shown,
     /**
      * Stops the service the way a crash would leave the journal (no clear, no shutdown journaled;
-     * sockets close non-1000), then starts a new one on the same journal, clock and fakes.
+     * sockets close non-1000), then starts a new one on the same journal, clock and fakes, with
+     * `next` as its config if given (as a start after an edited config file).
      */
-    async restart(trace?: (record: TraceRecord) => void) {
+    async restart(trace?: (record: TraceRecord) => void, next?: ServiceConfig) {
       await service.stop({ clear: false });
+      if (next) config = next;
       service = await launch(trace);
       // Zero-delay timers (an immediate reconnect) run at once on a real clock; here, on a tick.
       await harness.advance(0);

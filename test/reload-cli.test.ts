@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -128,7 +128,50 @@ describe("nd-presence start: reload", () => {
   }, 60_000);
 });
 
+describe("nd-presence start: signals while it starts", () => {
+  it("a SIGHUP that comes while it starts neither kills it nor is lost: the reload runs once it is up; a SIGTERM then stops it", async () => {
+    const { path, write, configFor } = await fakes();
+    write(configFor([alice]));
+    const lines: string[] = [];
+    const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line), env: { ...process.env, ...secrets } };
+    // In this process, as a real signal: without a handler from the first moment it would end it.
+    const exit = runCli(["start", "--config", path], io);
+    process.kill(process.pid, "SIGHUP");
+    await until(() => lines.some((line) => line.includes("config reloaded")), 15_000, "the held reload");
+    expect(lines.findIndex((line) => line.includes("nd-presence started"))).toBeLessThan(lines.findIndex((line) => line.includes("SIGHUP: reloading")));
+    process.kill(process.pid, "SIGTERM");
+    expect(await exit).toBe(0);
+    expect(process.listenerCount("SIGHUP")).toBe(0);
+  }, 30_000);
+});
+
 describe("nd-presence start: what it needs from the machine", () => {
+  it("a second start on the same journal: one line, exit 4, and the first one's journal untouched", async () => {
+    const { gateway, path, write, configFor, dir } = await fakes();
+    write(configFor([alice]));
+    const first = startCli(["--config", path]);
+    const port = Number((await until(() => /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output), 15_000, "the first one"))[1]);
+    const journal = join(dir, "data", "journal.jsonl");
+    const before = readFileSync(journal, "utf8");
+    const firstChild = child!;
+    const firstOutput = output;
+
+    const second = startCli(["--config", path]);
+    expect(await second.exited).toBe(4);
+    expect(output.trim().split("\n")).toEqual([
+      `nd-presence start: the journal ${journal} is in use by another nd-presence (pid ${firstChild.pid}); stop it, or give this one its own journal.path or ND_PRESENCE_DATA`,
+    ]);
+    expect(readFileSync(journal, "utf8")).toBe(before);
+    expect(gateway.connections).toHaveLength(0);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+
+    output = firstOutput;
+    process.kill(firstChild.pid!, "SIGTERM");
+    expect(await first.exited).toBe(0);
+    // The lock went with it: a start now takes the journal.
+    expect(existsSync(`${journal}.lock`)).toBe(false);
+  }, 30_000);
+
   it("a missing config: one line, exit 2", async () => {
     const dir = mkdtempSync(join(tmpdir(), "nd-presence-start-"));
     const { exited } = startCli(["--config", join(dir, "nope.json")]);

@@ -2,7 +2,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ServiceConfig } from "../src/config/service-config.ts";
 import type { ReceivedFrame } from "./fakes/gateway.ts";
 import { until } from "./fakes/wait.ts";
-import { type Harness, otherSong, song, startHarness, TOKENS } from "./harness.ts";
+import { MemoryJournal } from "../src/adapters/journal/journal.ts";
+import { memoryLogger } from "../src/adapters/logger.ts";
+import { createPresenceService } from "../src/service/service.ts";
+import type { TraceRecord } from "../src/service/trace.ts";
+import { type Harness, otherSong, preciseClock, song, startHarness, TOKENS } from "./harness.ts";
 
 // A reload (SIGHUP, POST /reload: see test/reload-cli.test.ts) goes through
 // `PresenceService.reconfigure`: added users start, removed users are cleared and stopped, a
@@ -27,6 +31,15 @@ const activityOf = (frame: ReceivedFrame | undefined) => (frame?.d as { activiti
 const statusOf = (frame: ReceivedFrame | undefined) => (frame?.d as { status?: string } | undefined)?.status;
 const withUsers = (users: ServiceConfig["users"], more: Partial<ServiceConfig> = {}): ServiceConfig => ({ ...h.config, ...more, users });
 const stateOf = (user: string) => h.service.status().users.find((u) => u.user === user)?.state;
+
+/**
+ * Fills bob's presence window (5 updates per 20 s): a clear must then wait for a slot, so his
+ * machine stays in `stopping` for a while after a reload removes him.
+ */
+async function fillBobsWindow() {
+  for (let i = 0; i < 4; i++) h.play({ ...otherSong, title: `Track ${i}` }, { user: "bob" });
+  await until(() => framesOf(TOKENS.bob, 3).length === 5, 5_000, "bob's window full");
+}
 
 async function bothPresenting() {
   h = await startHarness({ users: [alice, bob] });
@@ -117,23 +130,115 @@ describe("a config reload", () => {
     expect(stateOf("user39")).toBe("presenting.playing");
   });
 
-  it("is journaled: a restart replays it, and the changed user comes back with the new settings", async () => {
+  it("is journaled by name, with no profile; a start with the reloaded config replays it and adds nothing", async () => {
     await bothPresenting();
-    h.service.reconfigure(withUsers([{ ...alice, status: "idle" }]));
+    const reloaded = withUsers([{ ...alice, status: "idle" }]);
+    h.service.reconfigure(reloaded);
     await h.advanceUntil(() => framesOf(TOKENS.alice, 3).length === 2 && stateOf("bob") === undefined, 1_000, 30_000, "the reload's effects");
-    const entries = h.journal.load();
-    const reload = entries.find((entry) => entry.event.type === "service.reconfigured");
-    expect(reload?.event).toMatchObject({ removed: ["bob"], users: [{ user: "alice", presence: { status: "idle" } }] });
-    // No secret in the journal: a profile holds none.
-    expect(JSON.stringify(entries)).not.toContain(TOKENS.alice);
+    const reloads = () => h.journal.load().filter((entry) => entry.event.type === "service.reconfigured");
+    expect(reloads().map((entry) => entry.event)).toEqual([
+      { type: "service.reconfigured", users: ["alice"], removed: ["bob"], newToken: [], at: expect.any(Number) },
+    ]);
 
-    // The restart starts from the original config and replays the journal, the reload included.
-    await h.restart();
+    // The start that follows a reload reads the file the reload read.
+    await h.restart(undefined, reloaded);
     h.play(otherSong, { user: "alice" });
     await h.advanceUntil(() => framesOf(TOKENS.alice, 3).length === 3, 1_000, 30_000, "alice's next track after the restart");
-    // The original config says "online": "idle" comes from the replayed reload.
     expect(statusOf(framesOf(TOKENS.alice, 3)[2])).toBe("idle");
-    expect(activityOf(framesOf(TOKENS.alice, 3)[2])?.details).toBe("Knives Out");
-    expect(stateOf("bob")).not.toMatch(/presenting/);
+    expect(reloads()).toHaveLength(1);
+    h.play(song, { user: "bob" });
+    await h.advance(10_000);
+    expect(connectionsOf(TOKENS.bob)).toHaveLength(1);
+  });
+
+  it("a start with a config that has a removed user again adds them back (the config wins over the journal)", async () => {
+    await bothPresenting();
+    const original = h.config;
+    h.service.reconfigure(withUsers([alice]));
+    await until(() => stateOf("bob") === undefined, 5_000, "bob removed");
+
+    await h.restart(undefined, original);
+    const reloads = h.journal.load().filter((entry) => entry.event.type === "service.reconfigured");
+    expect(reloads.map((entry) => entry.event)).toEqual([
+      { type: "service.reconfigured", users: [], removed: ["bob"], newToken: [], at: expect.any(Number) },
+      { type: "service.reconfigured", users: ["bob"], removed: [], newToken: [], at: expect.any(Number) },
+    ]);
+    h.play(song, { user: "bob" });
+    await h.advanceUntil(() => framesOf(TOKENS.bob, 3).length === 3, 1_000, 30_000, "bob shown again");
+    expect(activityOf(framesOf(TOKENS.bob, 3)[2])?.details).toBe("Pyramid Song");
+    expect(h.service.status().refusedEvents).toEqual({});
+  });
+
+  it("a user removed and added back while their old machine still clears gets the playback that came meanwhile", async () => {
+    await bothPresenting();
+    await fillBobsWindow();
+    h.service.reconfigure(withUsers([alice]));
+    h.service.reconfigure(withUsers([alice, bob]));
+    expect(h.service.actor!.getSnapshot().context.leaving).toEqual({});
+    const shard = h.service.actor!.getSnapshot().context.shards[0]!;
+    expect(shard.getSnapshot().context.machines.bob!.getSnapshot().value).toBe("stopping");
+    h.play(song, { user: "bob" });
+    expect(shard.getSnapshot().context.held.bob).toMatchObject({ type: "playback.playing", track: { title: "Pyramid Song" } });
+    await h.advanceUntil(() => framesOf(TOKENS.bob, 3).some((f) => activityOf(f)?.details === "Pyramid Song"), 1_000, 30_000, "bob's new track");
+    expect(stateOf("bob")).toBe("presenting.playing");
+  });
+
+  it("a failed user whose token a reload did not change stays failed: no identify with a refused token", async () => {
+    h = await startHarness({ users: [{ username: "alice", discordToken: "mfa.wrong-SECRET-token-000000" }] });
+    h.play(song, { user: "alice" });
+    await until(() => stateOf("alice") === "failed", 5_000, "alice failed on the bad token");
+    const identifies = h.framesWithOp(2).length;
+    const outcome = h.service.reconfigure(withUsers([{ username: "alice", discordToken: "mfa.wrong-SECRET-token-000000", status: "dnd" }]));
+    expect(outcome.changed).toEqual(["alice"]);
+    await h.advance(60_000);
+    expect(h.framesWithOp(2)).toHaveLength(identifies);
+    expect(stateOf("alice")).toBe("failed");
+  });
+
+  it("a checkpoint waits while a removed user's machine clears, and one taken after restores with the new config", async () => {
+    await bothPresenting();
+    await fillBobsWindow();
+    const reloaded = withUsers([alice]);
+    h.service.reconfigure(reloaded);
+    expect(Object.keys(h.service.actor!.getSnapshot().context.leaving)).toEqual(["bob"]);
+    expect(await h.service.checkpoint()).toBeNull();
+    await h.advanceUntil(() => h.service.actor!.getSnapshot().context.leaving.bob === undefined, 1_000, 30_000, "bob's machine gone");
+    expect(await h.service.checkpoint()).not.toBeNull();
+    await h.restart(undefined, reloaded);
+    expect(h.logger.text()).not.toContain("checkpoint not used");
+    expect(h.logger.text()).not.toContain("could not be restored");
+  });
+});
+
+describe("a config reload, replayed", () => {
+  it("a replay of a journal with a reload that adds and removes users gives the live run's states and effects", async () => {
+    const live: TraceRecord[] = [];
+    const clock = preciseClock();
+    h = await startHarness({ clock, trace: (record) => live.push(record), users: [alice, bob] });
+    h.gateway.validTokens!.push(CAROL);
+    h.play(song, { user: "alice" });
+    h.play(otherSong, { user: "bob" });
+    await h.advance(30_000);
+    h.service.reconfigure(withUsers([alice, carol]));
+    await h.advance(5_000);
+    h.play(otherSong, { user: "carol" });
+    await h.advance(30_000);
+    h.play(otherSong, { user: "alice" });
+    await h.settle();
+
+    // The replay's config has every user the journal names (carol had no input before she was added).
+    const records: TraceRecord[] = [];
+    const replay = createPresenceService({
+      config: withUsers([alice, bob, carol]),
+      clock: preciseClock(clock.now()),
+      journal: new MemoryJournal(h.journal.load()),
+      logger: memoryLogger(),
+      mode: "replay",
+      trace: (record) => records.push(record),
+    });
+    await replay.start();
+    const withoutLive = (list: TraceRecord[]) => list.map(({ live: _live, ...rest }) => rest);
+    expect(records.length).toBe(live.length);
+    expect(withoutLive(records)).toEqual(withoutLive(live));
   });
 });

@@ -258,6 +258,12 @@ export const connectionActions = {
     if (newApplication && context.playback) awaitArtwork(enqueue, context.playback.track);
   }),
 
+  /** A reload changed a user who stays failed (the same refused token): the new settings, no session. */
+  takeProfile: act(({ event, enqueue }) => {
+    assertEvent(event, "user.restart");
+    enqueue.assign({ settings: settingsOf(event.profile), compat: initialCompat(event.profile.presence) });
+  }),
+
   /** Nothing to show for a while: end the session for good with 1000 (docs/protocol.md: our own closes). */
   closeIdle: act(({ context, enqueue }) => {
     log(enqueue, "info", "idle: closing the gateway session", { user: context.user });

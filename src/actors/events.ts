@@ -1,4 +1,3 @@
-import type { PresenceInput } from "./settings.ts";
 import type { Track } from "./track.ts";
 
 /**
@@ -69,13 +68,15 @@ export type ShutdownEvent = { type: "service.shutdown"; clear: boolean; at: numb
 export type ResumedEvent = { type: "runtime.stopped" | "runtime.resumed"; at: number };
 
 /**
- * A configuration reload (SIGHUP, `POST /reload`): `users` are the profiles of the users added or
- * changed (a user whose token alone changed is here with the same profile: a profile holds no
- * secret), `removed` the users no longer configured. A changed user's session restarts with the
- * new profile, a removed user's presence is cleared and their machine stopped, and everyone else
- * is untouched. Journaled, so that a replay changes the same machines at the same point.
+ * A configuration reload (SIGHUP, `POST /reload`), by user name: `users` were added or changed,
+ * `removed` are no longer configured (or disabled), `newToken` are those of `users` whose token
+ * changed. Names only: a profile can hold values read from the environment, which are secrets,
+ * so the journal does not keep profiles; applying the event gives the machines the running
+ * config's (as a checkpoint restore does). A changed user's session restarts with the new
+ * profile, a removed user's presence is cleared and their machine stopped, and everyone else is
+ * untouched. Journaled, so that a replay changes the same machines at the same point.
  */
-export type ReconfiguredEvent = { type: "service.reconfigured"; users: Omit<PresenceInput, "seed">[]; removed: string[]; at: number };
+export type ReconfiguredEvent = { type: "service.reconfigured"; users: string[]; removed: string[]; newToken: string[]; at: number };
 
 export type UserEvent = PlaybackEvent | GatewayEvent | SeqNote | DiscoveryEvent | ArtworkEvent | TokenRefusedEvent;
 export type ServiceEvent = ShutdownEvent | ResumedEvent | ReconfiguredEvent;

@@ -21,7 +21,7 @@ export type TimerEvent =
  * From the machine's shard, on a configuration reload that changed this user (`service.reconfigured`):
  * restart the session with the new profile. Not journaled itself: it follows from the journaled reload.
  */
-export type RestartEvent = { type: "user.restart"; profile: Omit<PresenceInput, "seed"> };
+export type RestartEvent = { type: "user.restart"; profile: Omit<PresenceInput, "seed">; newToken: boolean };
 
 export type PresenceEvent = DomainEvent | TimerEvent | RestartEvent;
 

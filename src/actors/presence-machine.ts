@@ -52,6 +52,7 @@ export const presenceMachine = setup({
     isCurrentArtwork: ({ context, event }) =>
       (event.type === "artwork.resolved" || event.type === "artwork.failed" || event.type === "artwork.waitOver") &&
       (event.key === "paused" || event.key === context.artwork?.key),
+    failedOnTheSameToken: ({ context, event }) => event.type === "user.restart" && context.failure?.byToken === true && !event.newToken,
     keepsSessionOnShutdown: ({ context }) => context.shutdown === "keep",
     nothingLeftToClear: ({ context }) => !isLive(context.socket) || context.shown.payload === null,
   },
@@ -94,8 +95,12 @@ export const presenceMachine = setup({
       { guard: "fromOpenSocket", target: ".backoff", actions: "recordClose" },
     ],
     "discord.unauthorized": { target: ".failed", actions: "fail" },
-    // A reload changed this user: a new session with the new settings (failed users included).
-    "user.restart": { target: ".disconnected", actions: "restartWithProfile" },
+    // A reload changed this user: a new session with the new settings, and a failed user a fresh
+    // try, unless Discord refused their token and the reload kept it (never retry after 4004).
+    "user.restart": [
+      { guard: "failedOnTheSameToken", actions: "takeProfile" },
+      { target: ".disconnected", actions: "restartWithProfile" },
+    ],
     "service.shutdown": { target: ".stopping", actions: ["beginShutdown", "flushPresence"] },
     "runtime.stopped": { target: ".suspended", actions: "forgetOldSocket" },
     "runtime.resumed": { target: ".backoff", actions: "reconnectAfterRestart" },

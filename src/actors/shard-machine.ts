@@ -1,6 +1,6 @@
 import { type ActorRefFrom, assertEvent, enqueueActions, sendParent, setup, type SnapshotFrom } from "xstate";
 import type { Effect } from "./effects.ts";
-import type { DomainEvent } from "./events.ts";
+import type { DomainEvent, PlaybackEvent } from "./events.ts";
 import { isIdleContext } from "./presence-context.ts";
 import { presenceMachine } from "./presence-machine.ts";
 import { seedFrom } from "./random.ts";
@@ -29,6 +29,11 @@ export type PresenceRef = ActorRefFrom<typeof presenceMachine>;
 
 export interface ShardContext {
   profiles: Record<string, UserProfile>;
+  /**
+   * The latest playback of a user removed and added again while their old machine still clears
+   * and closes (it takes no playback): handed to a fresh machine once the old one has stopped.
+   */
+  held: Record<string, PlaybackEvent>;
   /** The running presence machine of each user who has one. */
   machines: Record<string, PresenceRef>;
   sweepIntervalMs: number;
@@ -43,7 +48,7 @@ type ChildDone = { type: `xstate.done.actor.${string}` };
  */
 type MachineStopped = { type: "presence.stopped" };
 /** From the supervisor, on a reload (`service.reconfigured`): this shard's share of the changes. */
-export type ShardReconfigured = { type: "shard.reconfigured"; users: UserProfile[]; removed: string[]; at: number };
+export type ShardReconfigured = { type: "shard.reconfigured"; users: UserProfile[]; removed: string[]; newToken: string[]; at: number };
 export type ShardEvent = DomainEvent | ChildFailure | ChildDone | MachineStopped | ShardReconfigured;
 
 const machineId = (user: string) => `presence:${user}`;
@@ -161,12 +166,22 @@ export const shardMachine = setup({
       for (const profile of event.users) {
         profiles[profile.user] = profile;
         const ref = context.machines[profile.user];
-        if (ref) enqueue.sendTo(ref, { type: "user.restart", profile });
+        if (ref) enqueue.sendTo(ref, { type: "user.restart", profile, newToken: event.newToken.includes(profile.user) });
       }
       enqueue.assign({ profiles });
     }),
 
-    /** Machines that stopped while the shard runs (their users were removed) are dropped. */
+    /** Playback for a user whose old machine is still leaving: kept for the fresh one. */
+    holdPlayback: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, ["playback.playing", "playback.paused", "playback.stopped"]);
+      enqueue.assign({ held: { ...context.held, [event.user]: event } });
+    }),
+
+    /**
+     * Machines that stopped while the shard runs (their users were removed) are dropped, and the
+     * supervisor told. A user added back meanwhile gets a fresh machine with the playback held
+     * for them, through the usual path.
+     */
     dropStoppedMachines: enqueueActions(({ context, enqueue }) => {
       const stopped = Object.entries(context.machines).filter(([, ref]) => ref.getSnapshot().value === "stopped");
       if (stopped.length === 0) return;
@@ -177,6 +192,13 @@ export const shardMachine = setup({
           return c.machines;
         },
       });
+      const held = { ...context.held };
+      for (const [user] of stopped) {
+        if (!Object.hasOwn(context.profiles, user)) enqueue.sendParent({ type: "user.left", user });
+        else if (held[user]) enqueue.raise(held[user]!);
+        delete held[user];
+      }
+      enqueue.assign({ held });
     }),
 
     stopIdleMachine: enqueueActions(({ context, event, enqueue }) => {
@@ -187,6 +209,11 @@ export const shardMachine = setup({
   },
   guards: {
     hasMachine: ({ context, event }) => "user" in event && Object.hasOwn(context.machines, event.user),
+    /** A machine clearing and closing for a reload that removed its user (who is back). */
+    hasLeavingMachine: ({ context, event }) => {
+      const value = "user" in event && Object.hasOwn(context.machines, event.user) ? context.machines[event.user]!.getSnapshot().value : null;
+      return value === "stopping" || value === "stopped";
+    },
     hasIdleMachine: ({ context, event }) =>
       "user" in event && Object.hasOwn(context.machines, event.user) && isIdle(context.machines[event.user]!.getSnapshot()),
     allMachinesStopped: ({ context }) =>
@@ -202,6 +229,7 @@ export const shardMachine = setup({
   id: "shard",
   context: ({ input }) => ({
     profiles: Object.fromEntries(input.users.map((profile) => [profile.user, profile])),
+    held: {},
     machines: {},
     sweepIntervalMs: input.sweepIntervalMs,
   }),
@@ -214,6 +242,7 @@ export const shardMachine = setup({
     running: {
       on: {
         "playback.*": [
+          { guard: "hasLeavingMachine", actions: "holdPlayback" },
           // An idle machine is as good as a fresh one; replacing it here (not only at the sweep,
           // whose timing a replay does not share) keeps a replay identical to the live run.
           { guard: "hasIdleMachine", actions: ["stopIdleMachine", "spawnPresence", "routeToUser"] },

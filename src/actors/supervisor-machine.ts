@@ -1,6 +1,6 @@
 import { type ActorRefFrom, assertEvent, enqueueActions, setup, type SnapshotFrom } from "xstate";
 import type { Effect } from "./effects.ts";
-import type { DomainEvent } from "./events.ts";
+import type { DomainEvent, ReconfiguredEvent } from "./events.ts";
 import { type PresenceRef, shardMachine, type UserProfile } from "./shard-machine.ts";
 
 export type { PresenceRef, UserProfile } from "./shard-machine.ts";
@@ -31,7 +31,14 @@ export interface SupervisorContext {
 
 /** A shard said it has stopped every machine it had (after `service.shutdown`). */
 type ShardStopped = { type: "shard.stopped" };
-export type SupervisorEvent = DomainEvent | ShardStopped;
+/** A shard dropped the machine of a user a reload removed: they are no longer `leaving`. */
+type UserLeft = { type: "user.left"; user: string };
+/**
+ * `service.reconfigured` as the supervisor takes it: with the profiles of the users it names, from
+ * the running config (the service adds them: `apply` in src/service/journaling.ts).
+ */
+export type UsersReconfigured = Omit<ReconfiguredEvent, "type" | "users"> & { type: "users.reconfigured"; users: UserProfile[] };
+export type SupervisorEvent = DomainEvent | ShardStopped | UserLeft | UsersReconfigured;
 
 /**
  * Users per shard. Spawning or stopping a machine copies its parent's map of children (XState;
@@ -83,7 +90,7 @@ export const supervisorMachine = setup({
 
     /** Playback goes through the shard, which decides whether to start (or replace) a machine. */
     routeToShard: enqueueActions(({ context, event, enqueue }) => {
-      if (!("user" in event)) return;
+      if (!("user" in event) || event.type === "user.left") return;
       const shard = context.shards[context.shardOf[event.user]!];
       if (shard) enqueue.sendTo(shard, event);
     }),
@@ -94,7 +101,7 @@ export const supervisorMachine = setup({
      * overtake a playback event sent through the shard before them.
      */
     routeToMachine: enqueueActions(({ context, event, enqueue }) => {
-      if (!("user" in event)) return;
+      if (!("user" in event) || event.type === "user.left") return;
       const machine = machineOf(context, event.user);
       if (machine) enqueue.sendTo(machine, event);
     }),
@@ -114,15 +121,23 @@ export const supervisorMachine = setup({
       for (const shard of context.shards) enqueue.sendTo(shard, event);
     }),
 
+    forgetLeaving: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, "user.left");
+      if (!Object.hasOwn(context.leaving, event.user)) return;
+      const { [event.user]: _, ...leaving } = context.leaving;
+      enqueue.assign({ leaving });
+    }),
+
     /**
      * A reload: each shard is told its share of the changes. A removed user leaves `shardOf` at
      * once (their playback is refused from here on) but stays reachable in `leaving` while their
      * machine clears and closes. An added user goes where they were (a user removed and added
-     * again, whose old machine may still be closing), else to the first shard with room, else to
-     * a new shard.
+     * again, whose old machine may still be closing: that shard may then hold one more than
+     * USERS_PER_SHARD, a cost and not a limit), else to the first shard with room, else to a new
+     * shard.
      */
     reconfigure: enqueueActions(({ context, event, enqueue }) => {
-      assertEvent(event, "service.reconfigured");
+      assertEvent(event, "users.reconfigured");
       const shardOf = { ...context.shardOf };
       const leaving = { ...context.leaving };
       const changes = new Map<number, { users: UserProfile[]; removed: string[] }>();
@@ -133,9 +148,11 @@ export const supervisorMachine = setup({
       };
       for (const user of event.removed) {
         if (!Object.hasOwn(shardOf, user)) continue;
-        leaving[user] = shardOf[user]!;
+        const index = shardOf[user]!;
+        // Only a running machine has anything to clear; `user.left` ends its stay here.
+        if (machineOf(context, user)) leaving[user] = index;
         delete shardOf[user];
-        changesOf(leaving[user]!).removed.push(user);
+        changesOf(index).removed.push(user);
       }
       const sizes = context.shards.map(() => 0);
       for (const index of Object.values(shardOf)) sizes[index]!++;
@@ -157,7 +174,9 @@ export const supervisorMachine = setup({
         shardOf[user] = index;
         changesOf(index).users.push(profile);
       }
-      for (const [index, change] of changes) enqueue.sendTo(context.shards[index]!, { type: "shard.reconfigured", ...change, at: event.at });
+      for (const [index, change] of changes) {
+        enqueue.sendTo(context.shards[index]!, { type: "shard.reconfigured", ...change, newToken: event.newToken, at: event.at });
+      }
       enqueue.assign({
         shardOf,
         leaving,
@@ -195,7 +214,8 @@ export const supervisorMachine = setup({
         "discord.*": { actions: "routeToMachine" },
         "service.shutdown": { target: "stopping", actions: "broadcast" },
         "runtime.*": { actions: "broadcast" },
-        "service.reconfigured": { actions: "reconfigure" },
+        "users.reconfigured": { actions: "reconfigure" },
+        "user.left": { actions: "forgetLeaving" },
       },
     },
     stopping: {

@@ -19,14 +19,14 @@ export interface ReloadAnswer {
 /**
  * Re-reads the config file and applies it to the running app (SIGHUP, `POST /reload`). A config
  * that `check` would refuse is refused with the same messages, and the running one stays.
- * `accept` is handed the new config and its secrets before it is applied, so that the CLI's own
- * logger redacts the new secrets (and takes the new `log.level`) before anything logs them.
+ * `hooks.learnSecrets` gets the new config's secrets before anything can log them; `hooks.applied`
+ * the new config once it is in (the CLI's own logger takes its `log.level`).
  */
 export async function reloadFromFile(
   app: App,
   source: { path: string; env: Env },
   logger: Logger,
-  accept: (loaded: { config: ServiceConfig; secrets: readonly string[] }) => void,
+  hooks: { learnSecrets(secrets: readonly string[]): void; applied(config: ServiceConfig): void },
 ): Promise<ReloadAnswer> {
   const { path, env } = source;
   const loaded = await loadConfigFile(path, env);
@@ -36,9 +36,11 @@ export async function reloadFromFile(
     for (const problem of problems) logger.log("error", `  ${problem}`);
     return { status: 422, body: { ok: false, problems } };
   }
-  accept(loaded);
+  hooks.learnSecrets(loaded.secrets);
   try {
-    const outcome = await app.reload(withEnvironmentDefaults(loaded.config, env));
+    const next = withEnvironmentDefaults(loaded.config, env);
+    const outcome = await app.reload(next);
+    hooks.applied(next);
     const { added, removed, changed, needsRestart } = outcome;
     logger.log("info", "config reloaded", { added, removed, changed });
     if (needsRestart.length > 0) logger.log("warn", "these settings changed and take effect at the next start", { settings: needsRestart });

@@ -8,8 +8,8 @@ import { type CliIo, configPathFrom, exitCode, printProblems } from "./io.ts";
 import { errorText, PresenceError } from "../errors.ts";
 import { withEnvironmentDefaults } from "./environment.ts";
 import { logLevelFrom } from "./log-options.ts";
-import { checkJournalWritable } from "./preflight.ts";
-import { type ReloadAnswer, reloadFromFile } from "./reload.ts";
+import { checkJournalWritable, lockJournal } from "./preflight.ts";
+import { reloadFromFile } from "./reload.ts";
 
 /** How long a signal waits for `app.stop()` before the process exits anyway. */
 export const stopTimeoutMs = 5_000;
@@ -22,6 +22,26 @@ export const stopTimeoutMs = 5_000;
  * leaving either way). Each failure to start is one line on stderr.
  */
 export async function startCommand(args: ParsedArgs, io: CliIo): Promise<number> {
+  // From the first moment: a replay can take seconds, and a SIGHUP (systemctl reload) would end a
+  // process that has no handler. What comes meanwhile is acted on once the service runs.
+  const early = heldSignals();
+  try {
+    const started = await start(args, io);
+    return typeof started === "number" ? started : await untilStopped(started, early.release());
+  } finally {
+    early.release();
+  }
+}
+
+/** What `untilStopped` needs of a started service. */
+interface Running {
+  app: App;
+  logger: Logger;
+  reload(): Promise<unknown>;
+}
+
+/** Loads the config, checks the machine and starts the app; or the exit code of why not, said in one line. */
+async function start(args: ParsedArgs, io: CliIo): Promise<Running | number> {
   const path = configPathFrom(args.flags.config, io.env);
   const loaded = await loadConfigFile(path, io.env);
   if (!loaded.ok) {
@@ -41,36 +61,55 @@ export async function startCommand(args: ParsedArgs, io: CliIo): Promise<number>
   // Every line goes through the redactor, including the service's own: values read from the
   // environment are secrets even when the service does not know them as such.
   const logger = redactingLogger(operatorLogger({ level: () => level, write: io.err, tty: process.stderr.isTTY === true }), () => secrets);
-  // A reload's secrets join the old ones (a late line may still carry an old one); its log.level
-  // applies unless --log-level said otherwise.
-  const accept = (next: { config: ServiceConfig; secrets: readonly string[] }) => {
-    secrets = [...new Set([...secrets, ...next.secrets])];
-    level = logLevelFrom(args.flags["log-level"], next.config);
+  // A reload's secrets join the old ones before anything logs them (a late line may still carry
+  // an old one); its log.level applies once it is in, unless --log-level said otherwise.
+  const hooks = {
+    learnSecrets: (more: readonly string[]) => (secrets = [...new Set([...secrets, ...more])]),
+    applied: (next: ServiceConfig) => (level = logLevelFrom(args.flags["log-level"], next)),
   };
   try {
-    checkJournalWritable(config.journal?.path ?? DEFAULT_JOURNAL_PATH);
+    const journalPath = config.journal?.path ?? DEFAULT_JOURNAL_PATH;
+    checkJournalWritable(journalPath);
+    lockJournal(journalPath);
   } catch (error) {
     io.err(`nd-presence start: ${errorText(error)}`);
     return exitCode.dataUnwritable;
   }
-  let app: App | undefined;
-  const reload = () => (app ? reloadFromFile(app, { path, env: io.env }, logger, accept) : Promise.resolve(notYet));
+  let app: App;
+  const reload = () => reloadFromFile(app, { path, env: io.env }, logger, hooks);
   try {
     app = await startApp(config, { logger, reload });
   } catch (error) {
     const code = error instanceof PresenceError ? error.code : null;
     io.err(`nd-presence start: ${code === null ? "could not start: " : ""}${errorText(error)}`);
-    return code === "http.listen" ? exitCode.cannotListen : code === "journal.unwritable" ? exitCode.dataUnwritable : exitCode.failure;
+    return code === "http.listen" ? exitCode.cannotListen : exitCode.failure;
   }
   logger.log("info", "nd-presence started", { config: path, users: config.users.length, sources: enabledSources(config) });
   if (app.httpPort !== null) logger.log("info", `HTTP server listening on ${httpUrl(config, app.httpPort)}`);
-  return untilStopped(app, logger, reload);
+  return { app, logger, reload };
 }
 
-const notYet: ReloadAnswer = { status: 503, body: { ok: false, error: "still starting" } };
+type Signal = "SIGINT" | "SIGTERM" | "SIGHUP";
+const SIGNALS: readonly Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
-/** Runs until a signal or an unexpected error, then stops the app within `stopTimeoutMs`. */
-function untilStopped(app: App, logger: Logger, reload: () => Promise<unknown>): Promise<number> {
+/** Holds the signals that come while the service starts; `release` stops holding and says which came. */
+function heldSignals(): { release(): Signal[] } {
+  const came: Signal[] = [];
+  const listeners = SIGNALS.map((signal) => [signal, () => came.push(signal)] as const);
+  for (const [signal, listener] of listeners) process.on(signal, listener);
+  return {
+    release() {
+      for (const [signal, listener] of listeners) process.off(signal, listener);
+      return came.splice(0);
+    },
+  };
+}
+
+/**
+ * Runs until a signal or an unexpected error, then stops the app within `stopTimeoutMs`. `came`:
+ * signals that arrived while it started, acted on now.
+ */
+function untilStopped({ app, logger, reload }: Running, came: Signal[]): Promise<number> {
   return new Promise((resolve) => {
     // A signal listener alone does not keep Node's event loop alive, and the app may have nothing
     // open until the first playback arrives.
@@ -109,19 +148,23 @@ function untilStopped(app: App, logger: Logger, reload: () => Promise<unknown>):
       crashed = true;
       stop("runtime failure", exitCode.failure);
     };
-    const listeners: [string, (arg: unknown) => void][] = [
-      ["SIGINT", () => stop("SIGINT", exitCode.ok)],
-      ["SIGTERM", () => stop("SIGTERM", exitCode.ok)],
+    const onSignal: Record<Signal, () => void> = {
+      SIGINT: () => stop("SIGINT", exitCode.ok),
+      SIGTERM: () => stop("SIGTERM", exitCode.ok),
       // systemd's ExecReload, `docker kill -s HUP`: re-read the config (one at a time, see App.reload).
-      ["SIGHUP", () => {
+      SIGHUP: () => {
         if (stopping) return logger.log("info", "SIGHUP while stopping: not reloading");
         logger.log("info", "SIGHUP: reloading the config");
         void reload();
-      }],
+      },
+    };
+    const listeners: [string, (arg: unknown) => void][] = [
+      ...SIGNALS.map((signal) => [signal, onSignal[signal]] as [string, () => void]),
       ["uncaughtException", crash],
       ["unhandledRejection", crash],
     ];
     for (const [event, listener] of listeners) process.on(event, listener);
+    for (const signal of new Set(came)) onSignal[signal]();
   });
 }
 

@@ -3,6 +3,7 @@ import { presenceMachine } from "../actors/presence-machine.ts";
 import { shardMachine } from "../actors/shard-machine.ts";
 import { presenceOf, supervisorMachine } from "../actors/supervisor-machine.ts";
 import { type Checkpoint, fingerprint, withoutProfiles } from "./checkpoint.ts";
+import { usersLeaving } from "./reconfigure.ts";
 import type { ServiceRuntime } from "./runtime.ts";
 
 /**
@@ -21,10 +22,14 @@ export function checkpointKey(runtime: ServiceRuntime): string {
 
 /**
  * Saves a checkpoint of every machine and its pending timers, so that a start restores it and
- * replays only what follows it. Null before `start`; throws what the journal threw.
+ * replays only what follows it. Null before `start`, or while a removed user's machine is still
+ * leaving; throws what the journal threw.
  */
 export async function saveCheckpoint(runtime: ServiceRuntime): Promise<Checkpoint | null> {
   if (!runtime.actor) return null;
+  // A machine of a user a reload removed has no profile to be restored with: wait the few seconds
+  // it takes to clear and close (the next checkpoint is due soon; a compaction waits with it).
+  if (usersLeaving(runtime.actor.getSnapshot()).length > 0) return null;
   // Taken in one synchronous step (a consistent cut: contexts are immutable), saved after.
   const checkpoint = takeCheckpoint(runtime, runtime.actor);
   try {

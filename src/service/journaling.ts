@@ -1,6 +1,6 @@
 import type { Actor } from "xstate";
-import type { DomainEvent, DomainEventInput } from "../actors/events.ts";
-import { presenceOf, type supervisorMachine } from "../actors/supervisor-machine.ts";
+import type { DomainEvent, DomainEventInput, ReconfiguredEvent } from "../actors/events.ts";
+import { presenceOf, type supervisorMachine, type UsersReconfigured } from "../actors/supervisor-machine.ts";
 import { type JournalEntry, streamOf } from "../adapters/journal/journal.ts";
 import { errorText } from "../errors.ts";
 import { type InputSource, refusal } from "./event-validation.ts";
@@ -41,6 +41,17 @@ export function record(runtime: ServiceRuntime, event: DomainEvent): void {
   apply(runtime, runtime.actor, entry);
 }
 
+/**
+ * A reload as the supervisor takes it: the journal names the users, the running config gives
+ * their profiles (a user it no longer has was removed again since: a later reload, or the config
+ * this start was given, says so).
+ */
+function reloadWithProfiles(runtime: ServiceRuntime, event: ReconfiguredEvent): UsersReconfigured {
+  const byUser = new Map(runtime.profiles.map((profile) => [profile.user, profile]));
+  const users = event.users.flatMap((user) => byUser.get(user) ?? []);
+  return { type: "users.reconfigured", users, removed: event.removed, newToken: event.newToken, at: event.at };
+}
+
 /** Applies one journaled input, noting when it started a user's current machine (for compaction). */
 export function apply(runtime: ServiceRuntime, running: Actor<typeof supervisorMachine>, entry: JournalEntry): void {
   const event = entry.event;
@@ -48,6 +59,7 @@ export function apply(runtime: ServiceRuntime, running: Actor<typeof supervisorM
   if (event.type === "gateway.seq") return void runtime.sessionSeqs.set(event.user, event.seq);
   if (event.type === "gateway.ready" || event.type === "gateway.resumed") runtime.sessionSeqs.set(event.user, event.seq);
   if (runtime.trace) runtime.seqOf.set(entry.event, entry.seq); // only the trace names causes
+  if (event.type === "service.reconfigured") return void running.send(reloadWithProfiles(runtime, event));
   // Only playback starts a machine: the rest (heartbeat ACKs above all) skips the lookups.
   const user = entry.event.type.startsWith("playback.") ? (entry.event as { user: string }).user : null;
   const before = user === null ? undefined : presenceOf(running.getSnapshot(), user);

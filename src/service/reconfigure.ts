@@ -1,4 +1,6 @@
+import type { SnapshotFrom } from "xstate";
 import type { UserProfile } from "../actors/shard-machine.ts";
+import type { supervisorMachine } from "../actors/supervisor-machine.ts";
 import { type ServiceConfig, userProfiles } from "../config/service-config.ts";
 
 /** What a reload changed, by user name, and what it could not change while running. */
@@ -14,8 +16,8 @@ export interface Reconfiguration {
 /**
  * Who a new config adds, removes and changes, against the running one. A user is changed when
  * their profile (what their machine runs with: templates, status, timings, the application) or
- * their token differs; a disabled user counts as removed. `profiles` are the new config's, in its
- * order; `changedProfiles` those of the added and changed users, what the journal records.
+ * their token differs (`newToken` names those); a disabled user counts as removed. `profiles` are
+ * the new config's, in its order.
  */
 export function userChanges(previous: ServiceConfig, next: ServiceConfig) {
   const before = new Map(userProfiles(previous).map((profile) => [profile.user, JSON.stringify(profile)]));
@@ -24,17 +26,34 @@ export function userChanges(previous: ServiceConfig, next: ServiceConfig) {
   const profiles = userProfiles(next);
   const added: string[] = [];
   const changed: string[] = [];
-  const changedProfiles: UserProfile[] = [];
+  const newToken: string[] = [];
   for (const profile of profiles) {
-    const old = before.get(profile.user);
-    if (old === undefined) added.push(profile.user);
-    else if (old !== JSON.stringify(profile) || tokenBefore.get(profile.user) !== tokenAfter.get(profile.user)) changed.push(profile.user);
-    else continue;
-    changedProfiles.push(profile);
+    const { user } = profile;
+    const old = before.get(user);
+    const tokenChanged = tokenBefore.get(user) !== tokenAfter.get(user);
+    if (old === undefined) added.push(user);
+    else if (tokenChanged || old !== JSON.stringify(profile)) changed.push(user);
+    if (old !== undefined && tokenChanged) newToken.push(user);
   }
   const kept = new Set(profiles.map((profile) => profile.user));
   const removed = [...before.keys()].filter((user) => !kept.has(user));
-  return { added, removed, changed, profiles, changedProfiles };
+  return { added, removed, changed, newToken, profiles };
+}
+
+/**
+ * The users the config names that the recovered supervisor does not have: a replay of a reload
+ * that removed them, from a config that has them again. A start takes the config it was given, so
+ * they are added back (journaled, as a reload). Every other difference is already gone: replaying
+ * a reload, or restoring a checkpoint, gives the machines the running config's profiles.
+ */
+export function usersMissing(snapshot: SnapshotFrom<typeof supervisorMachine>, profiles: readonly UserProfile[]): string[] {
+  const { shardOf } = snapshot.context;
+  return profiles.filter((profile) => !Object.hasOwn(shardOf, profile.user)).map((profile) => profile.user);
+}
+
+/** Users a reload removed whose machines are still clearing and closing (see `SupervisorContext.leaving`). */
+export function usersLeaving(snapshot: SnapshotFrom<typeof supervisorMachine>): string[] {
+  return Object.keys(snapshot.context.leaving);
 }
 
 /** The keys of `paths` (dotted) whose values differ between the two objects. */

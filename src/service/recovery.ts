@@ -7,6 +7,7 @@ import { errorText } from "../errors.ts";
 import { type Checkpoint, checkpointProblem, impossibleState, withProfiles } from "./checkpoint.ts";
 import { checkpointKey } from "./checkpoints.ts";
 import { apply, record } from "./journaling.ts";
+import { usersMissing } from "./reconfigure.ts";
 import type { ServiceRuntime } from "./runtime.ts";
 import { unreadableUser } from "./status.ts";
 import { inspector, type Watchers } from "./trace.ts";
@@ -136,5 +137,11 @@ async function recover(
   if (recovered) {
     runtime.logger.log("info", "journal replayed", { entries: entries.length, ...(checkpoint ? { afterCheckpoint: checkpoint.seq } : {}) });
     record(runtime, { type: "runtime.resumed", at: runtime.clock.now() });
+    // The config this start was given wins over the journal's last reload (docs/architecture.md).
+    const missing = usersMissing(running.getSnapshot(), runtime.profiles);
+    if (missing.length > 0) {
+      runtime.logger.log("info", "the config names users the journal's last reload removed: adding them", { users: missing });
+      record(runtime, { type: "service.reconfigured", users: missing, removed: [], newToken: [], at: runtime.clock.now() });
+    }
   }
 }

@@ -79,7 +79,7 @@ export interface PresenceService {
   stop(options?: { clear?: boolean }): Promise<void>;
   /**
    * Saves a checkpoint of every machine and its pending timers, so that a start restores it and
-   * replays only what follows it. Null before `start`.
+   * replays only what follows it. Null before `start`, or while a user a reload removed is still being cleared.
    */
   checkpoint(): Promise<Checkpoint | null>;
   /** A checkpoint, then drops from the journal what a full replay no longer needs (idle users' history). */
@@ -178,14 +178,16 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       for (const user of previous.users) tokens.delete(user.username);
       for (const user of next.users) tokens.set(user.username, user.discordToken);
       secrets = [...new Set([...secrets, ...configSecrets(next)])];
-      runtime.config = next;
+      // The sweep interval is in the shards' contexts, set at start: the running value stays, and
+      // with it the checkpoint key, until a start takes the new one.
+      runtime.config = { ...next, sweepIntervalMs: previous.sweepIntervalMs };
       runtime.profiles = users.profiles;
       runtime.checkpointKeyText = undefined;
       if (changedKeys(previous, next, ["discord.applicationId", "artwork"]).length > 0) ports.artwork = artworkResolver(next, options, artworkPorts);
-      if (users.changedProfiles.length > 0 || users.removed.length > 0) {
-        record(runtime, { type: "service.reconfigured", users: users.changedProfiles, removed: users.removed, at: runtime.clock.now() });
+      const { added, removed, changed, newToken } = users;
+      if (added.length + changed.length + removed.length > 0) {
+        record(runtime, { type: "service.reconfigured", users: [...added, ...changed], removed, newToken, at: runtime.clock.now() });
       }
-      const { added, removed, changed } = users;
       return { added, removed, changed, needsRestart: changedKeys(previous, next, SERVICE_START_KEYS) };
     },
   };

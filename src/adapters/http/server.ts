@@ -27,6 +27,8 @@ export interface HttpServerOptions {
    * start` gives the same as SIGHUP). Only from this machine: see `mayReload`.
    */
   reload?: () => Promise<{ status: number; body: unknown }>;
+  /** Why every request is answered 503 for now (the service is starting), or null. */
+  unavailable?: () => string | null;
   /** The time the status page shows progress against. Default `Date.now`. */
   now?: () => number;
   /**
@@ -132,6 +134,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const unavailable = options.unavailable?.();
+    if (unavailable) {
+      req.resume();
+      return json(res, 503, { error: unavailable }, { "retry-after": "1" });
+    }
     if (options.receiver && (await options.receiver.handle(req, res))) return;
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/reload" && options.reload) {
