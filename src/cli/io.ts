@@ -69,6 +69,7 @@ export const processIo: CliIo = {
  * Exit codes (docs/architecture.md, "Service contract"; docs/deployment.md): 1 is anything
  * unexpected; 2 a config or command line to fix; 3 and 4 what `start` needs from the machine.
  */
+// 4 also when another nd-presence holds the journal (its lock): the journal is not this one's to write.
 export const exitCode = { ok: 0, failure: 1, usage: 2, cannotListen: 3, dataUnwritable: 4 } as const;
 
 /** `--config`, else `$ND_PRESENCE_CONFIG`, else `./nd-presence.json`. */
