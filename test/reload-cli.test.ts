@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -169,6 +169,20 @@ describe("nd-presence start: what it needs from the machine", () => {
     process.kill(firstChild.pid!, "SIGTERM");
     expect(await first.exited).toBe(0);
     // The lock went with it: a start now takes the journal.
+    expect(existsSync(`${journal}.lock`)).toBe(false);
+  }, 30_000);
+
+  it("a lock left by a process that died is taken over, even when its pid now belongs to another process", async () => {
+    const { path, write, configFor, dir } = await fakes();
+    write(configFor([alice]));
+    const journal = join(dir, "data", "journal.jsonl");
+    mkdirSync(join(dir, "data"), { recursive: true });
+    // This test's own pid runs, but it is not the process that wrote the lock (another boot, another start).
+    writeFileSync(`${journal}.lock`, JSON.stringify({ pid: process.pid, process: "a-boot-long-gone:12345" }));
+    const { exited } = startCli(["--config", path]);
+    await until(() => output.includes("nd-presence started"), 15_000, "the start");
+    process.kill(child!.pid!, "SIGTERM");
+    expect(await exited, output).toBe(0);
     expect(existsSync(`${journal}.lock`)).toBe(false);
   }, 30_000);
 

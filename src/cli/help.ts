@@ -7,7 +7,8 @@ export const defaultConfigPath = "./nd-presence.json";
 export const defaultChartsDir = "./charts";
 
 const configLine = `The config path defaults to $ND_PRESENCE_CONFIG, else ${defaultConfigPath}.`;
-const exitCodes = "Exit codes: 0 ok, 1 runtime failure, 2 bad config or usage.";
+const exitCodes =
+  "Exit codes: 0 ok, 1 runtime failure, 2 bad, missing or unreadable config, or usage;\nstart also 3 (the HTTP port cannot be listened on) and 4 (the journal cannot be written, or another nd-presence holds it).";
 
 /** `nd-presence --help`, and what `nd-presence` alone prints. */
 export const mainHelp = `nd-presence: Discord Rich Presence for Navidrome

@@ -27,7 +27,7 @@ export async function startCommand(args: ParsedArgs, io: CliIo): Promise<number>
   const early = heldSignals();
   try {
     const started = await start(args, io);
-    return typeof started === "number" ? started : await untilStopped(started, early.release());
+    return typeof started === "number" ? started : await untilStopped(started, early);
   } finally {
     early.release();
   }
@@ -106,10 +106,10 @@ function heldSignals(): { release(): Signal[] } {
 }
 
 /**
- * Runs until a signal or an unexpected error, then stops the app within `stopTimeoutMs`. `came`:
- * signals that arrived while it started, acted on now.
+ * Runs until a signal or an unexpected error, then stops the app within `stopTimeoutMs`. `early`:
+ * the signals held while it started, acted on now.
  */
-function untilStopped({ app, logger, reload }: Running, came: Signal[]): Promise<number> {
+function untilStopped({ app, logger, reload }: Running, early: { release(): Signal[] }): Promise<number> {
   return new Promise((resolve) => {
     // A signal listener alone does not keep Node's event loop alive, and the app may have nothing
     // open until the first playback arrives.
@@ -164,7 +164,9 @@ function untilStopped({ app, logger, reload }: Running, came: Signal[]): Promise
       ["unhandledRejection", crash],
     ];
     for (const [event, listener] of listeners) process.on(event, listener);
-    for (const signal of new Set(came)) onSignal[signal]();
+    // Only now, with these listeners on: a signal with no listener at all, even for an instant
+    // between two, would take its default action and end the process.
+    for (const signal of new Set(early.release())) onSignal[signal]();
   });
 }
 
