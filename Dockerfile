@@ -8,13 +8,18 @@
 
 # ---- build: install from the lockfile, compile src/ to dist/, drop the dev dependencies.
 # The same base as the runtime stage, so that node_modules is built for the Node that runs it.
-FROM node:20-bookworm-slim AS build
+# Node 22: a maintained LTS (Node 20's support ended in April 2026); the package runs on 20 and up.
+FROM node:22-bookworm-slim AS build
 WORKDIR /src
-# `npm ci` runs `prepare`, which is the build, and the build needs the sources: so the whole
-# context is copied first. .dockerignore keeps the host's node_modules, dist and data out of it.
+# The lockfile alone first, so that the installed dependencies are a layer of their own, built
+# again only when they change. Exactly the lockfile's versions; no install scripts: the dev
+# tools' own (Deno's download of its binary, which has none for 32-bit ARM) are not needed to
+# build, and `prepare` (the build) needs the sources, which come next.
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+# .dockerignore keeps the host's node_modules, dist and data out of the context.
 COPY . .
-# Exactly the lockfile's versions, and the build (prepare).
-RUN npm ci --no-audit --no-fund
+RUN npm run build
 # What runs needs only the dependencies: TypeScript, Vitest, Deno and tsx stay in this stage.
 RUN npm prune --omit=dev --no-audit --no-fund
 # The data volume's mount point, empty: the runtime stage copies it with the service's owner.
@@ -22,7 +27,7 @@ RUN mkdir volume
 
 # ---- runtime: the base image, and the package as npm would install it. This stage runs no
 # command: everything in it is copied, so its content is exactly what is listed here.
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 # Owned by root, as COPY leaves it: the service cannot change its own code.
 WORKDIR /app
 COPY --from=build /src/package.json ./

@@ -1,8 +1,21 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildContext, buildDockerfile, type Command, dockerignore, type Image, makeReadOnly, makeWritable, parseDockerfile, snapshot } from "./dockerfile.ts";
 import { FakeDiscordRest, FakeImageHost } from "./fakes/discord-rest.ts";
@@ -61,8 +74,10 @@ describe.skipIf(deno)("the container image, built from the Dockerfile and run as
       },
       ids: (uid, gid) => (asRoot ? { uid, gid } : { uid: process.getuid!(), gid: process.getgid!() }),
     });
-    // The image's files are not the service's to change; only its volumes are.
-    makeReadOnly(image.root, image.volumes.map((volume) => image.hostPath(volume)));
+    // The image's files are not the service's to change; only its volumes are. As root (CI) they
+    // belong to root, as Docker's COPY leaves them, which uid 1000 cannot write: that is checked
+    // below, not made so. As anyone else they are the test's own files: made read-only here.
+    if (!asRoot) makeReadOnly(image.root, image.volumes.map((volume) => image.hostPath(volume)));
     before = snapshot(image.root);
   }, 10 * 60_000);
 
@@ -74,8 +89,11 @@ describe.skipIf(deno)("the container image, built from the Dockerfile and run as
 
   it("is built as the Dockerfile says: Node's base, exec form, a numeric non-root user, /data its only volume", () => {
     const major = /^node:(\d+)-/.exec(image.base)?.[1];
-    // The base image's Node is the host's here: the same major, or this test runs another Node.
-    expect(major, `FROM ${image.base}`).toBe(process.versions.node.split(".")[0]);
+    // The image runs a Node still supported; this test runs its steps with the host's Node (20
+    // here), which the package supports too (engines), so the image's may only be newer.
+    expect(Number(major), `FROM ${image.base}`).toBeGreaterThanOrEqual(Number(process.versions.node.split(".")[0]));
+    expect(Number(major), `FROM ${image.base}`).toBeGreaterThanOrEqual(22);
+    if (asRoot) expect(writableByTheService(image.hostPath("/app"))).toEqual([]);
     expect(image.entrypoint?.form).toBe("exec");
     expect(image.cmd?.form).toBe("exec");
     expect(image.user?.written).toMatch(/^[1-9]\d*:\d+$/);
@@ -121,7 +139,7 @@ describe.skipIf(deno)("the container image, built from the Dockerfile and run as
     expect(container.lines(), container.output()).toHaveLength(1);
   });
 
-  it("compose.yaml's example config passes `check` in the image", async () => {
+  it("compose.yaml's example config passes `check` in the image, with the secrets the example env file names", async () => {
     const folder = join(tmp, "compose-config");
     mkdirSync(folder, { mode: 0o755 });
     copyFileSync(join(repository, "contrib", "nd-presence.container.json"), join(folder, "nd-presence.json"));
@@ -131,7 +149,8 @@ describe.skipIf(deno)("the container image, built from the Dockerfile and run as
     const container = run({
       args: ["check"],
       mounts: { "/data": freshVolume("check"), "/config": folder },
-      env: { ND_PRESENCE_CONFIG: "/config/nd-presence.json", DISCORD_TOKEN_ALICE: TOKENS.alice, LISTENBRAINZ_TOKEN_ALICE: LB_TOKEN },
+      // Each NAME= of contrib/nd-presence.env.example, filled in: the config may name no other.
+      env: { ND_PRESENCE_CONFIG: "/config/nd-presence.json", ...exampleSecrets() },
     });
     expect(await container.exited(), container.output()).toBe(0);
   });
@@ -317,3 +336,23 @@ function freePort(): Promise<number> {
 }
 
 const activityOf = (d: unknown) => (d as { activities: Array<{ details?: string }> }).activities[0] ?? null;
+
+/** Files and folders under `root` that uid 1000 could change: not root's, or writable by group or others. */
+function writableByTheService(root: string): string[] {
+  const found: string[] = [];
+  const walk = (path: string) => {
+    const stat = lstatSync(path);
+    if (stat.isSymbolicLink()) return;
+    if (stat.uid !== 0 || (stat.mode & 0o022) !== 0) found.push(`${relative(root, path) || "."} ${stat.uid} ${(stat.mode & 0o777).toString(8)}`);
+    if (stat.isDirectory()) { for (const entry of readdirSync(path)) walk(join(path, entry)); }
+  };
+  walk(root);
+  return found;
+}
+
+/** The variables contrib/nd-presence.env.example names (`NAME=` lines), each with a value of its own. */
+function exampleSecrets(): Record<string, string> {
+  const text = readFileSync(join(repository, "contrib", "nd-presence.env.example"), "utf8");
+  const names = [...text.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]!);
+  return Object.fromEntries(names.map((name) => [name, `example-${name.toLowerCase()}-value`]));
+}

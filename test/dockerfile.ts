@@ -9,7 +9,7 @@
  * other instruction, flag or form, so that a change to the Dockerfile cannot silently skip a step:
  * it either runs here or fails the test until this file learns it.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, posix, relative } from "node:path";
 
@@ -85,7 +85,8 @@ export function parseDockerfile(text: string): Stage[] {
     const continued = /\\\s*$/.test(line);
     const part = continued ? line.replace(/\\\s*$/, "") : line;
     if (current === null) current = { text: part, line: index + 1 };
-    else current.text += ` ${part.trim()}`;
+    // Docker drops the escape and the line break, nothing else: `ab\` then `cd` is `abcd`.
+    else current.text += part;
     if (!continued) {
       const [, keyword = "", rest = ""] = /^\s*(\S+)\s*(.*)$/s.exec(current.text) ?? [];
       instructions.push({ keyword: keyword.toUpperCase(), text: rest.trim(), line: current.line });
@@ -407,7 +408,8 @@ function copy(state: StageState, states: StageState[], instruction: Instruction,
   }
 
   const target = containerPath(state, destination);
-  const intoFolder = destination.endsWith("/") || sources.length > 1;
+  if (sources.length > 1 && !destination.endsWith("/")) throw new Error(`Dockerfile line ${line}: COPY of several sources needs a destination that ends in /`);
+  const intoFolder = destination.endsWith("/");
   const targetOnHost = onHost(state, target, instruction, true);
   const made: string[] = [];
   const ensureFolder = (folder: string) => {
@@ -462,6 +464,10 @@ async function run(state: StageState, instruction: Instruction, options: BuildOp
   if (words.some((word) => /(^|[\s=:'"(])\/(?!\s)/.test(word))) {
     throw new Error(`Dockerfile line ${line}: RUN names an absolute path; the test's interpreter runs RUN in the mapped WORKDIR and needs relative paths`);
   }
+  // `..` would climb out of the mapped tree the same way.
+  if (words.some((word) => /(^|[\s=:'"(/])\.\.(\/|\s|$)/.test(word))) {
+    throw new Error(`Dockerfile line ${line}: RUN names a path with ..; the test's interpreter keeps RUN inside its mapped tree`);
+  }
   if (state.user !== null) throw new Error(`Dockerfile line ${line}: RUN after USER is not supported by the test's interpreter`);
   const cwd = onHost(state, state.workdir, instruction, false);
   const env = { ...options.runEnv, ...state.env };
@@ -483,16 +489,26 @@ async function run(state: StageState, instruction: Instruction, options: BuildOp
 }
 
 /**
- * The build context Docker would send: the repository's files that git knows or would add
- * (tracked, and untracked but not ignored), less what .dockerignore excludes, copied to `into`.
+ * The build context Docker would send: every file of the folder (.gitignore means nothing to
+ * Docker) less what .dockerignore excludes, copied to `into`. A folder it excludes is not walked,
+ * unless .dockerignore has `!` exceptions, which may take back a path inside one.
  */
 export function buildContext(repository: string, into: string): string[] {
-  const listed = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: repository, encoding: "utf8" })
-    .split("\0")
-    .filter((path) => path !== "");
   const ignorePath = join(repository, ".dockerignore");
-  const ignore = existsSync(ignorePath) ? dockerignore(readFileSync(ignorePath, "utf8")) : () => false;
-  const files = [...new Set(listed)].filter((path) => existsSync(join(repository, path)) && !ignore(path)).sort();
+  const ignoreText = existsSync(ignorePath) ? readFileSync(ignorePath, "utf8") : "";
+  const ignore = dockerignore(ignoreText);
+  const exceptions = /^\s*!/m.test(ignoreText);
+  const files: string[] = [];
+  const walk = (folder: string) => {
+    for (const entry of readdirSync(join(repository, folder), { withFileTypes: true })) {
+      const path = folder === "" ? entry.name : `${folder}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (exceptions || !ignore(path)) walk(path);
+      } else if (!ignore(path)) files.push(path);
+    }
+  };
+  walk("");
+  files.sort();
   for (const path of files) {
     mkdirSync(dirname(join(into, path)), { recursive: true, mode: 0o755 });
     cpSync(join(repository, path), join(into, path), { verbatimSymlinks: true });

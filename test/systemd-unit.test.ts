@@ -133,3 +133,22 @@ describe.skipIf(deno)("contrib/nd-presence.service", () => {
     expect(output).toMatch(/nd-presence\.service:\d+: Unknown key 'NoSuchSetting'/);
   });
 });
+
+describe.skipIf(deno)("the unit's secrets file", () => {
+  it("names every secret of the config `nd-presence init` writes, which docs/deployment.md installs with it", async () => {
+    const { runCli } = await import("../src/cli/run.ts");
+    const dir = mkdtempSync(join(tmpdir(), "nd-presence-unit-secrets-"));
+    try {
+      const path = join(dir, "nd-presence.json");
+      const quiet = { out: () => {}, err: () => {} };
+      expect(await runCli(["init", path], { ...quiet, env: {} })).toBe(0);
+      const example = readFileSync(join(repository, "contrib", "nd-presence.env.example"), "utf8");
+      const names = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]!);
+      const lines: string[] = [];
+      const env = Object.fromEntries(names.map((name) => [name, `example-${name.toLowerCase()}-value`]));
+      expect(await runCli(["check", "--config", path], { out: (line) => lines.push(line), err: (line) => lines.push(line), env }), lines.join("\n")).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
