@@ -179,6 +179,11 @@ describe("invalid playback events", () => {
     ["a NaN position", { type: "playback.playing", user: "alice", track: otherSong, positionMs: Number.NaN }, /positionMs/],
     ["a negative duration", { type: "playback.playing", user: "alice", track: { ...otherSong, durationMs: -1 } }, /durationMs/],
     ["a negative playback rate", { type: "playback.playing", user: "alice", track: otherSong, playbackRate: -1 }, /playbackRate/],
+    // What the presence shows and the journal keeps is text: an object or a number is refused.
+    ["an album that is not text", { type: "playback.playing", user: "alice", track: { ...otherSong, album: { name: "Amnesiac" } } }, /track\.album /],
+    ["an album artist that is a number", { type: "playback.playing", user: "alice", track: { ...otherSong, albumArtist: 7 } }, /track\.albumArtist/],
+    ["a release id that is not text", { type: "playback.playing", user: "alice", track: { ...otherSong, mbids: { release: 1 } } }, /track\.mbids\.release /],
+    ["artist ids that are not a list", { type: "playback.playing", user: "alice", track: { ...otherSong, mbids: { artists: "x" } } }, /track\.mbids\.artists/],
     ["a NaN time", { type: "playback.stopped", user: "alice", at: Number.NaN }, /\bat\b/],
     ["a negative pause position", { type: "playback.paused", user: "alice", positionMs: -1 }, /positionMs/],
     ["an unknown type", { type: "playback.skipped", user: "alice" }, /unknown event type/],
@@ -221,6 +226,17 @@ describe("invalid playback events", () => {
     expect(h.service.status().users[0]).toMatchObject({ user: "alice", state: "presenting.playing", failure: null, showing: { details: song.title } });
     expect(clears()).toHaveLength(0);
     expect(h.gateway.connections).toHaveLength(1);
+  });
+
+  it("playback that comes while the service stops is refused with a log line, not journaled as if it counted", async () => {
+    await playing();
+    const stopped = h.service.stop();
+    h.play(otherSong);
+    await stopped;
+    expect(h.logger.entries.filter((e) => e.message.startsWith("event refused"))).toEqual([
+      expect.objectContaining({ level: "warn", message: "event refused: the service is stopping", data: { type: "playback.playing" } }),
+    ]);
+    expect(JSON.stringify(h.journal.load())).not.toContain(otherSong.title);
   });
 
   it("refused events alone never open a gateway connection", async () => {

@@ -59,6 +59,18 @@ export function refusal(input: DomainEventInput | null | undefined, from: InputS
     if (typeof track !== "object" || track === null) return "track must be an object";
     if (!isText(track.title)) return "track.title must be a non-empty string";
     if (!isText(track.artist)) return "track.artist must be a non-empty string";
+    // What the presence shows and the journal keeps: text, or absent.
+    for (const key of ["id", "album", "albumArtist", "coverArtId"] as const) {
+      if (track[key] !== undefined && typeof track[key] !== "string") return `track.${key} must be a string when given`;
+    }
+    const mbids = track.mbids as Record<string, unknown> | undefined;
+    if (mbids !== undefined && (typeof mbids !== "object" || mbids === null)) return "track.mbids must be an object when given";
+    for (const key of ["recording", "release", "releaseGroup"] as const) {
+      if (mbids?.[key] !== undefined && typeof mbids[key] !== "string") return `track.mbids.${key} must be a string when given`;
+    }
+    if (mbids?.artists !== undefined && !(Array.isArray(mbids.artists) && mbids.artists.every((id) => typeof id === "string"))) {
+      return "track.mbids.artists must be a list of strings when given";
+    }
     if (!isOptionalNonNegative(track.durationMs)) return "track.durationMs must be a number (ms), not negative";
     if (!isOptionalNonNegative(event.positionMs)) return "positionMs must be a number (ms), not negative";
     if (!isOptionalPositive(event.playbackRate)) return "playbackRate must be a number above 0";

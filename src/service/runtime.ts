@@ -46,6 +46,8 @@ export interface ServiceRuntime {
   actor: Actor<typeof supervisorMachine> | undefined;
   /** Inputs are taken from the end of the replay until `stop`. */
   accepting: boolean;
+  /** A stop is under way (from its `service.shutdown` until `accepting` ends): hosts' playback is refused. */
+  stopping: boolean;
   /** The actors' clock: a new one with each supervisor. */
   clock: ReplayClock;
   /** The supervisor's pending timers, for checkpoints. */
@@ -79,6 +81,7 @@ export function createRuntime(
     seqOf: new WeakMap(),
     actor: undefined,
     accepting: false,
+    stopping: false,
     clock: new ReplayClock(ports.liveClock, ports.liveClock.now()),
     timers: undefined,
     nextSeq: 1,

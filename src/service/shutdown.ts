@@ -12,6 +12,7 @@ import type { ServiceRuntime } from "./runtime.ts";
 export async function shutDown(runtime: ServiceRuntime, clear: boolean): Promise<void> {
   if (!runtime.actor || !runtime.accepting) return;
   const running = runtime.actor;
+  runtime.stopping = true;
   // Shutdown goes through the supervisor so that each machine clears and closes itself. Only a
   // clearing stop is journaled: after stop({ clear: false }) a restart resumes the sessions,
   // as after a crash.
