@@ -1,7 +1,7 @@
 import { createCoverUploader } from "./adapters/artwork/cover-upload.ts";
 import { JsonlJournal } from "./adapters/journal/jsonl-journal.ts";
 import { errorText, PresenceError } from "./errors.ts";
-import { createHttpServer } from "./adapters/http/server.ts";
+import { createHttpServer, hostAndPort } from "./adapters/http/server.ts";
 import { startInspector } from "./adapters/http/inspector.ts";
 import { ListenBrainzReceiver, tokenLookup } from "./adapters/sources/listenbrainz-receiver.ts";
 import { consoleLogger, type Logger, redactingLogger } from "./adapters/logger.ts";
@@ -119,9 +119,11 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
   ];
   // The port first: one in use fails the start before the journal is read (or written), a
   // checkpoint taken or a socket opened: another nd-presence on the same journal is left alone.
+  const host = config.http?.host ?? "127.0.0.1";
+  const port = config.http?.port ?? 4534;
   const http = config.http?.enabled === false ? null : createHttpServer({
-    host: config.http?.host ?? "127.0.0.1",
-    port: config.http?.port ?? 4534,
+    host,
+    port,
     status: () => service!.status(),
     sources,
     receiver,
@@ -133,7 +135,7 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
   });
   const httpPort = http &&
     await http.listen().catch((error: unknown) => {
-      throw listenError(config.http?.host ?? "127.0.0.1", config.http?.port ?? 4534, error);
+      throw listenError(host, port, error);
     });
 
   // Before the service, so that the inspector sees the supervisor from its first snapshot.
@@ -235,7 +237,7 @@ export async function startApp(config: ServiceConfig, options: AppOptions = {}):
 /** Why the HTTP server could not listen, in a line that says what to do (`nd-presence start` exits 3). */
 function listenError(host: string, port: number, error: unknown): PresenceError {
   const code = (error as { code?: unknown }).code;
-  const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const where = hostAndPort(host, port);
   const why = code === "EADDRINUSE"
     ? "the port is in use (another nd-presence?); stop it or set http.port"
     : code === "EADDRNOTAVAIL"

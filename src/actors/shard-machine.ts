@@ -54,6 +54,28 @@ export type ShardEvent = DomainEvent | ChildFailure | ChildDone | MachineStopped
 const machineId = (user: string) => `presence:${user}`;
 const userOf = (event: { type: string }) => event.type.replace(/^xstate\.(error|done)\.actor\.presence:/, "");
 
+/** What `forgetMachines` needs of an action's `enqueue`. */
+interface Forgetting {
+  stopChild(ref: PresenceRef): void;
+  assign(assignment: { machines: (args: { context: ShardContext }) => Record<string, PresenceRef> }): void;
+}
+
+/**
+ * Stops these users' machines and forgets them. In place, as on spawn: at shutdown every machine
+ * is dropped, one by one, and the map is only ever read through the latest context.
+ */
+function forgetMachines(context: ShardContext, enqueue: Forgetting, users: string[]): void {
+  const gone = users.filter((user) => Object.hasOwn(context.machines, user));
+  if (gone.length === 0) return;
+  for (const user of gone) enqueue.stopChild(context.machines[user]!);
+  enqueue.assign({
+    machines: ({ context: c }) => {
+      for (const user of gone) delete c.machines[user];
+      return c.machines;
+    },
+  });
+}
+
 /** A machine may be stopped when it holds nothing (see `isIdleContext`). */
 const isIdle = (snapshot: SnapshotFrom<typeof presenceMachine>) =>
   snapshot.status !== "active" || (snapshot.value === "disconnected" && isIdleContext(snapshot.context));
@@ -102,12 +124,7 @@ export const shardMachine = setup({
     }),
 
     stopIdleMachines: enqueueActions(({ context, enqueue }) => {
-      const idle = Object.entries(context.machines).filter(([, ref]) => isIdle(ref.getSnapshot()));
-      if (idle.length === 0) return;
-      for (const [, ref] of idle) enqueue.stopChild(ref);
-      const machines = { ...context.machines };
-      for (const [user] of idle) delete machines[user];
-      enqueue.assign({ machines });
+      forgetMachines(context, enqueue, Object.keys(context.machines).filter((user) => isIdle(context.machines[user]!.getSnapshot())));
     }),
 
     /** A machine crashed (a bug): say so, and end the session it leaves behind. `dropEndedMachine` follows. */
@@ -131,19 +148,7 @@ export const shardMachine = setup({
      * machine has no final state today, so only if one is added): forget it. The user's next
      * playback event starts a fresh one.
      */
-    dropEndedMachine: enqueueActions(({ context, event, enqueue }) => {
-      const user = userOf(event);
-      const ref = context.machines[user];
-      if (!ref) return;
-      enqueue.stopChild(ref);
-      // In place, as on spawn: at shutdown every machine is dropped, one by one.
-      enqueue.assign({
-        machines: ({ context: c }) => {
-          delete c.machines[user];
-          return c.machines;
-        },
-      });
-    }),
+    dropEndedMachine: enqueueActions(({ context, event, enqueue }) => forgetMachines(context, enqueue, [userOf(event)])),
 
     broadcast: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, ["service.shutdown", "runtime.stopped", "runtime.resumed"]);
@@ -183,17 +188,11 @@ export const shardMachine = setup({
      * for them, through the usual path.
      */
     dropStoppedMachines: enqueueActions(({ context, enqueue }) => {
-      const stopped = Object.entries(context.machines).filter(([, ref]) => ref.getSnapshot().value === "stopped");
+      const stopped = Object.keys(context.machines).filter((user) => context.machines[user]!.getSnapshot().value === "stopped");
       if (stopped.length === 0) return;
-      for (const [, ref] of stopped) enqueue.stopChild(ref);
-      enqueue.assign({
-        machines: ({ context: c }) => {
-          for (const [user] of stopped) delete c.machines[user];
-          return c.machines;
-        },
-      });
+      forgetMachines(context, enqueue, stopped);
       const held = { ...context.held };
-      for (const [user] of stopped) {
+      for (const user of stopped) {
         if (!Object.hasOwn(context.profiles, user)) enqueue.sendParent({ type: "user.left", user });
         else if (held[user]) enqueue.raise(held[user]!);
         delete held[user];

@@ -49,9 +49,16 @@ export type SupervisorEvent = DomainEvent | ShardStopped | UserLeft | UsersRecon
 export const USERS_PER_SHARD = 32;
 
 /** The index of the shard that holds the user's machine, if any: a configured user's, or a removed one's. */
-function shardIndexOf({ shardOf, leaving }: SupervisorContext, user: string): number | undefined {
+function shardIndexOf({ shardOf, leaving }: Pick<SupervisorContext, "shardOf" | "leaving">, user: string): number | undefined {
   if (Object.hasOwn(shardOf, user)) return shardOf[user];
   return Object.hasOwn(leaving, user) ? leaving[user] : undefined;
+}
+
+/** Users in groups of USERS_PER_SHARD, in order: the users of each shard to spawn. */
+function inShards(users: readonly UserProfile[]): UserProfile[][] {
+  const groups: UserProfile[][] = [];
+  for (let first = 0; first < users.length; first += USERS_PER_SHARD) groups.push(users.slice(first, first + USERS_PER_SHARD));
+  return groups;
 }
 
 function machineOf(context: SupervisorContext, user: string): PresenceRef | undefined {
@@ -156,18 +163,13 @@ export const supervisorMachine = setup({
       }
       const sizes = context.shards.map(() => 0);
       for (const index of Object.values(shardOf)) sizes[index]!++;
-      const newShards: UserProfile[][] = [];
+      const overflow: UserProfile[] = [];
       for (const profile of event.users) {
         const { user } = profile;
-        let index = shardIndexOf({ ...context, shardOf, leaving }, user);
-        if (index === undefined) {
-          index = sizes.findIndex((size) => size < USERS_PER_SHARD);
-          if (index === -1) {
-            if ((newShards.at(-1)?.length ?? USERS_PER_SHARD) === USERS_PER_SHARD) newShards.push([]);
-            newShards.at(-1)!.push(profile);
-            shardOf[user] = context.shards.length + newShards.length - 1;
-            continue;
-          }
+        const index = shardIndexOf({ shardOf, leaving }, user) ?? sizes.findIndex((size) => size < USERS_PER_SHARD);
+        if (index === -1) {
+          overflow.push(profile);
+          continue;
         }
         if (!Object.hasOwn(shardOf, user)) sizes[index]!++;
         delete leaving[user];
@@ -177,6 +179,8 @@ export const supervisorMachine = setup({
       for (const [index, change] of changes) {
         enqueue.sendTo(context.shards[index]!, { type: "shard.reconfigured", ...change, newToken: event.newToken, at: event.at });
       }
+      const newShards = inShards(overflow);
+      newShards.forEach((users, k) => users.forEach(({ user }) => (shardOf[user] = context.shards.length + k)));
       enqueue.assign({
         shardOf,
         leaving,
@@ -196,8 +200,7 @@ export const supervisorMachine = setup({
   context: ({ input, spawn }) => {
     const shards: ShardRef[] = [];
     const shardOf: Record<string, number> = {};
-    for (let first = 0; first < input.users.length; first += USERS_PER_SHARD) {
-      const users = input.users.slice(first, first + USERS_PER_SHARD);
+    for (const users of inShards(input.users)) {
       for (const profile of users) shardOf[profile.user] = shards.length;
       shards.push(spawn("shard", { id: `shard:${shards.length}`, input: { users, sweepIntervalMs: input.sweepIntervalMs } }));
     }

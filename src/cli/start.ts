@@ -1,4 +1,5 @@
 import { type Logger, operatorLogger, redactingLogger } from "../adapters/logger.ts";
+import { hostAndPort } from "../adapters/http/server.ts";
 import { type App, DEFAULT_JOURNAL_PATH, startApp } from "../app.ts";
 import { loadConfigFile } from "../config/load.ts";
 import type { ServiceConfig } from "../config/service-config.ts";
@@ -172,5 +173,5 @@ function untilStopped({ app, logger, reload }: Running, early: { release(): Sign
 
 function httpUrl(config: ServiceConfig, port: number): string {
   const host = config.http?.host ?? "127.0.0.1";
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+  return `http://${hostAndPort(host, port)}/`;
 }

@@ -14,7 +14,7 @@ export function checkpointKey(runtime: ServiceRuntime): string {
   return (runtime.checkpointKeyText ??= fingerprint(
     JSON.stringify({
       users: runtime.profiles,
-      sweepIntervalMs: runtime.config.sweepIntervalMs,
+      sweepIntervalMs: runtime.sweepIntervalMs,
       machines: [supervisorMachine, shardMachine, presenceMachine].map((m) => m.config),
     }),
   ));

@@ -34,6 +34,7 @@ const adapterEventTypes: Record<AdapterEventInput["type"], true> = {
 const isTypeIn = (types: object, type: unknown): type is string => typeof type === "string" && Object.hasOwn(types, type);
 
 const isText = (value: unknown): value is string => typeof value === "string" && value.trim() !== "";
+const isOptionalString = (value: unknown) => value === undefined || typeof value === "string";
 const isOptionalNumber = (value: unknown) => value === undefined || (typeof value === "number" && Number.isFinite(value));
 /** A position or a length: a negative one is a source's bug, not something to clamp and show. */
 const isOptionalNonNegative = (value: unknown) => value === undefined || (typeof value === "number" && Number.isFinite(value) && value >= 0);
@@ -61,12 +62,12 @@ export function refusal(input: DomainEventInput | null | undefined, from: InputS
     if (!isText(track.artist)) return "track.artist must be a non-empty string";
     // What the presence shows and the journal keeps: text, or absent.
     for (const key of ["id", "album", "albumArtist", "coverArtId"] as const) {
-      if (track[key] !== undefined && typeof track[key] !== "string") return `track.${key} must be a string when given`;
+      if (!isOptionalString(track[key])) return `track.${key} must be a string when given`;
     }
     const mbids = track.mbids as Record<string, unknown> | undefined;
     if (mbids !== undefined && (typeof mbids !== "object" || mbids === null)) return "track.mbids must be an object when given";
     for (const key of ["recording", "release", "releaseGroup"] as const) {
-      if (mbids?.[key] !== undefined && typeof mbids[key] !== "string") return `track.mbids.${key} must be a string when given`;
+      if (!isOptionalString(mbids?.[key])) return `track.mbids.${key} must be a string when given`;
     }
     if (mbids?.artists !== undefined && !(Array.isArray(mbids.artists) && mbids.artists.every((id) => typeof id === "string"))) {
       return "track.mbids.artists must be a list of strings when given";

@@ -14,11 +14,7 @@ export function admit(runtime: ServiceRuntime, input: DomainEventInput, from: In
   if (!runtime.actor || !runtime.accepting) return;
   // A stop is under way: the machines are clearing and take no playback; say so rather than
   // journal what nothing will apply. (The adapters' answers still come: the clears need them.)
-  if (from === "host" && runtime.stopping) {
-    runtime.logger.log("warn", "event refused: the service is stopping", { type: typeof input?.type === "string" ? input.type : undefined });
-    return;
-  }
-  const problem = refusal(input, from);
+  const problem = from === "host" && runtime.stopping ? "the service is stopping" : refusal(input, from);
   if (problem) {
     runtime.logger.log("warn", `event refused: ${problem}`, { type: typeof input?.type === "string" ? input.type : undefined });
     return;

@@ -81,7 +81,7 @@ function launch(
   runtime.clock = new ReplayClock(runtime.liveClock, startAt);
   const created = createActor(machine, {
     clock: runtime.clock,
-    input: { users: runtime.profiles, sweepIntervalMs: runtime.config.sweepIntervalMs ?? 60_000 },
+    input: { users: runtime.profiles, sweepIntervalMs: runtime.sweepIntervalMs },
     // A checkpoint from `usableCheckpoint`, whose snapshot has its profiles back in.
     ...(checkpoint ? { snapshot: checkpoint.snapshot as never } : {}),
     // Inspection costs on every transition: only when someone looks.

@@ -27,6 +27,11 @@ export interface ServiceRuntime {
   readonly liveClock: ServiceClock;
   /** What each user's machine starts with; the same objects for every machine and checkpoint. Replaced by a reload. */
   profiles: UserProfile[];
+  /**
+   * How often shards stop idle machines: the config's at creation. It is in the shards' contexts
+   * (and so in the checkpoint key), so a reload does not change it; the next start does.
+   */
+  readonly sweepIntervalMs: number;
   /** Sees every intended effect and every machine state (`PresenceServiceOptions.trace`). */
   readonly trace: ((record: TraceRecord) => void) | undefined;
   readonly health: JournalHealth;
@@ -74,6 +79,7 @@ export function createRuntime(
     sockets: ports.sockets,
     liveClock: ports.liveClock,
     profiles: userProfiles(ports.config),
+    sweepIntervalMs: ports.config.sweepIntervalMs ?? 60_000,
     trace: ports.trace,
     health: new JournalHealth(),
     history: new JournalHistory(),

@@ -178,9 +178,7 @@ export function createPresenceService(options: PresenceServiceOptions): Presence
       for (const user of previous.users) tokens.delete(user.username);
       for (const user of next.users) tokens.set(user.username, user.discordToken);
       secrets = [...new Set([...secrets, ...configSecrets(next)])];
-      // The sweep interval is in the shards' contexts, set at start: the running value stays, and
-      // with it the checkpoint key, until a start takes the new one.
-      runtime.config = { ...next, sweepIntervalMs: previous.sweepIntervalMs };
+      runtime.config = next;
       runtime.profiles = users.profiles;
       runtime.checkpointKeyText = undefined;
       if (changedKeys(previous, next, ["discord.applicationId", "artwork"]).length > 0) ports.artwork = artworkResolver(next, options, artworkPorts);

@@ -67,6 +67,11 @@ export function healthReasons(status: ServiceStatus, sources: SourceStatus[]): s
   return reasons;
 }
 
+/** `host:port`, an IPv6 host in brackets: how a URL or a message names where the server listens. */
+export function hostAndPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 /** Whether a peer address is this machine's loopback (127.0.0.0/8 or ::1, also as IPv4-mapped IPv6). */
 export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
