@@ -139,6 +139,32 @@ describe.skipIf(deno)("the container image, built from the Dockerfile and run as
     expect(container.lines(), container.output()).toHaveLength(1);
   });
 
+  it("a port in use: one line, and exit 3", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const data = freshVolume("port-in-use");
+      writeFileSync(join(data, "nd-presence.json"), JSON.stringify(config({ port, api: "http://127.0.0.1:9/api", gateway: "ws://127.0.0.1:9/" })));
+      const container = run({ mounts: { "/data": data }, env: { DISCORD_TOKEN_ALICE: TOKENS.alice, LB_ALICE: LB_TOKEN } });
+      expect(await container.exited()).toBe(3);
+      expect(container.lines(), container.output()).toEqual([
+        expect.stringMatching(new RegExp(`^nd-presence start: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`)),
+      ]);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it("compose.yaml wires Navidrome to the receiver over the compose network, and publishes the port on the host's loopback only", () => {
+    const compose = readFileSync(join(repository, "compose.yaml"), "utf8");
+    expect(compose).toMatch(/ND_LISTENBRAINZ_ENABLED: "true"/);
+    expect(compose).toMatch(/ND_LISTENBRAINZ_BASEURL: http:\/\/nd-presence:4534\/1\//);
+    expect(compose).toMatch(/^\s+nd-presence:\s*$/m);
+    expect(compose).toMatch(/- "?127\.0\.0\.1:4534:4534"?/);
+    expect(compose).not.toMatch(/- "?4534:4534"?/);
+  });
+
   it("compose.yaml's example config passes `check` in the image, with the secrets the example env file names", async () => {
     const folder = join(tmp, "compose-config");
     mkdirSync(folder, { mode: 0o755 });
