@@ -128,6 +128,46 @@ describe("nd-presence start: reload", () => {
   }, 60_000);
 });
 
+describe("nd-presence start: logs", () => {
+  it("writes JSON lines to a pipe and short lines to a terminal", async () => {
+    const { path, write, configFor } = await fakes();
+    write(configFor([alice]));
+    // A pipe: one JSON object per line.
+    const piped = startCli(["--config", path]);
+    await until(() => output.includes("nd-presence started"), 15_000, "the start through a pipe");
+    const started = output.split("\n").find((line) => line.includes("nd-presence started"))!;
+    expect(JSON.parse(started)).toMatchObject({ level: "info", message: "nd-presence started", users: 1, sources: ["listenbrainz"] });
+    process.kill(child!.pid!, "SIGTERM");
+    expect(await piped.exited).toBe(0);
+
+    // A terminal (util-linux's `script` gives the process a pseudo-terminal): a short line.
+    output = "";
+    const command = [...cli, "start", "--config", path].map((word) => `'${word}'`).join(" ");
+    // Its own process group, so that the service under it goes with it (a closed terminal is a
+    // SIGHUP, which the service takes as a reload).
+    const terminal = spawn("script", ["-qfec", command, "/dev/null"], {
+      cwd: repository,
+      env: { ...process.env, ...secrets },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    closers.push(async () => {
+      try {
+        process.kill(-terminal.pid!, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+    });
+    terminal.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const line = await until(
+      () => /^\d\d:\d\d:\d\d\.\d{3} INFO {2}nd-presence started {2}config=\S+ users=1 sources=\["listenbrainz"\]\r?$/m.exec(output),
+      15_000,
+      "the short line",
+    );
+    expect(line[0]).not.toContain("{");
+  }, 40_000);
+});
+
 describe("nd-presence start: signals while it starts", () => {
   it("a SIGHUP that comes while it starts neither kills it nor is lost: the reload runs once it is up; a SIGTERM then stops it", async () => {
     const { path, write, configFor } = await fakes();
